@@ -1,0 +1,152 @@
+"""Summaries -> paper-layout tables (mean ± std over seeds), paper values and claims.
+
+Reads only the runs of the plan being aggregated (by run_id), so re-running a suite
+with another profile or another suite sharing runs never mixes results.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.claims import Verdict, check_claim, parse_claim
+from bench.grid import Plan, Table
+from bench.reference import paper_values
+from bench.store import DONE, Store, atomic_write_csv, atomic_write_text
+
+
+@dataclass
+class TableResult:
+    table: Table
+    cells: pd.DataFrame   # one row per (label, dataset): n, n_expected, n_failed, mean, std, paper...
+    rows: list[str]
+    cols: list[str]
+    verdicts: list[Verdict]
+    with_paper: bool
+
+    @property
+    def means(self) -> pd.DataFrame:
+        pivot = self.cells.pivot(index="label", columns="dataset", values="mean")
+        return pivot.reindex(index=self.rows, columns=self.cols)
+
+
+def collect(plan: Plan, store: Store) -> pd.DataFrame:
+    """One row per job of the plan: experiment, label and the run's summary columns."""
+    jobs = pd.DataFrame([{"experiment": j.experiment, "label": j.label, "run_id": j.spec.run_id,
+                          "dataset": j.spec.dataset, "seed": j.spec.seed, "n_train": j.spec.n_train}
+                         for j in plan.jobs])
+    summaries = store.summaries(jobs["run_id"].unique())
+    if summaries.empty:
+        return jobs.assign(status="todo", error="")
+    keep = [c for c in summaries.columns if c not in ("dataset", "seed", "n_train")]
+    frame = jobs.merge(summaries[keep], on="run_id", how="left")
+    frame["status"] = frame["status"].fillna("todo")
+    frame["error"] = frame["error"].fillna("") if "error" in frame else ""
+    return frame
+
+
+def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
+    sub = frame[frame["experiment"] == table.experiment]
+    rows = list(dict.fromkeys(sub[table.rows]))
+    cols = list(dict.fromkeys(sub[table.cols]))
+    with_paper = plan.matches_paper and table.reference is not None
+    ref = reference_lookup(table) if with_paper else {}
+    cells = []
+    for (row, col), group in sub.groupby([table.rows, table.cols], sort=False):
+        done = group[group["status"] == "done"]
+        values = pd.to_numeric(done.get(table.metric, pd.Series(dtype=float)), errors="coerce").dropna()
+        paper = ref.get((col, row), (np.nan, np.nan))
+        cells.append({"label": row, "dataset": col, "n": len(values), "n_expected": len(group),
+                      "n_failed": int((group["status"] == "failed").sum()),
+                      "mean": values.mean() if len(values) else np.nan,
+                      "std": values.std(ddof=0) if len(values) else np.nan,
+                      "paper": paper[0], "paper_std": paper[1]})
+    cells_df = pd.DataFrame(cells)
+    result = TableResult(table, cells_df, rows, cols, [], with_paper)
+    result.verdicts = [check_claim(parse_claim(c["claim"]), result.means)
+                       for c in plan.claims if c["table"] == table.id]
+    return result
+
+
+def reference_lookup(table: Table) -> dict[tuple[str, str], tuple[float, float]]:
+    ref = table.reference or {}
+    values = paper_values(ref["paper"], ref["table"], ref.get("metric", "accuracy"))
+    names = ref.get("datasets", {})
+    methods = ref.get("methods", {})
+    out = {}
+    for dataset, paper_name in names.items():
+        for _, r in values[values["dataset"] == paper_name].iterrows():
+            label = next((k for k, v in methods.items() if v == r["method"]), r["method"])
+            out[(dataset, label)] = (r["value"], r["std"])
+    return out
+
+
+def fmt(mean: float, std: float, n: int, n_expected: int, n_failed: int) -> str:
+    if n == 0:
+        return f"failed ({n_failed})" if n_failed else "–"
+    text = f"{mean:.3f} ± {std:.3f}"
+    if n < n_expected:
+        text += f" ({n}/{n_expected})"
+    return text
+
+
+def cell_texts(result: TableResult) -> pd.DataFrame:
+    """Display grid: rows = labels, columns = datasets (and paper/Δ columns if comparable)."""
+    out = pd.DataFrame(index=result.rows)
+    by = {(c["label"], c["dataset"]): c for c in result.cells.to_dict("records")}
+    for col in result.cols:
+        out[col] = [fmt(**{k: by[(r, col)][k] for k in ("mean", "std", "n", "n_expected", "n_failed")})
+                    if (r, col) in by else "–" for r in result.rows]
+        if result.with_paper:
+            paper, delta = [], []
+            for r in result.rows:
+                c = by.get((r, col))
+                has = c is not None and not pd.isna(c["paper"])
+                paper.append(f"{c['paper']:.3f}" + (f" ± {c['paper_std']:.3f}" if not pd.isna(c["paper_std"]) else "")
+                             if has else "–")
+                delta.append(f"{c['mean'] - c['paper']:+.3f}" if has and not pd.isna(c["mean"]) else "–")
+            out[f"{col} (paper)"] = paper
+            out[f"{col} Δ"] = delta
+    out.index.name = result.table.rows
+    return out
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    header = [frame.index.name or ""] + list(frame.columns)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for idx, row in frame.iterrows():
+        lines.append("| " + " | ".join([str(idx)] + [str(v) for v in row]) + " |")
+    return "\n".join(lines)
+
+
+def to_latex(frame: pd.DataFrame, caption: str) -> str:
+    esc = lambda s: str(s).replace("±", r"$\pm$").replace("_", r"\_").replace("%", r"\%")  # noqa: E731
+    cols = "l" + "c" * len(frame.columns)
+    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{esc(caption)}}}",
+             rf"\begin{{tabular}}{{{cols}}}", r"\toprule",
+             " & ".join(esc(c) for c in [frame.index.name or ""] + list(frame.columns)) + r" \\",
+             r"\midrule"]
+    for idx, row in frame.iterrows():
+        lines.append(" & ".join(esc(v) for v in [idx] + list(row)) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(plan: Plan, store: Store, out_dir: Path) -> tuple[list[TableResult], pd.DataFrame]:
+    """Write ``<table>.md|.csv|.tex`` for every table of the plan; return the results."""
+    frame = collect(plan, store)
+    results = []
+    for table in plan.tables:
+        result = table_result(plan, table, frame)
+        texts = cell_texts(result)
+        atomic_write_text(out_dir / f"{table.id}.md", to_markdown(texts) + "\n")
+        atomic_write_text(out_dir / f"{table.id}.tex", to_latex(texts, table.caption or table.id))
+        atomic_write_csv(out_dir / f"{table.id}.csv", result.cells)
+        results.append(result)
+    return results, frame
+
+
+def done_count(frame: pd.DataFrame) -> int:
+    return int((frame["status"] == DONE).sum())

@@ -1,0 +1,71 @@
+"""Typed method configs: build a frozen dataclass from YAML overrides, with checks.
+
+Every method declares a frozen dataclass of its paper's defaults. Suites override
+fields by name; an unknown name or a value of the wrong type is a UserError that
+names where it came from and what is accepted.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any
+
+from bench.errors import UserError
+
+
+def build_config(cls: type, overrides: dict[str, Any], where: str) -> Any:
+    """Return ``cls(**defaults | overrides)`` after checking names and types."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in overrides.items():
+        if key not in fields:
+            raise UserError(
+                f"{where}: unknown parameter {key!r} for {cls.__name__}; "
+                f"accepted: {', '.join(sorted(fields))}"
+            )
+        values[key] = _coerce(value, hints[key], f"{where}.{key}")
+    try:
+        return cls(**values)
+    except ValueError as exc:  # __post_init__ checks of allowed values
+        raise UserError(f"{where}: {exc}") from None
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, where)
+            except UserError as exc:
+                errors.append(str(exc))
+        raise UserError(errors[0])
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{where}: expected a list, got {value!r}")
+        inner = args[0] if args else Any
+        return tuple(_coerce(v, inner, where) for v in value)
+    if hint is Any:
+        return value
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is float and isinstance(value, str):
+        try:
+            return float(value)  # YAML reads 1e-3 as a string
+        except ValueError:
+            pass
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint is bool and isinstance(value, bool):
+        return value
+    if hint is str and isinstance(value, str):
+        return value
+    raise UserError(f"{where}: expected {getattr(hint, '__name__', hint)}, got {value!r}")
+
+
+def config_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)

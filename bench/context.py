@@ -1,0 +1,190 @@
+"""RunContext: everything a method needs besides its config, and resumable loops.
+
+A method asks the context for its data, teacher, student and generators, logs its
+curve through it, and iterates ``for step in ctx.steps(total)``. The context saves
+a checkpoint of every tracked object (nets, optimizers, schedulers), all RNG states,
+the step counter and the curve every few minutes and on SIGTERM/SIGUSR2, and
+restores it before the first step, so a killed or preempted run continues where it
+stopped.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from bench.data import Data, load_data
+from bench.errors import Divergence, Preempted
+from bench.nets import build_classifier
+from bench.nets.build import init_seed
+from bench.registry import NETS
+from bench.spec import RunSpec
+from bench.store import Store, atomic_torch_save, atomic_write_csv
+
+STOP = threading.Event()  # set by the runner's SIGTERM/SIGUSR2 handler
+CHECKPOINT_SECONDS = float(os.environ.get("BENCH_CHECKPOINT_SECONDS", "120"))
+
+
+class RunContext:
+    def __init__(self, spec: RunSpec, store: Store, data_root: Path, device: torch.device,
+                 download: bool = False, show_progress: bool = True,
+                 checkpoint_seconds: float = CHECKPOINT_SECONDS):
+        self.spec = spec
+        self.store = store
+        self.dir = store.run_dir(spec.run_id)
+        self.data_root = Path(data_root)
+        self.device = device
+        self.download = download
+        self.show_progress = show_progress
+        self.checkpoint_seconds = checkpoint_seconds
+        self.generator = torch.Generator().manual_seed(spec.seed)
+        self.curve: list[dict[str, Any]] = []
+        self.state: dict[str, Any] = {}  # small resumable scalars a method keeps
+        self.extra: dict[str, Any] = {}  # columns added to the summary (teacher acc, ...)
+        self._tracked: dict[str, Any] = {}
+        self._data: Data | None = None
+
+    # ----------------------------------------------------------------- data and nets
+    @property
+    def input_size(self) -> int:
+        return int(NETS.get(self.spec.student).meta["input_size"])
+
+    @property
+    def data(self) -> Data:
+        if self._data is None:
+            self._data = load_data(self.spec.dataset, self.data_root, self.input_size,
+                                   n_train=self.spec.n_train, seed=self.spec.seed,
+                                   download=self.download).to(self.device)
+        return self._data
+
+    def alternative_data(self, name: str) -> Data:
+        """Another dataset shaped and normalised like ``ctx.data`` (KD-REL / KD-UNR)."""
+        return load_data(name, self.data_root, self.input_size, normalise_as=self.data,
+                         seed=self.spec.seed, download=self.download).to(self.device)
+
+    def net(self, arch: str | None = None) -> nn.Module:
+        """A fresh classifier whose initial weights depend only on (arch, seed)."""
+        arch = arch or self.spec.student
+        channels = self.data.input_shape[0]
+        return build_classifier(arch, self.data.num_classes, channels, self.spec.seed).to(self.device)
+
+    def generator_net(self, arch: str, **kwargs) -> nn.Module:
+        """A registered generator, its initial weights fixed by (arch, seed)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(init_seed(arch, self.spec.seed))
+            return NETS.get(arch).obj(**kwargs).to(self.device)
+
+    def teacher(self) -> nn.Module:
+        """The frozen, eval-mode teacher trained by this run's teacher run."""
+        tspec = self.spec.teacher
+        if tspec is None:
+            raise RuntimeError(f"method {self.spec.method!r} needs a teacher but the spec has none")
+        path = self.store.run_dir(tspec.run_id) / "model.pt"
+        if not path.exists():
+            raise RuntimeError(f"teacher run {tspec.run_id} has no model.pt; run the teacher first")
+        model = build_classifier(tspec.student, self.data.num_classes, self.data.input_shape[0], tspec.seed)
+        model.load_state_dict(torch.load(path, map_location=self.device))
+        model.to(self.device).eval().requires_grad_(False)
+        self.extra["teacher_run_id"] = tspec.run_id
+        self.extra["teacher_acc"] = self.evaluate(model)
+        return model
+
+    def save_model(self, model: nn.Module) -> None:
+        atomic_torch_save(self.dir / "model.pt", model.state_dict())
+
+    # ----------------------------------------------------------------- metrics
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, batch_size: int = 2048) -> float:
+        """Top-1 accuracy on the test set; restores the model's train/eval mode."""
+        was_training = model.training
+        model.eval()
+        x, y = self.data.x_test, self.data.y_test
+        correct = sum((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+                      for i in range(0, len(x), batch_size))
+        model.train(was_training)
+        return correct / len(x)
+
+    def log(self, step: int, **metrics: float) -> None:
+        """Append one curve row and rewrite curve.csv atomically; non-finite -> Divergence."""
+        for key, value in metrics.items():
+            if not math.isfinite(float(value)):
+                raise Divergence(f"{key} became {value} at step {step}")
+        self.curve.append({"step": step, **{k: float(v) for k, v in metrics.items()}})
+        atomic_write_csv(self.dir / "curve.csv", self.curve)
+
+    def accuracy_summary(self) -> dict[str, float]:
+        """acc_best (max over evaluations; DFAD/DAFL/KDGAN protocol) and acc_last."""
+        accs = [row["acc"] for row in self.curve if "acc" in row]
+        if not accs:
+            raise RuntimeError("the method logged no 'acc' value")
+        return {"acc_best": max(accs), "acc_last": accs[-1]}
+
+    # ----------------------------------------------------------------- resumable loop
+    def track(self, **objects: Any) -> None:
+        """Register objects with state_dict()/load_state_dict() to checkpoint."""
+        self._tracked.update(objects)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.dir / "checkpoint.pt"
+
+    def save_checkpoint(self, next_step: int) -> None:
+        atomic_torch_save(self.checkpoint_path, {
+            "next_step": next_step,
+            "objects": {k: v.state_dict() for k, v in self._tracked.items()},
+            "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
+                    "torch": torch.get_rng_state(), "generator": self.generator.get_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+            "curve": self.curve, "state": self.state,
+        })
+
+    def _restore(self) -> int:
+        if not self.checkpoint_path.exists():
+            return 0
+        ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        for key, obj in self._tracked.items():
+            obj.load_state_dict(ckpt["objects"][key])
+        rng = ckpt["rng"]
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+        torch.set_rng_state(rng["torch"])
+        self.generator.set_state(rng["generator"])
+        if rng["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        self.curve = ckpt["curve"]
+        self.state = ckpt["state"]
+        atomic_write_csv(self.dir / "curve.csv", self.curve)
+        return int(ckpt["next_step"])
+
+    def steps(self, total: int, desc: str | None = None) -> Iterator[int]:
+        """Yield step indices from the last checkpoint to ``total``, checkpointing on the way."""
+        start = self._restore()
+        last_save = time.monotonic()
+        bar = tqdm(total=total, initial=start, desc=desc or self.spec.method, leave=False,
+                   disable=not (self.show_progress and sys.stderr.isatty()), dynamic_ncols=True)
+        try:
+            for step in range(start, total):
+                yield step
+                bar.update(1)
+                if STOP.is_set():
+                    self.save_checkpoint(step + 1)
+                    raise Preempted(f"stopped by signal after step {step + 1}/{total}")
+                if time.monotonic() - last_save >= self.checkpoint_seconds and step + 1 < total:
+                    self.save_checkpoint(step + 1)
+                    last_save = time.monotonic()
+        finally:
+            bar.close()
+
+    def clear_checkpoint(self) -> None:
+        if self.checkpoint_path.exists():
+            self.checkpoint_path.unlink()

@@ -1,0 +1,9 @@
+"""Dataset registry and the in-memory tensors every method trains on.
+
+Each dataset registers a loader that returns raw images in [0, 1] at their native
+size (``RawData``); :func:`load_data` resizes them to the nets' input size,
+normalises them and draws a stratified, seeded training subset. Large image sets
+(later issues) will use ImageFolder loaders behind the same interface.
+"""
+from bench.data.base import Data, RawData, load_data, load_raw, batches  # noqa: F401
+from bench.data import digits, idx, usps, cifar  # noqa: F401  (register loaders)

@@ -1,0 +1,24 @@
+"""scikit-learn's embedded 8x8 digits (1,797 images): the CPU quick-profile dataset."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from bench.data.base import RawData
+from bench.registry import DATASETS
+
+TEST_FRACTION = 0.25  # fixed test split (sklearn ships no official one)
+SPLIT_SEED = 0
+
+
+@DATASETS.register("digits", num_classes=10, embedded=True, where="scikit-learn (embedded)",
+                   native_size=8, channels=1)
+def digits(root: Path, download: bool) -> RawData:
+    x, y = load_digits(return_X_y=True)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=TEST_FRACTION, stratify=y, random_state=SPLIT_SEED)
+    as_img = lambda a: torch.tensor(a, dtype=torch.float32).view(-1, 1, 8, 8) / 16.0  # noqa: E731
+    return RawData(as_img(x_tr), torch.tensor(y_tr), as_img(x_te), torch.tensor(y_te))

@@ -1,0 +1,210 @@
+"""Suite YAML -> validated list of jobs (RunSpec + experiment + label).
+
+Everything is checked before any run starts: unknown keys, methods, datasets, nets,
+profiles and method parameters stop with a UserError naming the file, the key and
+the accepted values. Parameters are merged as: the method config's paper defaults
+< ``profile.params[method]`` < the experiment's variant params <
+``profile.dataset_params[dataset][method]``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.config import build_config, config_dict
+from bench.errors import UserError
+from bench.registry import DATASETS, METHODS, NETS
+from bench.spec import RunSpec, freeze
+
+SUITES_DIR = Path(__file__).parent / "suites"
+PROFILES = ("smoke", "quick", "paper")
+TOP_KEYS = {"name", "papers", "description", "profiles", "experiments", "tables", "claims", "slurm"}
+PROFILE_KEYS = {"description", "datasets", "seeds", "n_train", "pairs", "params", "dataset_params",
+                "executor", "matches_paper", "teacher_seed"}
+EXPERIMENT_KEYS = {"id", "methods", "datasets", "figure"}
+VARIANT_KEYS = {"label", "method", "params", "profiles"}
+TABLE_KEYS = {"id", "experiment", "rows", "cols", "metric", "reference", "caption", "protocol"}
+REFERENCE_KEYS = {"paper", "table", "metric", "datasets", "methods"}
+SLURM_KEYS = {"partition", "gpus", "cpus", "mem_gb", "time_min", "array_parallelism"}
+
+
+@dataclass(frozen=True)
+class Job:
+    spec: RunSpec
+    experiment: str
+    label: str
+
+
+@dataclass
+class Table:
+    id: str
+    experiment: str
+    rows: str = "label"
+    cols: str = "dataset"
+    metric: str = "acc_best"
+    caption: str = ""
+    protocol: str = ""
+    reference: dict[str, Any] | None = None
+
+
+@dataclass
+class Plan:
+    """A suite expanded for one profile: jobs, tables, claims and settings."""
+
+    suite: str
+    profile: str
+    path: Path
+    papers: list[str]
+    jobs: list[Job]
+    tables: list[Table]
+    claims: list[dict[str, str]]
+    slurm: dict[str, Any] = field(default_factory=dict)
+    matches_paper: bool = False
+    experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def specs(self) -> list[RunSpec]:
+        seen: dict[str, RunSpec] = {}
+        for job in self.jobs:
+            seen.setdefault(job.spec.run_id, job.spec)
+        return list(seen.values())
+
+
+def suite_names() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
+
+
+def suite_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        return path
+    candidate = SUITES_DIR / f"{name_or_path}.yaml"
+    if not candidate.exists():
+        raise UserError(f"unknown suite {name_or_path!r}; accepted: {', '.join(suite_names())} "
+                        "(or a path to a suite .yaml file)")
+    return candidate
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise UserError(f"{path}: expected a mapping at the top level")
+    return doc
+
+
+def check_keys(obj: Any, allowed: set[str], where: str, required: tuple[str, ...] = ()) -> dict:
+    if not isinstance(obj, dict):
+        raise UserError(f"{where}: expected a mapping, got {obj!r}")
+    for key in obj:
+        if key not in allowed:
+            raise UserError(f"{where}: unknown key {key!r}; accepted: {', '.join(sorted(allowed))}")
+    for key in required:
+        if key not in obj:
+            raise UserError(f"{where}: missing required key {key!r}")
+    return obj
+
+
+def as_list(value: Any, where: str) -> list:
+    if not isinstance(value, list) or not value:
+        raise UserError(f"{where}: expected a non-empty list, got {value!r}")
+    return value
+
+
+def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = None,
+              seeds: list[int] | None = None) -> Plan:
+    """Read, validate and expand ``suite`` for ``profile`` (with optional CLI overrides)."""
+    path = suite_path(suite)
+    doc = check_keys(read_yaml(path), TOP_KEYS, str(path), ("name", "profiles", "experiments"))
+    profiles = check_keys(doc["profiles"], set(PROFILES), f"{path}: profiles")
+    if profile not in profiles:
+        raise UserError(f"{path}: profile {profile!r} is not defined; accepted: {', '.join(profiles)}")
+    where = f"{path}: profiles.{profile}"
+    prof = check_keys(profiles[profile], PROFILE_KEYS, where, ("datasets", "seeds", "pairs"))
+    ds_list = datasets or as_list(prof["datasets"], f"{where}.datasets")
+    seed_list = seeds or as_list(prof["seeds"], f"{where}.seeds")
+    n_list = prof.get("n_train", [None])
+    pairs = check_keys(prof["pairs"], set(DATASETS.names()), f"{where}.pairs")
+    params = check_keys(prof.get("params", {}), set(METHODS.names()), f"{where}.params")
+    ds_params = check_keys(prof.get("dataset_params", {}), set(DATASETS.names()), f"{where}.dataset_params")
+    for ds in ds_list:
+        DATASETS.get(ds, f"{where}.datasets")
+        if ds not in pairs:
+            raise UserError(f"{where}.pairs: no teacher/student pair for dataset {ds!r}; "
+                            f"defined for: {', '.join(pairs)}")
+        pair = check_keys(pairs[ds], {"teacher", "student"}, f"{where}.pairs.{ds}", ("teacher", "student"))
+        for role in ("teacher", "student"):
+            NETS.get(pair[role], f"{where}.pairs.{ds}.{role}")
+        check_keys(ds_params.get(ds, {}), set(METHODS.names()), f"{where}.dataset_params.{ds}")
+    for s in seed_list:
+        if not isinstance(s, int):
+            raise UserError(f"{where}.seeds: seeds must be integers, got {s!r}")
+
+    def resolved(method: str, variant_params: dict, ds: str, ctx_where: str) -> tuple:
+        entry = METHODS.get(method, ctx_where)
+        merged = {**(params.get(method) or {}), **(variant_params or {}),
+                  **(ds_params.get(ds, {}).get(method) or {})}
+        cfg = build_config(entry.meta["config"], merged, ctx_where)
+        return freeze(config_dict(cfg))
+
+    experiments = {}
+    jobs: list[Job] = []
+    for i, exp in enumerate(as_list(doc["experiments"], f"{path}: experiments")):
+        ewhere = f"{path}: experiments[{i}]"
+        check_keys(exp, EXPERIMENT_KEYS, ewhere, ("id", "methods"))
+        experiments[exp["id"]] = exp
+        exp_datasets = [d for d in ds_list if d in exp.get("datasets", ds_list)]
+        for j, variant in enumerate(as_list(exp["methods"], f"{ewhere}.methods")):
+            vwhere = f"{ewhere}.methods[{j}]"
+            check_keys(variant, VARIANT_KEYS, vwhere, ("method",))
+            method = variant["method"]
+            entry = METHODS.get(method, f"{vwhere}.method")
+            label = variant.get("label", entry.meta.get("label", method))
+            only = variant.get("profiles", list(PROFILES))
+            for name in only:
+                if name not in PROFILES:
+                    raise UserError(f"{vwhere}.profiles: unknown profile {name!r}; accepted: "
+                                    f"{', '.join(PROFILES)}")
+            if profile not in only:
+                continue
+            for ds in exp_datasets:
+                pair = pairs[ds]
+                for seed in seed_list:
+                    t_seed = prof.get("teacher_seed", seed)
+                    teacher = RunSpec("teacher", ds, t_seed, pair["teacher"],
+                                      resolved("teacher", {}, ds, f"{where}.params.teacher"))
+                    if method == "teacher":
+                        jobs.append(Job(teacher, exp["id"], label))
+                        continue
+                    p = resolved(method, variant.get("params", {}), ds, vwhere)
+                    for n in n_list:
+                        spec = RunSpec(method, ds, seed, pair["student"], p,
+                                       teacher if entry.meta.get("needs_teacher") else None, n)
+                        jobs.append(Job(spec, exp["id"], label))
+
+    tables = []
+    for i, t in enumerate(doc.get("tables", [])):
+        twhere = f"{path}: tables[{i}]"
+        check_keys(t, TABLE_KEYS, twhere, ("id", "experiment"))
+        if t["experiment"] not in experiments:
+            raise UserError(f"{twhere}.experiment: unknown experiment {t['experiment']!r}; "
+                            f"accepted: {', '.join(experiments)}")
+        if t.get("reference") is not None:
+            check_keys(t["reference"], REFERENCE_KEYS, f"{twhere}.reference", ("paper", "table"))
+        tables.append(Table(**t))
+    claims = []
+    table_ids = [t.id for t in tables]
+    for i, c in enumerate(doc.get("claims", [])):
+        cwhere = f"{path}: claims[{i}]"
+        c = check_keys(c, {"claim", "table", "source"}, cwhere, ("claim", "table"))
+        if c["table"] not in table_ids:
+            raise UserError(f"{cwhere}.table: unknown table {c['table']!r}; accepted: {', '.join(table_ids)}")
+        claims.append(c)
+    slurm = check_keys(doc.get("slurm", {}), SLURM_KEYS, f"{path}: slurm")
+    return Plan(doc["name"], profile, path, list(doc.get("papers", [])), jobs, tables, claims,
+                slurm, bool(prof.get("matches_paper", False)) and datasets is None, experiments)

@@ -1,0 +1,18 @@
+"""The papers' published numbers (copied from shared/paper_tables), read as data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).parent
+
+
+def paper_values(paper: str, table: str, metric: str) -> pd.DataFrame:
+    """Rows (dataset, method, value, std) of one paper table, values as fractions."""
+    frame = pd.read_csv(HERE / f"{paper}.csv")
+    frame = frame[(frame["table"] == table) & (frame["metric"] == metric)].copy()
+    scale = frame["unit"].map(lambda u: 0.01 if u == "%" else 1.0)
+    frame["value"] = frame["value"] * scale
+    frame["std"] = frame["std"] * scale
+    return frame[["dataset", "setting", "method", "value", "std", "note"]]

@@ -1,0 +1,55 @@
+"""report.md: per table the reproduced numbers (beside the paper's when comparable),
+the claims and whether each holds, the protocol, and the provenance of the run."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from bench.aggregate import TableResult, cell_texts, to_markdown
+from bench.grid import Plan
+from bench.runner import code_version
+
+VERDICT = {True: "holds", False: "does not hold", None: "not checked"}
+
+
+def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, figures: list[Path],
+                  command: str, out_dir: Path) -> str:
+    seeds = sorted(frame["seed"].unique().tolist())
+    status = frame.drop_duplicates("run_id")["status"].value_counts().to_dict()
+    lines = [
+        f"# {plan.suite} — profile `{plan.profile}`", "",
+        f"- Command: `{command}`",
+        f"- Code version (git): `{code_version()}`",
+        f"- Date (UTC): {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
+        f"- Papers: {', '.join(plan.papers) or '-'}; seeds: {seeds}",
+        f"- Runs: {', '.join(f'{k}: {v}' for k, v in sorted(status.items()))}",
+        "- Comparable to the papers' numbers: " + (
+            "yes (this profile uses the papers' settings)" if plan.matches_paper else
+            "no — this profile changes data, nets or budgets; the paper's numbers are not shown"),
+        "",
+    ]
+    for result in results:
+        t = result.table
+        lines += [f"## {t.id}", "", t.caption, "",
+                  f"Protocol: {t.protocol or t.metric}; metric column `{t.metric}`; "
+                  f"{len(seeds)} seed(s); cells are mean ± std (ddof=0) over the finished runs, "
+                  "(k/n) when only k of n finished.", "",
+                  to_markdown(cell_texts(result)), ""]
+        if result.verdicts:
+            lines += ["Claims:", ""]
+            for v in result.verdicts:
+                lines.append(f"- `{v.claim.text}`: **{VERDICT[v.holds]}** ({v.detail})")
+            lines.append("")
+    failed = frame[frame["status"] == "failed"].drop_duplicates("run_id")
+    if not failed.empty:
+        lines += ["## Failed runs", ""]
+        for _, r in failed.iterrows():
+            lines.append(f"- `{r['run_id']}` {r['label']} {r['dataset']} seed {r['seed']}: {r['error']}")
+        lines.append("")
+    if figures:
+        lines += ["## Figures", ""]
+        lines += [f"![{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in figures]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,85 @@
+#!/usr/bin/env python
+"""advkd-bench command line: parse flags and call bench.api. No logic lives here."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Reproduce adversarial-KD papers' tables.")
+    p.add_argument("--suite", help="suite name (see --list) or path to a suite .yaml")
+    p.add_argument("--profile", default="quick", help="smoke | quick (default) | paper")
+    p.add_argument("--list", action="store_true", help="list suites, methods and datasets")
+    p.add_argument("--dry-run", action="store_true", help="show the grid and what is done; run nothing")
+    p.add_argument("--status", action="store_true", help="read result files and report progress")
+    p.add_argument("--aggregate-only", action="store_true", help="rebuild tables from results")
+    p.add_argument("--dataset", action="append", help="replace the profile's datasets (repeatable)")
+    p.add_argument("--seeds", type=int, nargs="+", help="replace the profile's seeds")
+    p.add_argument("--executor", default="inline", help="inline | debug | local | slurm")
+    p.add_argument("--workers", type=int, default=2, help="parallel runs for --executor local")
+    p.add_argument("--rerun", action="store_true", help="run again even finished runs")
+    p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    p.add_argument("--data-root", default=None, help="dataset root (default $BENCH_DATA or ./data)")
+    p.add_argument("--download", action="store_true", help="let torchvision download missing data")
+    p.add_argument("--results-dir", default="results", help="where runs are stored")
+    p.add_argument("--tables-dir", default=None, help="where tables/report/figures go")
+    slurm = p.add_argument_group("slurm (override the suite's slurm: block)")
+    slurm.add_argument("--partition")
+    slurm.add_argument("--gpus", type=int)
+    slurm.add_argument("--cpus", type=int)
+    slurm.add_argument("--mem-gb", type=int)
+    slurm.add_argument("--time-min", type=int)
+    slurm.add_argument("--array-parallelism", type=int)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from bench.errors import UserError
+
+    try:
+        return dispatch(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from bench import api
+    from bench.data.base import default_data_root
+    from bench.errors import UserError
+    from bench.scheduler import Options
+
+    if args.list:
+        print(api.list_text())
+        return 0
+    if not args.suite:
+        raise UserError("--suite is required (or --list to see the suites)")
+    plan = api.plan_for(args.suite, args.profile, args.dataset, args.seeds)
+    opts = Options(executor=args.executor, workers=args.workers, rerun=args.rerun,
+                   retry_failed=args.retry_failed, device=args.device,
+                   data_root=str(args.data_root or default_data_root()), results=args.results_dir,
+                   download=args.download,
+                   slurm={"partition": args.partition, "gpus": args.gpus, "cpus": args.cpus,
+                          "mem_gb": args.mem_gb, "time_min": args.time_min,
+                          "array_parallelism": args.array_parallelism})
+    out_dir = Path(args.tables_dir) if args.tables_dir else api.default_tables_dir(plan, args.dataset)
+    if args.dry_run:
+        print(api.dry_run_text(plan, opts))
+        return 0
+    if args.status:
+        print(api.status_text(plan, opts))
+        return 0
+    if not args.aggregate_only:
+        api.run_suite(plan, opts)
+        if args.executor == "slurm":
+            return 0
+    print(api.aggregate_suite(plan, opts, out_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
