@@ -78,7 +78,11 @@ def estimate(store: Store, specs: list[RunSpec], todo: list[RunSpec]) -> str:
             unknown += 1
     if not todo:
         return "nothing to run"
-    return f"~{total / 60:.1f} min for {len(todo) - unknown} runs with timed siblings; {unknown} runs without a timing yet"
+    timed = len(todo) - unknown
+    text = f"~{total / 60:.1f} min for {timed} run(s) timed by finished siblings" if timed else ""
+    if unknown:
+        text += ("; " if text else "") + f"{unknown} run(s) with no finished sibling to time them by"
+    return text
 
 
 def status_text(plan: Plan, opts: Options) -> str:

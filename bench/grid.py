@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from bench.claims import parse_claim
 from bench.config import build_config, config_dict
 from bench.errors import UserError
 from bench.registry import DATASETS, METHODS, NETS
@@ -146,10 +147,14 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
             raise UserError(f"{where}.seeds: seeds must be integers, got {s!r}")
 
     def resolved(method: str, variant_params: dict, ds: str, ctx_where: str) -> tuple:
-        entry = METHODS.get(method, ctx_where)
-        merged = {**(params.get(method) or {}), **(variant_params or {}),
-                  **(ds_params.get(ds, {}).get(method) or {})}
-        cfg = build_config(entry.meta["config"], merged, ctx_where)
+        cls = METHODS.get(method, ctx_where).meta["config"]
+        layers = [(params.get(method) or {}, f"{where}.params.{method}"),
+                  (variant_params or {}, f"{ctx_where}.params"),
+                  (ds_params.get(ds, {}).get(method) or {}, f"{where}.dataset_params.{ds}.{method}")]
+        for layer, layer_where in layers:  # each layer alone, so errors point at their line
+            build_config(cls, layer, layer_where)
+        merged = {k: v for layer, _ in layers for k, v in layer.items()}
+        cfg = build_config(cls, merged, ctx_where)
         return freeze(config_dict(cfg))
 
     experiments = {}
@@ -204,6 +209,14 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
         c = check_keys(c, {"claim", "table", "source"}, cwhere, ("claim", "table"))
         if c["table"] not in table_ids:
             raise UserError(f"{cwhere}.table: unknown table {c['table']!r}; accepted: {', '.join(table_ids)}")
+        claim = parse_claim(c["claim"], f"{cwhere}.claim")
+        table = next(t for t in tables if t.id == c["table"])
+        rows = {v.get("label", METHODS.get(v["method"]).meta.get("label", v["method"]))
+                for v in experiments[table.experiment]["methods"]}
+        for side in (claim.lhs, claim.rhs):
+            if side not in rows:
+                raise UserError(f"{cwhere}: claim {c['claim']!r} names {side!r}, which is not a row "
+                                f"of table {table.id!r}; rows: {', '.join(sorted(rows))}")
         claims.append(c)
     slurm = check_keys(doc.get("slurm", {}), SLURM_KEYS, f"{path}: slurm")
     return Plan(doc["name"], profile, path, list(doc.get("papers", [])), jobs, tables, claims,

@@ -15,7 +15,11 @@ def kd_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperatur
     t = temperature
     log_p_s = F.log_softmax(student_logits / t, dim=1)
     log_p_t = F.log_softmax(teacher_logits.detach() / t, dim=1)
-    kl = F.kl_div(log_p_s, log_p_t, reduction=reduction, log_target=True)
+    if reduction not in ("batchmean", "mean"):
+        raise ValueError(f"reduction must be 'batchmean' or 'mean', got {reduction!r}")
+    kl = F.kl_div(log_p_s, log_p_t, reduction="batchmean", log_target=True)
+    if reduction == "mean":
+        kl = kl / student_logits.shape[1]
     return kl * t * t
 
 

@@ -14,6 +14,8 @@ from typing import Any, Iterable
 import pandas as pd
 
 DONE, FAILED, PARTIAL, TODO = "done", "failed", "partial", "todo"
+ID_COLUMNS = {"run_id": str, "teacher_run_id": str}
+"""Hex run ids such as '9284223143e98332' would otherwise be parsed as floats."""
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -64,7 +66,8 @@ class Store:
         path = self.run_dir(run_id) / "summary.csv"
         if not path.exists():
             return None
-        rows = pd.read_csv(path, keep_default_na=False, na_values=[""]).to_dict("records")
+        rows = pd.read_csv(path, keep_default_na=False, na_values=[""],
+                           dtype=ID_COLUMNS).to_dict("records")
         if not rows:
             return None
         row = rows[0]

@@ -1,0 +1,94 @@
+"""End to end through the CLI: smoke suite, idempotent re-run, kill -9 and resume."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from bench.grid import load_plan
+from bench.scheduler import with_teachers
+from tests.conftest import ROOT, run_cli
+
+
+def cli_args(dirs, *extra):
+    return ["--suite", "dfkd_small", "--profile", "smoke", "--results-dir", str(dirs["results"]),
+            "--tables-dir", str(dirs["tables"]), *extra]
+
+
+def summaries(results: Path) -> dict[str, float]:
+    return {p.parent.name: p.stat().st_mtime_ns for p in results.glob("runs/*/summary.csv")}
+
+
+def test_smoke_suite_writes_tables_report_figures_then_rerun_skips(dirs):
+    out = run_cli(*cli_args(dirs))
+    assert out.returncode == 0, out.stderr[-3000:]
+    for name in ("dfad_table2.md", "dfad_table2.csv", "dfad_table2.tex", "report.md",
+                 "figures/dfad_table2_digits.png"):
+        assert (dirs["tables"] / name).exists(), name
+    report = (dirs["tables"] / "report.md").read_text()
+    assert "DFAD > RANDOM" in report and "Command:" in report and "profile `smoke`" in report
+    table = pd.read_csv(dirs["tables"] / "dfad_table2.csv")
+    assert set(table["label"]) == {"Teacher", "KD-ORI", "RANDOM", "DFAD"} and (table["n"] == 1).all()
+    before = summaries(dirs["results"])
+    assert len(before) == 4
+
+    again = run_cli(*cli_args(dirs))
+    assert again.returncode == 0
+    assert summaries(dirs["results"]) == before  # nothing was trained again
+    assert "[done]" not in again.stdout + again.stderr
+    assert pd.read_csv(dirs["tables"] / "dfad_table2.csv").equals(table)
+
+    status = run_cli(*cli_args(dirs, "--status"))
+    assert "done: 4" in status.stdout
+    dry = run_cli(*cli_args(dirs, "--dry-run"))
+    assert "to run now: 0" in dry.stdout
+
+
+def test_kill_9_then_restart_finishes_only_missing_runs(dirs):
+    args = cli_args(dirs, "--seeds", "0", "1", "2")
+    env = {**os.environ, "BENCH_CHECKPOINT_SECONDS": "0", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_all.py"), *args], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while len(summaries(dirs["results"])) < 5 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = {k: v for k, v in summaries(dirs["results"]).items()}
+    assert 0 < len(finished) < 12, "the kill should land mid-sweep"
+
+    out = run_cli(*args)
+    assert out.returncode == 0, out.stderr[-3000:]
+    after = summaries(dirs["results"])
+    plan = load_plan("dfkd_small", "smoke", seeds=[0, 1, 2])
+    assert set(after) == {s.run_id for s in with_teachers(plan.specs)}  # 3 teachers + 9 students
+    assert all(after[k] == v for k, v in finished.items())  # finished runs were not redone
+    for run_dir in (dirs["results"] / "runs").iterdir():
+        summary = pd.read_csv(run_dir / "summary.csv")
+        assert len(summary) == 1 and summary["status"].iloc[0] == "done"
+        curve = pd.read_csv(run_dir / "curve.csv")
+        assert curve["step"].is_unique and curve["step"].is_monotonic_increasing
+        assert not list(run_dir.glob("*.tmp")) and not (run_dir / "checkpoint.pt").exists()
+    table = pd.read_csv(dirs["tables"] / "dfad_table2.csv")
+    assert (table["n"] == 3).all()
+
+
+def test_paper_profile_dry_run_lists_the_grid(dirs):
+    out = run_cli(*cli_args(dirs)[:2], "--profile", "paper", "--dry-run", "--results-dir",
+                  str(dirs["results"]))
+    assert out.returncode == 0, out.stderr
+    assert "30 distinct runs: 5 teachers, 25 others" in out.stdout
+    assert "KD-REL" in out.stdout and "mnist" in out.stdout
+    assert not (dirs["results"] / "runs").exists()
+
+
+def test_list_shows_suites_methods_datasets():
+    out = run_cli("--list")
+    assert out.returncode == 0
+    for word in ("dfkd_small", "dfad", "family: data_free", "digits", "embedded", "MNIST/raw"):
+        assert word in out.stdout

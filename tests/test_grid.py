@@ -1,0 +1,98 @@
+"""Suite loading: expansion, teacher sharing, and validation errors (exit code 2)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench.errors import UserError
+from bench.grid import SUITES_DIR, load_plan, suite_names
+from bench.scheduler import phases, with_teachers
+from tests.conftest import run_cli
+
+SUITE = SUITES_DIR / "dfkd_small.yaml"
+
+
+def test_every_suite_and_profile_loads():
+    for name in suite_names():
+        for profile in yaml.safe_load((SUITES_DIR / f"{name}.yaml").read_text())["profiles"]:
+            assert load_plan(name, profile).jobs
+
+
+def test_quick_profile_shares_one_teacher_per_seed():
+    plan = load_plan("dfkd_small", "quick")
+    teachers, students = phases(with_teachers(plan.specs))
+    assert len(teachers) == 3  # 3 seeds, not one per method
+    assert {s.method for s in students} == {"kd", "dfad"}
+    assert {j.label for j in plan.jobs} == {"Teacher", "KD-ORI", "RANDOM", "DFAD"}
+    for s in students:
+        assert s.teacher.run_id in {t.run_id for t in teachers}
+
+
+def test_paper_profile_is_dfad_table2_mnist():
+    plan = load_plan("dfkd_small", "paper")
+    assert plan.matches_paper
+    dfad = [j.spec for j in plan.jobs if j.label == "DFAD"]
+    assert len(dfad) == 5 and {s.dataset for s in dfad} == {"mnist"}
+    cfg = dfad[0].config
+    assert (cfg["batch_size"], cfg["epochs"], cfg["iters_per_epoch"]) == (512, 40, 50)
+    assert (cfg["lr_student"], cfg["lr_generator"], cfg["student_steps"]) == (0.01, 1e-3, 5)
+    assert (dfad[0].student, dfad[0].teacher.student) == ("lenet5_half", "lenet5")
+    assert {j.label for j in plan.jobs} >= {"KD-REL", "KD-UNR"}
+
+
+def test_dataset_override_uses_the_profile_pairs():
+    plan = load_plan("dfkd_small", "quick", datasets=["mnist"])
+    assert {j.spec.dataset for j in plan.jobs} == {"mnist"}
+    assert not plan.matches_paper
+
+
+def broken_suite(tmp_path: Path, edit) -> Path:
+    doc = yaml.safe_load(SUITE.read_text())
+    edit(doc)
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.update(bogus=1), r"unknown key 'bogus'; accepted: .*experiments"),
+    (lambda d: d["experiments"][0]["methods"].append({"method": "nope"}),
+     r"methods\[\d\]\.method: unknown method 'nope'; accepted: .*dfad"),
+    (lambda d: d["profiles"]["quick"].update(datasets=["imagenet21k"]),
+     r"profiles.quick.datasets: unknown dataset 'imagenet21k'; accepted: .*digits"),
+    (lambda d: d["profiles"]["quick"]["pairs"]["digits"].update(student="vgg99"),
+     r"pairs.digits.student: unknown net 'vgg99'; accepted: .*cnn8_half"),
+    (lambda d: d["profiles"]["quick"]["params"]["dfad"].update(lr_studnet=0.1),
+     r"unknown parameter 'lr_studnet' for DFADConfig; accepted: .*lr_student"),
+    (lambda d: d["profiles"]["quick"]["params"]["dfad"].update(epochs="ten"),
+     r"profiles.quick.params.dfad.epochs: expected int, got 'ten'"),
+    (lambda d: d["experiments"][0]["methods"][1]["params"].update(transfer="sideways"),
+     r"transfer must be one of original, noise"),
+    (lambda d: d["claims"].append({"claim": "DFAD >> X", "table": "dfad_table2"}),
+     r"cannot read claim"),
+    (lambda d: d["claims"].append({"claim": "DFAD > DAFL", "table": "dfad_table2"}),
+     r"claim 'DFAD > DAFL' names 'DAFL', which is not a row"),
+])
+def test_validation_errors_name_file_key_and_choices(tmp_path, edit, message):
+    path = broken_suite(tmp_path, edit)
+    with pytest.raises(UserError, match=message) as info:
+        load_plan(str(path), "quick")
+    assert str(path) in str(info.value)
+
+
+def test_unknown_profile_and_suite():
+    with pytest.raises(UserError, match=r"profile 'huge' is not defined; accepted: smoke, quick, paper"):
+        load_plan("dfkd_small", "huge")
+    with pytest.raises(UserError, match=r"unknown suite 'nosuch'; accepted: .*dfkd_small"):
+        load_plan("nosuch", "quick")
+
+
+def test_cli_user_error_exits_2_without_traceback(tmp_path):
+    path = broken_suite(tmp_path, lambda d: d["profiles"]["quick"]["params"]["dfad"].update(bad=1))
+    out = run_cli("--suite", str(path), "--results-dir", str(tmp_path / "r"), timeout=120)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert "unknown parameter 'bad' for DFADConfig" in out.stderr and str(path) in out.stderr
+    assert not (tmp_path / "r").exists()  # validated before anything ran

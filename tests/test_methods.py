@@ -1,0 +1,61 @@
+"""A short learning test per method on real (embedded) digits, and the paper-profile
+nets for 2 steps on generated MNIST-format data so shape errors cannot hide."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_spec, run
+from tests.test_data import make_idx_folder
+
+TEACHER = make_spec("teacher", "cnn8", {"epochs": 8, "batch_size": 64, "lr": 0.05})
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("results")
+    summary = run(TEACHER, path)
+    assert summary["acc_best"] > 0.9, "the teacher must learn digits"  # chance is 0.1
+    return path
+
+
+def test_kd_original_learns(results):
+    summary = run(make_spec("kd", "cnn8_half", {"epochs": 5, "batch_size": 64}, TEACHER), results)
+    assert summary["acc_best"] > 0.85
+    assert summary["teacher_run_id"] == TEACHER.run_id and summary["teacher_acc"] > 0.9
+
+
+def test_kd_on_noise_moves_toward_the_teacher(results):
+    summary = run(make_spec("kd", "cnn8_half", {"epochs": 5, "batch_size": 64, "transfer": "noise"},
+                            TEACHER), results)
+    assert summary["acc_best"] > 0.3  # above chance (0.1), well below KD-ORI
+
+
+def test_dfad_student_learns_from_the_generator_alone(results):
+    spec = make_spec("dfad", "cnn8_half", {"epochs": 3, "iters_per_epoch": 20, "batch_size": 128,
+                                           "ngf": 16, "lr_student": 0.05}, TEACHER)
+    summary = run(spec, results)
+    assert summary["acc_best"] > 0.5, summary
+    assert summary["acc_best"] >= summary["acc_last"]
+
+
+@pytest.mark.parametrize("loss", ["mse", "kl", "mse+mae"])
+def test_dfad_loss_variants_run(results, loss):
+    spec = make_spec("dfad", "cnn8_half", {"epochs": 1, "iters_per_epoch": 2, "batch_size": 16,
+                                           "ngf": 8, "loss": loss}, TEACHER)
+    assert run(spec, results)["acc_best"] >= 0.0
+
+
+def test_paper_profile_nets_run_two_steps_on_generated_mnist(tmp_path):
+    """LeNet-5 -> LeNet-5-half, Generator-A (nz 100, ngf 64, 32x32): the paper's MNIST nets."""
+    make_idx_folder(tmp_path / "data" / "MNIST" / "raw", n_train=64, n_test=16)
+    teacher = make_spec("teacher", "lenet5", {"epochs": 1, "batch_size": 32}, dataset="mnist")
+    run(teacher, tmp_path / "r", tmp_path / "data")
+    kd = make_spec("kd", "lenet5_half", {"epochs": 1, "batch_size": 32}, teacher, dataset="mnist")
+    run(kd, tmp_path / "r", tmp_path / "data")
+    dfad = make_spec("dfad", "lenet5_half", {"epochs": 1, "iters_per_epoch": 2, "batch_size": 8},
+                     teacher, dataset="mnist")
+    assert dfad.config["ngf"] == 64 and dfad.config["nz"] == 100
+    summary = run(dfad, tmp_path / "r", tmp_path / "data")
+    assert 0.0 <= summary["acc_best"] <= 1.0

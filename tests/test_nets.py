@@ -1,0 +1,37 @@
+"""Net shapes, parameter counts from the papers, and the paper-profile nets for 2 steps."""
+from __future__ import annotations
+
+import torch
+
+from bench.nets import build_classifier
+from bench.nets.generators import GeneratorA
+
+
+def n_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_lenet_parameter_counts_match_methods_spec():
+    assert n_params(build_classifier("lenet5", 10, 1, 0)) == 61_706
+    assert n_params(build_classifier("lenet5_half", 10, 1, 0)) == 15_738
+
+
+def test_student_init_depends_only_on_arch_and_seed():
+    a, b = build_classifier("cnn8_half", 10, 1, 3), build_classifier("cnn8_half", 10, 1, 3)
+    c = build_classifier("cnn8_half", 10, 1, 4)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
+
+
+def test_classifiers_return_logits_and_features():
+    for arch, size, feat in (("lenet5", 32, 120), ("lenet5_half", 32, 60), ("cnn8", 8, 128)):
+        logits, features = build_classifier(arch, 10, 1, 0)(torch.randn(4, 1, size, size), return_features=True)
+        assert logits.shape == (4, 10) and features.shape == (4, feat)
+
+
+def test_generator_a_output_is_standardised_by_its_last_bn():
+    g = GeneratorA(nz=100, ngf=64, img_size=32, nc=1).train()
+    x = g(torch.randn(64, 100))
+    assert x.shape == (64, 1, 32, 32)
+    assert abs(x.mean().item()) < 1e-4 and abs(x.std().item() - 1) < 1e-2
+    assert not g.body[-1].affine

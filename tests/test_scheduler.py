@@ -1,0 +1,100 @@
+"""Failure isolation, the local executor's bounded pool, and SLURM submission."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.context import RunContext
+from bench.registry import METHODS
+from bench.scheduler import Options, run_specs, submit_slurm
+from bench.store import Store
+from tests.conftest import make_spec, run_cli
+
+
+@dataclass(frozen=True)
+class DivergeConfig:
+    """Test-only method config."""
+
+    at: int = 2
+
+
+@METHODS.register("test_diverge", config=DivergeConfig, family="test", paper="-", needs_teacher=False)
+def diverge(ctx: RunContext, cfg: DivergeConfig) -> dict[str, float]:
+    for step in ctx.steps(5):
+        ctx.log(step, loss=float("nan") if step == cfg.at else 1.0, acc=0.1)
+    return ctx.accuracy_summary()
+
+
+def test_nan_fails_that_run_and_the_sweep_goes_on(tmp_path):
+    bad = make_spec("test_diverge", "cnn8_half")
+    teacher = make_spec("teacher", "cnn8", {"epochs": 1})
+    student = make_spec("kd", "cnn8_half", {"epochs": 1}, teacher)
+    seen = []
+    run_specs([bad, student], Options(results=str(tmp_path), data_root="."),
+              on_finish=lambda s, st: seen.append((s.method, st)))
+    store = Store(tmp_path)
+    assert store.status(bad.run_id) == "failed"
+    assert "Divergence: loss became nan at step 2" in store.error(bad.run_id)
+    assert store.status(teacher.run_id) == "done" and store.status(student.run_id) == "done"
+    assert seen[0] == ("teacher", "done")  # teachers first
+
+    # failed runs are kept unless asked: retry-failed runs them again
+    run_specs([bad], Options(results=str(tmp_path), data_root="."), on_finish=lambda s, st: seen.append(st))
+    assert seen[-1] != "failed" or len(seen) == 3
+    count = len(seen)
+    run_specs([bad], Options(results=str(tmp_path), data_root=".", retry_failed=True),
+              on_finish=lambda s, st: seen.append(st))
+    assert len(seen) == count + 1 and seen[-1] == "failed"
+
+
+def test_student_of_a_failed_teacher_fails_with_the_reason(tmp_path):
+    teacher = make_spec("teacher", "cnn8", {"epochs": 1, "lr": 1e30})  # diverges
+    student = make_spec("kd", "cnn8_half", {"epochs": 1}, teacher)
+    run_specs([student], Options(results=str(tmp_path), data_root="."))
+    store = Store(tmp_path)
+    assert store.status(teacher.run_id) == "failed"
+    assert store.status(student.run_id) == "failed"
+    assert f"teacher run {teacher.run_id} is failed" in store.error(student.run_id)
+
+
+def test_local_executor_runs_the_smoke_suite(dirs):
+    out = run_cli("--suite", "dfkd_small", "--profile", "smoke", "--executor", "local",
+                  "--workers", "2", "--results-dir", str(dirs["results"]),
+                  "--tables-dir", str(dirs["tables"]))
+    assert out.returncode == 0, out.stderr[-3000:]
+    statuses = [Store(dirs["results"]).status(p.name) for p in (dirs["results"] / "runs").iterdir()]
+    assert statuses == ["done"] * 4
+
+
+class FakeJob:
+    def __init__(self, job_id):
+        self.job_id = job_id
+
+
+class FakeExecutor:
+    """Records what would be sent to SLURM."""
+
+    def __init__(self):
+        self.params, self.arrays, self.next_id = [], [], 100
+
+    def update_parameters(self, **kw):
+        self.params.append(kw)
+
+    def map_array(self, fn, *columns):
+        self.arrays.append((dict(self.params[-1]) if self.params else {}, list(columns[0])))
+        self.next_id += 1
+        return [FakeJob(f"{self.next_id}_{i}") for i in range(len(columns[0]))]
+
+
+def test_slurm_submits_teacher_array_then_dependent_student_array(tmp_path):
+    teacher = make_spec("teacher", "cnn8", {"epochs": 1})
+    students = [make_spec("kd", "cnn8_half", {"epochs": e}, teacher) for e in (1, 2)]
+    fake = FakeExecutor()
+    opts = Options(executor="slurm", results=str(tmp_path),
+                   slurm={"partition": "gpu", "gpus": 1, "time_min": 60, "array_parallelism": 8})
+    jobs = submit_slurm([teacher], students, opts, executor=fake)
+    assert len(jobs) == 3
+    first = fake.params[0]
+    assert first["slurm_partition"] == "gpu" and first["gpus_per_node"] == 1
+    assert first["slurm_array_parallelism"] == 8 and first["timeout_min"] == 60
+    assert [len(a[1]) for a in fake.arrays] == [1, 2]
+    assert fake.params[-1]["slurm_additional_parameters"] == {"dependency": "afterany:101"}
