@@ -38,13 +38,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from bench.errors import UserError
+    from bench.errors import Preempted, UserError
 
     try:
         return dispatch(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Preempted as exc:
+        print(f"interrupted ({exc}); finished runs and a checkpoint are kept: "
+              "run the same command again to resume", file=sys.stderr)
+        return 130
 
 
 def dispatch(args: argparse.Namespace) -> int:

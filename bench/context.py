@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from bench.data import Data, load_data
 from bench.errors import Divergence, Preempted
+from bench.metrics import accuracy
 from bench.nets import build_classifier
 from bench.nets.build import init_seed
 from bench.registry import NETS
@@ -103,16 +104,9 @@ class RunContext:
         atomic_torch_save(self.dir / "model.pt", model.state_dict())
 
     # ----------------------------------------------------------------- metrics
-    @torch.no_grad()
-    def evaluate(self, model: nn.Module, batch_size: int = 2048) -> float:
-        """Top-1 accuracy on the test set; restores the model's train/eval mode."""
-        was_training = model.training
-        model.eval()
-        x, y = self.data.x_test, self.data.y_test
-        correct = sum((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
-                      for i in range(0, len(x), batch_size))
-        model.train(was_training)
-        return correct / len(x)
+    def evaluate(self, model: nn.Module) -> float:
+        """Top-1 test accuracy (eval mode; the model's train/eval mode is restored)."""
+        return accuracy(model, self.data.x_test, self.data.y_test)
 
     def log(self, step: int, **metrics: float) -> None:
         """Append one curve row and rewrite curve.csv atomically; non-finite -> Divergence."""

@@ -62,12 +62,24 @@ def spec_columns(spec: RunSpec) -> dict[str, Any]:
 
 
 def _on_signal(signum, frame) -> None:  # noqa: ARG001
+    """Ask the running loop to checkpoint and stop at the next step boundary.
+
+    After a first Ctrl-C, a second one interrupts at once (default handler).
+    """
     context.STOP.set()
+    if signum == signal.SIGINT:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def execute(spec: RunSpec, results_root: str | Path, data_root: str | Path,
-            device: str | None = None, download: bool = False, show_progress: bool = True) -> str:
-    """Run ``spec`` to completion (or resume it); return its final status."""
+            device: str | None = None, download: bool = False, show_progress: bool = True,
+            handle_signals: bool = True) -> str:
+    """Run ``spec`` to completion (or resume it); return its final status.
+
+    With ``handle_signals`` SIGTERM/SIGUSR2/SIGINT make the loop checkpoint and raise
+    Preempted at the next step; inside submitit jobs submitit keeps its own SIGUSR2
+    handler (requeue), and the run resumes from its last periodic checkpoint.
+    """
     load_plugins()
     store = Store(results_root)
     dev = pick_device(device)
@@ -77,13 +89,11 @@ def execute(spec: RunSpec, results_root: str | Path, data_root: str | Path,
         "device": str(dev), "host": platform.node(),
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     })
-    if threading_main():
-        for sig in (signal.SIGTERM, signal.SIGUSR2):
-            signal.signal(sig, _on_signal)
     seed_everything(spec.seed)
     ctx = RunContext(spec, store, Path(data_root), dev, download=download, show_progress=show_progress)
     start = time.monotonic()
     row = spec_columns(spec)
+    previous = install_stop_handlers() if handle_signals else {}
     try:
         if spec.teacher and store.status(spec.teacher.run_id) != DONE:
             raise RuntimeError(f"teacher run {spec.teacher.run_id} is {store.status(spec.teacher.run_id)}")
@@ -99,6 +109,9 @@ def execute(spec: RunSpec, results_root: str | Path, data_root: str | Path,
         (ctx.dir / "error.log").write_text(traceback.format_exc())
         row.update(ctx.extra)
         row.update(status=FAILED, error=f"{type(exc).__name__}: {exc}".replace("\n", " "))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     row["wall_time_s"] = round(time.monotonic() - start, 2)
     row["device"] = str(dev)
     store.write_summary(spec.run_id, row)
@@ -107,7 +120,14 @@ def execute(spec: RunSpec, results_root: str | Path, data_root: str | Path,
     return row["status"]
 
 
-def threading_main() -> bool:
+def install_stop_handlers() -> dict:
+    """Route SIGTERM/SIGUSR2/SIGINT to a checkpoint-and-stop; return the old handlers."""
     import threading
 
-    return threading.current_thread() is threading.main_thread()
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGUSR2, signal.SIGINT):
+        previous[sig] = signal.getsignal(sig)
+        signal.signal(sig, _on_signal)
+    return previous

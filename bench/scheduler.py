@@ -9,6 +9,7 @@ and exits; ``--status`` reads the result files later).
 from __future__ import annotations
 
 import os
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,8 @@ import submitit
 from tqdm.auto import tqdm
 
 from bench.errors import Preempted, UserError
-from bench.runner import execute
+from bench import context
+from bench.runner import execute, install_stop_handlers
 from bench.spec import RunSpec
 from bench.store import DONE, FAILED, PARTIAL, TODO, Store
 
@@ -39,9 +41,10 @@ class Options:
 
 
 class RunTask(submitit.helpers.Checkpointable):
-    """The callable submitted to submitit; on preemption SLURM requeues it.
+    """The callable submitted to submitit; on preemption submitit requeues it.
 
-    The run resumes from its last periodic checkpoint (``RunContext.steps``).
+    submitit's SIGUSR2 handler requeues the job and exits at once (it cannot wait for a
+    step boundary), so the run resumes from its last periodic checkpoint.
     """
 
     def __call__(self, spec: RunSpec, results: str, data_root: str, device: str | None,
@@ -50,10 +53,8 @@ class RunTask(submitit.helpers.Checkpointable):
             import torch
 
             torch.set_num_threads(threads)
-        try:
-            return execute(spec, results, data_root, device, download, show_progress=False)
-        except Preempted:
-            return PARTIAL
+        return execute(spec, results, data_root, device, download, show_progress=False,
+                       handle_signals=False)
 
 
 def select(specs: list[RunSpec], store: Store, rerun: bool, retry_failed: bool) -> list[RunSpec]:
@@ -102,6 +103,8 @@ def run_specs(specs: list[RunSpec], opts: Options,
         bar.update(1)
         on_finish(spec, status)
 
+    context.STOP.clear()
+    previous = install_stop_handlers() if opts.executor != "local" else {}
     try:
         for phase in (todo_t, todo_s):
             ready = []
@@ -119,6 +122,8 @@ def run_specs(specs: list[RunSpec], opts: Options,
                 run_in_process(ready, opts, finished)
     finally:
         bar.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def fail_without_running(store: Store, spec: RunSpec, reason: str) -> None:
@@ -133,13 +138,16 @@ def job_args(spec: RunSpec, opts: Options, threads: int | None = None) -> tuple:
 
 
 def run_in_process(specs: list[RunSpec], opts: Options, finished) -> None:
-    if opts.executor == "inline":
-        for spec in specs:
-            finished(spec, execute(*job_args(spec, opts)[:5]))
-        return
+    """inline / debug: one run after another in this process; a signal between runs stops too."""
     executor = submitit.DebugExecutor(folder=Path(opts.results) / "submitit" / "%j")
     for spec in specs:
-        finished(spec, executor.submit(RunTask(), *job_args(spec, opts)).result())
+        if context.STOP.is_set():
+            raise Preempted("stopped between runs")
+        if opts.executor == "inline":
+            status = execute(*job_args(spec, opts)[:5])
+        else:
+            status = executor.submit(RunTask(), *job_args(spec, opts)).result()
+        finished(spec, status)
 
 
 def run_local(specs: list[RunSpec], opts: Options, finished) -> None:

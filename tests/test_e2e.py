@@ -92,3 +92,21 @@ def test_list_shows_suites_methods_datasets():
     assert out.returncode == 0
     for word in ("dfkd_small", "dfad", "family: data_free", "digits", "embedded", "MNIST/raw"):
         assert word in out.stdout
+
+
+def test_sigterm_checkpoints_exits_cleanly_and_resumes(dirs):
+    args = cli_args(dirs, "--seeds", "0", "1")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run_all.py"), *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while len(summaries(dirs["results"])) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    if proc.returncode == 0:  # the signal landed after the last step: nothing left to test
+        return
+    assert proc.returncode == 130 and "run the same command again to resume" in err
+    assert "Traceback" not in err
+    out = run_cli(*args)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert len(summaries(dirs["results"])) == 8

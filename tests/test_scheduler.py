@@ -98,3 +98,11 @@ def test_slurm_submits_teacher_array_then_dependent_student_array(tmp_path):
     assert first["slurm_array_parallelism"] == 8 and first["timeout_min"] == 60
     assert [len(a[1]) for a in fake.arrays] == [1, 2]
     assert fake.params[-1]["slurm_additional_parameters"] == {"dependency": "afterany:101"}
+
+
+def test_debug_executor_runs_in_process(tmp_path):
+    teacher = make_spec("teacher", "cnn8", {"epochs": 1})
+    seen = []
+    run_specs([teacher], Options(executor="debug", results=str(tmp_path), data_root="."),
+              on_finish=lambda s, st: seen.append(st))
+    assert seen == ["done"] and Store(tmp_path).status(teacher.run_id) == "done"
