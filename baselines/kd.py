@@ -16,14 +16,15 @@ import torch.nn.functional as F
 from bench.context import RunContext
 from bench.losses import kd_kl
 from bench.registry import DATASETS, METHODS
-from bench.train import sgd, train_epochs
+from bench.train import EpochRecipe, train_epochs
 
 TRANSFERS = ("original", "noise", "related:<dataset>", "unrelated:<dataset>")
 
 
 @dataclass(frozen=True)
-class KDConfig:
-    """Defaults: Hinton KD as benchmarked here (the five papers fix no T or alpha)."""
+class KDConfig(EpochRecipe):
+    """Hinton KD as benchmarked here (the five papers fix no T or alpha); the SGD recipe
+    (batch, lr, momentum, weight decay, schedule) is DFAD's MNIST one, see EpochRecipe."""
 
     temperature: float = 4.0
     """methods_spec §2: harness default T=4 (benchmark choice, not a paper value)."""
@@ -35,18 +36,6 @@ class KDConfig:
     """RANDOM images: 'gaussian' N(0,1) in normalised input space or 'uniform' pixels in [0,1]."""
     epochs: int = 20
     """Passes over the (real or alternative) training set; DFAD does not state it (harness)."""
-    batch_size: int = 256
-    """DFAD does not state it; the MNIST teacher recipe's batch (harness)."""
-    lr: float = 0.01
-    """SGD lr, DFAD's MNIST student lr (Table 7)."""
-    momentum: float = 0.9
-    """DFAD §4.1.2: SGD momentum 0.9."""
-    weight_decay: float = 1e-4
-    """C:DFAD MNIST recipes: 1e-4."""
-    lr_milestones: tuple[int, ...] = ()
-    """Epochs at which lr decays by ``lr_gamma``."""
-    lr_gamma: float = 0.1
-    """Step-decay factor."""
 
     def __post_init__(self):
         kind, _, name = self.transfer.partition(":")
@@ -90,7 +79,5 @@ def kd(ctx: RunContext, cfg: KDConfig) -> dict[str, float]:
             return soft
         return (1 - cfg.alpha) * F.cross_entropy(s_logits, data.y_train[idx]) + cfg.alpha * soft
 
-    opt = sgd(student.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay)
-    train_epochs(ctx, student, opt, epochs=cfg.epochs, n=len(source), batch_size=cfg.batch_size,
-                 batch_loss=batch_loss, milestones=cfg.lr_milestones, gamma=cfg.lr_gamma)
+    train_epochs(ctx, student, cfg, n=len(source), batch_loss=batch_loss)
     return ctx.accuracy_summary()

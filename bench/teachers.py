@@ -12,27 +12,13 @@ import torch.nn.functional as F
 
 from bench.context import RunContext
 from bench.registry import METHODS
-from bench.train import sgd, train_epochs
+from bench.train import EpochRecipe, train_epochs
 
 
 @dataclass(frozen=True)
-class TeacherConfig:
-    """Supervised recipe; defaults are DFAD's MNIST teacher (methods_spec §14)."""
+class TeacherConfig(EpochRecipe):
+    """Supervised recipe; defaults are DFAD's MNIST teacher (see EpochRecipe's fields)."""
 
-    epochs: int = 10
-    """C:DFAD train_teacher (MNIST): 10 epochs."""
-    batch_size: int = 256
-    """C:DFAD train_teacher (MNIST): batch 256."""
-    lr: float = 0.01
-    """C:DFAD train_teacher (MNIST): SGD lr 0.01."""
-    momentum: float = 0.9
-    """C:DFAD train_teacher: SGD momentum 0.9."""
-    weight_decay: float = 1e-4
-    """C:DFAD train_teacher (MNIST): weight decay 1e-4."""
-    lr_milestones: tuple[int, ...] = ()
-    """Epochs at which lr is multiplied by ``lr_gamma`` (CIFAR recipes use them)."""
-    lr_gamma: float = 0.1
-    """Step-decay factor."""
     keep: str = "best"
     """'best' keeps the best-on-test epoch as DFAD's code does; 'last' keeps the final weights."""
 
@@ -46,7 +32,6 @@ class TeacherConfig:
 def teacher(ctx: RunContext, cfg: TeacherConfig) -> dict[str, float]:
     model = ctx.net()
     data = ctx.data
-    opt = sgd(model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay)
     ctx.state.setdefault("best", -1.0)
 
     def keep_best(epoch: int, acc: float) -> None:
@@ -54,9 +39,8 @@ def teacher(ctx: RunContext, cfg: TeacherConfig) -> dict[str, float]:
             ctx.state["best"] = acc
             ctx.save_model(model)
 
-    train_epochs(ctx, model, opt, epochs=cfg.epochs, n=len(data.y_train), batch_size=cfg.batch_size,
-                 batch_loss=lambda idx: F.cross_entropy(model(data.x_train[idx]), data.y_train[idx]),
-                 milestones=cfg.lr_milestones, gamma=cfg.lr_gamma, on_epoch_end=keep_best)
+    train_epochs(ctx, model, cfg, n=len(data.y_train), on_epoch_end=keep_best,
+                 batch_loss=lambda idx: F.cross_entropy(model(data.x_train[idx]), data.y_train[idx]))
     if cfg.keep == "last":
         ctx.save_model(model)
     result = ctx.accuracy_summary()

@@ -7,12 +7,33 @@ per-epoch evaluation logged to the curve. Methods only supply the batch loss.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import nn
 
 from bench.context import RunContext
+
+
+@dataclass(frozen=True)
+class EpochRecipe:
+    """An SGD recipe over a training set; defaults: DFAD's MNIST recipe (methods_spec §14)."""
+
+    epochs: int = 10
+    """C:DFAD train_teacher (MNIST): 10 epochs."""
+    batch_size: int = 256
+    """C:DFAD train_teacher (MNIST): batch 256."""
+    lr: float = 0.01
+    """C:DFAD train_teacher / P:dfad Table 7 (MNIST): SGD lr 0.01."""
+    momentum: float = 0.9
+    """P:dfad §4.1.2: SGD momentum 0.9."""
+    weight_decay: float = 1e-4
+    """C:DFAD MNIST recipes: weight decay 1e-4."""
+    lr_milestones: tuple[int, ...] = ()
+    """Epochs at which lr is multiplied by ``lr_gamma`` (CIFAR recipes use them)."""
+    lr_gamma: float = 0.1
+    """Step-decay factor."""
 
 
 def sgd(params, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -35,23 +56,23 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=gen)
 
 
-def train_epochs(ctx: RunContext, model: nn.Module, opt: torch.optim.Optimizer, *, epochs: int,
-                 n: int, batch_size: int, batch_loss: Callable[[torch.Tensor], torch.Tensor],
-                 milestones: tuple[int, ...] = (), gamma: float = 0.1,
+def train_epochs(ctx: RunContext, model: nn.Module, recipe: EpochRecipe, *, n: int,
+                 batch_loss: Callable[[torch.Tensor], torch.Tensor],
                  on_epoch_end: Callable[[int, float], None] | None = None) -> None:
-    """Run ``epochs`` passes over ``n`` examples, one optimizer step per batch.
+    """Run ``recipe.epochs`` passes over ``n`` examples with SGD, one step per batch.
 
     ``batch_loss(idx)`` gets the batch's training-set indices and returns the loss.
     After each epoch the scheduler steps, the model is evaluated and the curve row
     (step, epoch, loss, acc, lr) is logged; ``on_epoch_end(epoch, acc)`` follows.
     """
-    sched = multistep(opt, milestones, gamma)
+    opt = sgd(model.parameters(), recipe.lr, recipe.momentum, recipe.weight_decay)
+    sched = multistep(opt, recipe.lr_milestones, recipe.lr_gamma)
     ctx.track(model=model, opt=opt, sched=sched)
-    per_epoch = math.ceil(n / batch_size)
+    per_epoch = math.ceil(n / recipe.batch_size)
     model.train()
-    for step in ctx.steps(epochs * per_epoch):
+    for step in ctx.steps(recipe.epochs * per_epoch):
         epoch, i = divmod(step, per_epoch)
-        idx = epoch_order(n, ctx.spec.seed, epoch)[i * batch_size:(i + 1) * batch_size]
+        idx = epoch_order(n, ctx.spec.seed, epoch)[i * recipe.batch_size:(i + 1) * recipe.batch_size]
         loss = batch_loss(idx.to(ctx.device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
