@@ -1,0 +1,62 @@
+"""Aggregation: mean ± std over seeds, the papers' numbers beside ours, claims."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from bench.aggregate import write_tables
+from bench.claims import check_claim, parse_claim
+from bench.errors import UserError
+from bench.grid import load_plan
+from bench.reference import paper_values
+from bench.runner import spec_columns
+from bench.store import Store
+
+
+def test_claim_parsing_and_checking():
+    claim = parse_claim("DFAD >= KD-ORI - 0.03")
+    assert (claim.lhs, claim.op, claim.rhs, claim.offset) == ("DFAD", ">=", "KD-ORI", -0.03)
+    means = pd.DataFrame({"a": [0.96, 0.98], "b": [0.58, 0.60]}, index=["DFAD", "KD-ORI"])
+    assert check_claim(claim, means).holds is True
+    assert check_claim(parse_claim("DFAD > KD-ORI"), means).holds is False
+    assert check_claim(parse_claim("DFAD > RANDOM"), means).holds is None
+    with pytest.raises(UserError):
+        parse_claim("DFAD beats KD")
+
+
+def test_reference_values_come_from_the_paper_csv():
+    ref = paper_values("dfad", "Table 2", "accuracy")
+    row = ref[(ref["dataset"] == "MNIST") & (ref["method"] == "DFAD")].iloc[0]
+    assert row["value"] == pytest.approx(0.983) and row["std"] == pytest.approx(0.002)
+    mad = paper_values("mad", "Table 2", "accuracy")
+    assert mad["value"].max() <= 1.0  # percentages are converted to fractions
+
+
+def test_paper_profile_table_shows_paper_numbers_deltas_and_claims(tmp_path):
+    plan = load_plan("dfkd_small", "paper")
+    store = Store(tmp_path)
+    accs = {"Teacher": 0.99, "KD-ORI": 0.985, "KD-REL": 0.95, "KD-UNR": 0.9, "RANDOM": 0.7, "DFAD": 0.98}
+    for i, job in enumerate(plan.jobs):
+        acc = accs[job.label] + 0.001 * job.spec.seed
+        store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": acc,
+                                              "status": "done", "error": ""})
+    results, frame = write_tables(plan, store, tmp_path / "tables")
+    cells = results[0].cells.set_index("label")
+    assert cells.loc["DFAD", "n"] == 5
+    assert cells.loc["DFAD", "mean"] == pytest.approx(0.982)
+    assert cells.loc["DFAD", "paper"] == pytest.approx(0.983)
+    md = (tmp_path / "tables" / "dfad_table2.md").read_text()
+    assert "| DFAD | 0.982 ± 0.001 | 0.983 ± 0.002 | -0.001 |" in md
+    assert "mnist (paper)" in md
+    assert all(v.holds for v in results[0].verdicts)
+
+
+def test_quick_profile_table_hides_paper_numbers_and_counts_missing_runs(tmp_path):
+    plan = load_plan("dfkd_small", "quick")
+    store = Store(tmp_path)
+    job = next(j for j in plan.jobs if j.label == "DFAD")
+    store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": 0.9, "status": "done"})
+    results, _ = write_tables(plan, store, tmp_path / "t")
+    md = (tmp_path / "t" / "dfad_table2.md").read_text()
+    assert "paper" not in md and "0.900 ± 0.000 (1/3)" in md
+    assert all(v.holds is None for v in results[0].verdicts)
