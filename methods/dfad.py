@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from bench.context import RunContext
+from bench.datafree import noise, optimise, run_iterations
 from bench.losses import IMITATION_LOSSES
 from bench.registry import METHODS
 from bench.train import adam, multistep, sgd
@@ -77,26 +78,17 @@ def dfad(ctx: RunContext, cfg: DFADConfig) -> dict[str, float]:
     student.train()
     generator.train()  # BN on batch statistics, always (methods_spec §0)
 
-    def noise() -> torch.Tensor:
-        return torch.randn(cfg.batch_size, cfg.nz, device=ctx.device)
-
-    for step in ctx.steps(cfg.epochs * cfg.iters_per_epoch):
+    def iteration(step: int) -> dict[str, torch.Tensor]:
         for _ in range(cfg.student_steps):  # imitation stage: G fixed
             with torch.no_grad():
-                x = generator(noise())
+                x = generator(noise(cfg.batch_size, cfg.nz, ctx.device))
                 t_logits = teacher(x)
             loss_s = imitation(student(x), t_logits)
-            opt_s.zero_grad(set_to_none=True)
-            loss_s.backward()
-            opt_s.step()
-        x = generator(noise())  # generation stage: G maximises the discrepancy
+            optimise(opt_s, loss_s)
+        x = generator(noise(cfg.batch_size, cfg.nz, ctx.device))  # generation stage: G maximises
         loss_g = -imitation(student(x), teacher(x))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        if (step + 1) % cfg.iters_per_epoch == 0:
-            sched_s.step()
-            sched_g.step()
-            ctx.log(step + 1, epoch=(step + 1) // cfg.iters_per_epoch, loss_s=loss_s.item(),
-                    loss_g=loss_g.item(), acc=ctx.evaluate(student))
-    return ctx.accuracy_summary()
+        optimise(opt_g, loss_g)
+        return {"loss_s": loss_s, "loss_g": loss_g}
+
+    return run_iterations(ctx, student, epochs=cfg.epochs, iters_per_epoch=cfg.iters_per_epoch,
+                          iteration=iteration, epoch_schedulers=(sched_s, sched_g))
