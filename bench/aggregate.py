@@ -28,15 +28,15 @@ class TableResult:
 
     @property
     def means(self) -> pd.DataFrame:
-        pivot = self.cells.pivot(index="label", columns="dataset", values="mean")
+        pivot = self.cells.pivot(index="label", columns="column", values="mean")
         return pivot.reindex(index=self.rows, columns=self.cols)
 
 
 def collect(plan: Plan, store: Store) -> pd.DataFrame:
     """One row per job of the plan: experiment, label and the run's summary columns."""
     jobs = pd.DataFrame([{"experiment": j.experiment, "label": j.label, "run_id": j.spec.run_id,
-                          "dataset": j.spec.dataset, "seed": j.spec.seed, "n_train": j.spec.n_train}
-                         for j in plan.jobs])
+                          "dataset": j.spec.dataset, "pair": j.pair, "seed": j.spec.seed,
+                          "n_train": j.spec.n_train} for j in plan.jobs])
     summaries = store.summaries(jobs["run_id"].unique())
     if summaries.empty:
         return jobs.assign(status="todo", error="")
@@ -47,18 +47,25 @@ def collect(plan: Plan, store: Store) -> pd.DataFrame:
     return frame
 
 
+def column_key(frame: pd.DataFrame, cols: str) -> pd.Series:
+    """The table's column label per row: a frame column, or ``a+b`` joining two."""
+    parts = cols.split("+")
+    return frame[parts].astype(str).agg(" ".join, axis=1)
+
+
 def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
-    sub = frame[frame["experiment"] == table.experiment]
+    sub = frame[frame["experiment"] == table.experiment].copy()
+    sub["column"] = column_key(sub, table.cols)
     rows = list(dict.fromkeys(sub[table.rows]))
-    cols = list(dict.fromkeys(sub[table.cols]))
+    cols = list(dict.fromkeys(sub["column"]))
     with_paper = plan.matches_paper and table.reference is not None
     ref = reference_lookup(table) if with_paper else {}
     cells = []
-    for (row, col), group in sub.groupby([table.rows, table.cols], sort=False):
+    for (row, col, dataset, pair), group in sub.groupby([table.rows, "column", "dataset", "pair"], sort=False):
         done = group[group["status"] == "done"]
         values = pd.to_numeric(done.get(table.metric, pd.Series(dtype=float)), errors="coerce").dropna()
-        paper = ref.get((col, row), (np.nan, np.nan))
-        cells.append({"label": row, "dataset": col, "n": len(values), "n_expected": len(group),
+        paper = ref.get((dataset, pair, row), ref.get((dataset, None, row), (np.nan, np.nan)))
+        cells.append({"label": row, "column": col, "dataset": dataset, "pair": pair, "n": len(values), "n_expected": len(group),
                       "n_failed": int((group["status"] == "failed").sum()),
                       "mean": values.mean() if len(values) else np.nan,
                       "std": values.std(ddof=0) if len(values) else np.nan,
@@ -70,16 +77,27 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
     return result
 
 
-def reference_lookup(table: Table) -> dict[tuple[str, str], tuple[float, float]]:
+def reference_lookup(table: Table) -> dict[tuple[str, str | None, str], tuple[float, float]]:
+    """(our dataset, our pair or None, row label) -> the paper's (value, std).
+
+    ``reference.datasets`` maps our dataset names to the paper's, ``reference.pairs``
+    our pair names to the paper's setting strings, ``reference.methods`` our labels to
+    the paper's method names (identity where absent).
+    """
     ref = table.reference or {}
     values = paper_values(ref["paper"], ref["table"], ref.get("metric", "accuracy"))
-    names = ref.get("datasets", {})
     methods = ref.get("methods", {})
+    settings = ref.get("pairs", {})
     out = {}
-    for dataset, paper_name in names.items():
+    for dataset, paper_name in ref.get("datasets", {}).items():
         for _, r in values[values["dataset"] == paper_name].iterrows():
+            if pd.isna(r["value"]):
+                continue
             label = next((k for k, v in methods.items() if v == r["method"]), r["method"])
-            out[(dataset, label)] = (r["value"], r["std"])
+            pair = next((k for k, v in settings.items() if v == r["setting"]), None)
+            if settings and pair is None:
+                continue
+            out[(dataset, pair, label)] = (r["value"], r["std"])
     return out
 
 
@@ -95,7 +113,7 @@ def fmt(mean: float, std: float, n: int, n_expected: int, n_failed: int) -> str:
 def cell_texts(result: TableResult) -> pd.DataFrame:
     """Display grid: rows = labels, columns = datasets (and paper/Δ columns if comparable)."""
     out = pd.DataFrame(index=result.rows)
-    by = {(c["label"], c["dataset"]): c for c in result.cells.to_dict("records")}
+    by = {(c["label"], c["column"]): c for c in result.cells.to_dict("records")}
     for col in result.cols:
         out[col] = [fmt(**{k: by[(r, col)][k] for k in ("mean", "std", "n", "n_expected", "n_failed")})
                     if (r, col) in by else "–" for r in result.rows]
@@ -139,6 +157,8 @@ def write_tables(plan: Plan, store: Store, out_dir: Path) -> tuple[list[TableRes
     frame = collect(plan, store)
     results = []
     for table in plan.tables:
+        if not (frame["experiment"] == table.experiment).any():
+            continue  # the experiment does not run in this profile (e.g. paper-only tables)
         result = table_result(plan, table, frame)
         texts = cell_texts(result)
         atomic_write_text(out_dir / f"{table.id}.md", to_markdown(texts) + "\n")

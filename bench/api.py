@@ -48,8 +48,8 @@ def dry_run_text(plan: Plan, opts: Options) -> str:
     statuses = pd.Series([store.status(s.run_id) for s in specs]).value_counts().to_dict()
     todo = select(specs, store, opts.rerun, opts.retry_failed)
     grid = pd.DataFrame([{"experiment": j.experiment, "label": j.label, "dataset": j.spec.dataset,
-                          "status": store.status(j.spec.run_id)} for j in plan.jobs])
-    counts = grid.groupby(["experiment", "label", "dataset"], sort=False)["status"].agg(
+                          "pair": j.pair, "status": store.status(j.spec.run_id)} for j in plan.jobs])
+    counts = grid.groupby(["experiment", "label", "dataset", "pair"], sort=False)["status"].agg(
         runs="count", done=lambda s: int((s == DONE).sum())).reset_index()
     lines = [f"suite {plan.suite} ({plan.path}), profile {plan.profile}",
              f"{len(specs)} distinct runs: {len(teachers)} teachers, {len(students)} others; "

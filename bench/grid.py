@@ -3,8 +3,9 @@
 Everything is checked before any run starts: unknown keys, methods, datasets, nets,
 profiles and method parameters stop with a UserError naming the file, the key and
 the accepted values. Parameters are merged as: the method config's paper defaults
-< ``profile.params[method]`` < the experiment's variant params <
-``profile.dataset_params[dataset][method]``.
+< the experiment variant's params (what makes the variant: e.g. ABM in MAD's setting)
+< ``profile.params[method]`` (budgets: a quick profile shrinks them)
+< ``profile.dataset_params[dataset][method]``.
 """
 from __future__ import annotations
 
@@ -25,10 +26,11 @@ PROFILES = ("smoke", "quick", "paper")
 TOP_KEYS = {"name", "papers", "description", "profiles", "experiments", "tables", "claims", "slurm"}
 PROFILE_KEYS = {"description", "datasets", "seeds", "n_train", "pairs", "params", "dataset_params",
                 "executor", "matches_paper", "teacher_seed"}
-EXPERIMENT_KEYS = {"id", "methods", "datasets", "figure"}
-VARIANT_KEYS = {"label", "method", "params", "profiles"}
+EXPERIMENT_KEYS = {"id", "methods", "datasets", "pairs", "figure", "description", "profiles"}
+VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets"}
+PAIR_KEYS = {"name", "teacher", "student", "params"}
 TABLE_KEYS = {"id", "experiment", "rows", "cols", "metric", "reference", "caption", "protocol"}
-REFERENCE_KEYS = {"paper", "table", "metric", "datasets", "methods"}
+REFERENCE_KEYS = {"paper", "table", "metric", "datasets", "methods", "pairs"}
 SLURM_KEYS = {"partition", "gpus", "cpus", "mem_gb", "time_min", "array_parallelism"}
 
 
@@ -37,6 +39,7 @@ class Job:
     spec: RunSpec
     experiment: str
     label: str
+    pair: str = ""
 
 
 @dataclass
@@ -117,11 +120,50 @@ def as_list(value: Any, where: str) -> list:
     return value
 
 
+def in_profile(block: dict, profile: str, where: str) -> bool:
+    """Whether an experiment or variant with an optional ``profiles`` list runs in ``profile``."""
+    only = block.get("profiles", list(PROFILES))
+    for name in only:
+        if name not in PROFILES:
+            raise UserError(f"{where}.profiles: unknown profile {name!r}; accepted: {', '.join(PROFILES)}")
+    return profile in only
+
+
+def select_pairs(available: list[dict], wanted: list[str] | None, where: str) -> list[dict]:
+    """The pairs an experiment runs on a dataset.
+
+    Without ``pairs`` every pair of the dataset runs (MAD Table 1: ResNet and WRN). With
+    it, ``pairs`` is an order of preference: the first name the dataset defines is used
+    (MAD Table 2: WRN on CIFAR, ResNet on TinyImageNet); a dataset with a single pair uses it.
+    """
+    if not wanted or len(available) == 1:
+        return available
+    for name in wanted:
+        chosen = [p for p in available if p["name"] == name]
+        if chosen:
+            return chosen
+    raise UserError(f"{where}.pairs: none of {wanted} is defined for this dataset; "
+                    f"defined: {', '.join(p['name'] for p in available)}")
+
+
+def sweep(label: str, variant: dict, where: str) -> list[tuple[str, dict]]:
+    """One (label, params) per value of the variant's ``sweep`` (ablations), or just itself."""
+    base = dict(variant.get("params") or {})
+    grid = variant.get("sweep")
+    if not grid:
+        return [(label, base)]
+    if not isinstance(grid, dict) or len(grid) != 1:
+        raise UserError(f"{where}.sweep: expected one parameter with a list of values, got {grid!r}")
+    (name, values), = grid.items()
+    return [(f"{label} {name}={v}", {**base, name: v}) for v in as_list(values, f"{where}.sweep.{name}")]
+
+
 def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = None,
               seeds: list[int] | None = None) -> Plan:
     """Read, validate and expand ``suite`` for ``profile`` (with optional CLI overrides)."""
     path = suite_path(suite)
-    doc = check_keys(read_yaml(path), TOP_KEYS, str(path), ("name", "profiles", "experiments"))
+    doc = {k: v for k, v in read_yaml(path).items() if not str(k).startswith("x-")}  # anchor holders
+    doc = check_keys(doc, TOP_KEYS, str(path), ("name", "profiles", "experiments"))
     profiles = check_keys(doc["profiles"], set(PROFILES), f"{path}: profiles")
     if profile not in profiles:
         raise UserError(f"{path}: profile {profile!r} is not defined; accepted: {', '.join(profiles)}")
@@ -130,32 +172,57 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     ds_list = datasets or as_list(prof["datasets"], f"{where}.datasets")
     seed_list = seeds or as_list(prof["seeds"], f"{where}.seeds")
     n_list = prof.get("n_train", [None])
-    pairs = check_keys(prof["pairs"], set(DATASETS.names()), f"{where}.pairs")
+    raw_pairs = check_keys(prof["pairs"], set(DATASETS.names()), f"{where}.pairs")
     params = check_keys(prof.get("params", {}), set(METHODS.names()), f"{where}.params")
     ds_params = check_keys(prof.get("dataset_params", {}), set(DATASETS.names()), f"{where}.dataset_params")
+    pairs: dict[str, list[dict]] = {}
     for ds in ds_list:
         DATASETS.get(ds, f"{where}.datasets")
-        if ds not in pairs:
+        if ds not in raw_pairs:
             raise UserError(f"{where}.pairs: no teacher/student pair for dataset {ds!r}; "
-                            f"defined for: {', '.join(pairs)}")
-        pair = check_keys(pairs[ds], {"teacher", "student"}, f"{where}.pairs.{ds}", ("teacher", "student"))
-        for role in ("teacher", "student"):
-            NETS.get(pair[role], f"{where}.pairs.{ds}.{role}")
+                            f"defined for: {', '.join(raw_pairs)}")
+        entries = raw_pairs[ds] if isinstance(raw_pairs[ds], list) else [raw_pairs[ds]]
+        pairs[ds] = []
+        for k, pair in enumerate(entries):
+            pwhere = f"{where}.pairs.{ds}" + (f"[{k}]" if isinstance(raw_pairs[ds], list) else "")
+            check_keys(pair, PAIR_KEYS, pwhere, ("teacher", "student"))
+            for role in ("teacher", "student"):
+                NETS.get(pair[role], f"{pwhere}.{role}")
+            check_keys(pair.get("params", {}), set(METHODS.names()), f"{pwhere}.params")
+            pairs[ds].append({"name": pair.get("name", f"{pair['teacher']}>{pair['student']}"),
+                              "where": pwhere, **pair})
         check_keys(ds_params.get(ds, {}), set(METHODS.names()), f"{where}.dataset_params.{ds}")
     for s in seed_list:
         if not isinstance(s, int):
             raise UserError(f"{where}.seeds: seeds must be integers, got {s!r}")
 
-    def resolved(method: str, variant_params: dict, ds: str, ctx_where: str) -> tuple:
+    def resolved(method: str, variant_params: dict, ds: str, pair: dict, ctx_where: str) -> tuple:
         cls = METHODS.get(method, ctx_where).meta["config"]
-        layers = [(params.get(method) or {}, f"{where}.params.{method}"),
-                  (variant_params or {}, f"{ctx_where}.params"),
-                  (ds_params.get(ds, {}).get(method) or {}, f"{where}.dataset_params.{ds}.{method}")]
+        layers = [(variant_params or {}, f"{ctx_where}.params"),
+                  (params.get(method) or {}, f"{where}.params.{method}"),
+                  (ds_params.get(ds, {}).get(method) or {}, f"{where}.dataset_params.{ds}.{method}"),
+                  (pair.get("params", {}).get(method) or {}, f"{pair['where']}.params.{method}")]
         for layer, layer_where in layers:  # each layer alone, so errors point at their line
             build_config(cls, layer, layer_where)
         merged = {k: v for layer, _ in layers for k, v in layer.items()}
         cfg = build_config(cls, merged, ctx_where)
         return freeze(config_dict(cfg))
+
+    def expand(method, entry, label, variant_params, ds, pair, exp_id, vwhere) -> list[Job]:
+        out = []
+        for seed in seed_list:
+            t_seed = prof.get("teacher_seed", seed)
+            teacher = RunSpec("teacher", ds, t_seed, pair["teacher"],
+                              resolved("teacher", {}, ds, pair, f"{where}.params.teacher"))
+            if method == "teacher":
+                out.append(Job(teacher, exp_id, label, pair["name"]))
+                continue
+            p = resolved(method, variant_params, ds, pair, vwhere)
+            for n in n_list:
+                spec = RunSpec(method, ds, seed, pair["student"], p,
+                               teacher if entry.meta.get("needs_teacher") else None, n)
+                out.append(Job(spec, exp_id, label, pair["name"]))
+        return out
 
     experiments = {}
     jobs: list[Job] = []
@@ -170,27 +237,12 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
             method = variant["method"]
             entry = METHODS.get(method, f"{vwhere}.method")
             label = variant.get("label", entry.meta.get("label", method))
-            only = variant.get("profiles", list(PROFILES))
-            for name in only:
-                if name not in PROFILES:
-                    raise UserError(f"{vwhere}.profiles: unknown profile {name!r}; accepted: "
-                                    f"{', '.join(PROFILES)}")
-            if profile not in only:
+            if not in_profile(variant, profile, vwhere) or not in_profile(exp, profile, ewhere):
                 continue
-            for ds in exp_datasets:
-                pair = pairs[ds]
-                for seed in seed_list:
-                    t_seed = prof.get("teacher_seed", seed)
-                    teacher = RunSpec("teacher", ds, t_seed, pair["teacher"],
-                                      resolved("teacher", {}, ds, f"{where}.params.teacher"))
-                    if method == "teacher":
-                        jobs.append(Job(teacher, exp["id"], label))
-                        continue
-                    p = resolved(method, variant.get("params", {}), ds, vwhere)
-                    for n in n_list:
-                        spec = RunSpec(method, ds, seed, pair["student"], p,
-                                       teacher if entry.meta.get("needs_teacher") else None, n)
-                        jobs.append(Job(spec, exp["id"], label))
+            for ds in [d for d in exp_datasets if d in variant.get("datasets", exp_datasets)]:
+                for pair in select_pairs(pairs[ds], exp.get("pairs"), ewhere):
+                    for var_label, var_params in sweep(label, variant, vwhere):
+                        jobs += expand(method, entry, var_label, var_params, ds, pair, exp["id"], vwhere)
 
     tables = []
     for i, t in enumerate(doc.get("tables", [])):
@@ -211,8 +263,9 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
             raise UserError(f"{cwhere}.table: unknown table {c['table']!r}; accepted: {', '.join(table_ids)}")
         claim = parse_claim(c["claim"], f"{cwhere}.claim")
         table = next(t for t in tables if t.id == c["table"])
-        rows = {v.get("label", METHODS.get(v["method"]).meta.get("label", v["method"]))
-                for v in experiments[table.experiment]["methods"]}
+        rows = {lab for v in experiments[table.experiment]["methods"]
+                for lab, _ in sweep(v.get("label", METHODS.get(v["method"]).meta.get("label", v["method"])),
+                                    v, cwhere)}
         for side in (claim.lhs, claim.rhs):
             if side not in rows:
                 raise UserError(f"{cwhere}: claim {c['claim']!r} names {side!r}, which is not a row "

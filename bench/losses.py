@@ -6,15 +6,17 @@ import torch.nn.functional as F
 
 
 def kd_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0,
-          reduction: str = "batchmean") -> torch.Tensor:
-    """T^2 * KL(softmax(z_t/T) || softmax(z_s/T)), target detached (Hinton et al. 2015).
+          reduction: str = "batchmean", detach_teacher: bool = True) -> torch.Tensor:
+    """T^2 * KL(softmax(z_t/T) || softmax(z_s/T)) (Hinton et al. 2015).
 
     ``batchmean`` sums over classes and averages over the batch; ``mean`` also divides
     by the number of classes (old PyTorch default used by ZSKT and the peterliht code).
+    The teacher's logits are a fixed target for the student; a generator maximising
+    the KL passes ``detach_teacher=False`` so its gradient flows through both nets.
     """
     t = temperature
     log_p_s = F.log_softmax(student_logits / t, dim=1)
-    log_p_t = F.log_softmax(teacher_logits.detach() / t, dim=1)
+    log_p_t = F.log_softmax((teacher_logits.detach() if detach_teacher else teacher_logits) / t, dim=1)
     if reduction not in ("batchmean", "mean"):
         raise ValueError(f"reduction must be 'batchmean' or 'mean', got {reduction!r}")
     kl = F.kl_div(log_p_s, log_p_t, reduction="batchmean", log_target=True)
@@ -45,3 +47,28 @@ IMITATION_LOSSES = {
     "mse+mae": lambda s, t: mse_logits(s, t) + l1_logits(s, t),
 }
 """Logit-imitation losses compared in DFAD Fig. 4 (the student minimises, G maximises)."""
+
+
+def attention(activation: torch.Tensor) -> torch.Tensor:
+    """Zagoruyko & Komodakis attention map: L2-normalised mean over channels of A^2."""
+    return F.normalize(activation.pow(2).mean(dim=1).flatten(1), dim=1)
+
+
+def attention_transfer(student_acts: list[torch.Tensor], teacher_acts: list[torch.Tensor]) -> torch.Tensor:
+    """Sum over stages of mean((a(A_s) - a(A_t))^2) (ZSKT's AT term, before its beta)."""
+    return sum((attention(s) - attention(t.detach())).pow(2).mean()
+               for s, t in zip(student_acts, teacher_acts))
+
+
+def logit_bound(logits: torch.Tensor, bound: float) -> torch.Tensor:
+    """mean(max(|z| - delta, 0)): MAD's penalty keeping logits (and NaNs) in check (Eqs. 10-11)."""
+    return F.relu(logits.abs() - bound).mean()
+
+
+def class_balance_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """sum_c p̄_c log10 p̄_c with p̄ the batch-mean softmax (DAFL's L_ie, minimised).
+
+    Base 10 as in the official DAFL code; p̄ clamped to avoid log(0) (methods_spec §20.5).
+    """
+    p_mean = F.softmax(logits, dim=1).mean(dim=0).clamp_min(1e-12)
+    return (p_mean * torch.log10(p_mean)).sum()

@@ -25,7 +25,9 @@ def plot_curves(plan: Plan, store: Store, frame: pd.DataFrame, out_dir: Path) ->
     for exp_id, exp in plan.experiments.items():
         if not exp.get("figure"):
             continue
-        for dataset, runs in done[done["experiment"] == exp_id].groupby("dataset"):
+        exp_runs = done[done["experiment"] == exp_id]
+        several_pairs = exp_runs.groupby("dataset")["pair"].nunique().max() > 1 if len(exp_runs) else False
+        for (dataset, pair), runs in exp_runs.groupby(["dataset", "pair"]):
             curves = store.curves(runs["run_id"].unique())
             if curves.empty or "acc" not in curves:
                 continue
@@ -38,11 +40,13 @@ def plot_curves(plan: Plan, store: Store, frame: pd.DataFrame, out_dir: Path) ->
             if not teacher.empty:
                 best = teacher.groupby("run_id")["acc"].max().mean()
                 ax.axhline(best, ls="--", color="black", lw=1, label=f"Teacher ({best:.3f})")
-            ax.set(title=f"{plan.suite} / {exp_id} / {dataset} ({plan.profile})",
-                   xlabel=x, ylabel="test accuracy")
+            where = f"{dataset} {pair}" if several_pairs else dataset
+            ax.set(title=f"{plan.suite} / {exp_id} / {where} ({plan.profile})",
+                   xlabel=f"{x} (as each method defines it)", ylabel="test accuracy")
             ax.legend(loc="lower right", fontsize=8)
             fig.tight_layout()
-            path = out_dir / "figures" / f"{exp_id}_{dataset}.png"
+            stem = f"{exp_id}_{dataset}" + (f"_{pair.replace('>', '-')}" if several_pairs else "")
+            path = out_dir / "figures" / f"{stem}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             fig.savefig(path, dpi=120)
             plt.close(fig)

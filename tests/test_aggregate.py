@@ -35,20 +35,26 @@ def test_reference_values_come_from_the_paper_csv():
 def test_paper_profile_table_shows_paper_numbers_deltas_and_claims(tmp_path):
     plan = load_plan("dfkd_small", "paper")
     store = Store(tmp_path)
-    accs = {"Teacher": 0.99, "KD-ORI": 0.985, "KD-REL": 0.95, "KD-UNR": 0.9, "RANDOM": 0.7, "DFAD": 0.98}
+    accs = {"Teacher": 0.99, "KD-ORI": 0.985, "KD-REL": 0.95, "KD-UNR": 0.9, "RANDOM": 0.7, "DFAD": 0.98,
+            "DAFL": 0.9, "ABM": 0.85, "ZSKT": 0.8, "DFKD-Mem": 0.85, "MAD": 0.9}
     for i, job in enumerate(plan.jobs):
         acc = accs[job.label] + 0.001 * job.spec.seed
         store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": acc,
                                               "status": "done", "error": ""})
     results, frame = write_tables(plan, store, tmp_path / "tables")
-    cells = results[0].cells.set_index("label")
-    assert cells.loc["DFAD", "n"] == 5
-    assert cells.loc["DFAD", "mean"] == pytest.approx(0.982)
-    assert cells.loc["DFAD", "paper"] == pytest.approx(0.983)
+    cells = results[0].cells.set_index(["label", "dataset"])
+    assert cells.loc[("DFAD", "mnist"), "n"] == 5
+    assert cells.loc[("DFAD", "mnist"), "mean"] == pytest.approx(0.982)
+    assert cells.loc[("DFAD", "mnist"), "paper"] == pytest.approx(0.983)
+    assert cells.loc[("DFAD", "cifar10"), "paper"] == pytest.approx(0.933)
+    table1 = next(r for r in results if r.table.id == "mad_table1").cells.set_index(["label", "dataset", "pair"])
+    assert table1.loc[("MAD", "cifar10", "wrn"), "paper"] == pytest.approx(0.9264)
+    assert table1.loc[("MAD", "cifar10", "resnet"), "paper"] == pytest.approx(0.9490)
+    assert "cifar10 wrn" in (tmp_path / "tables" / "mad_table1.md").read_text()
     md = (tmp_path / "tables" / "dfad_table2.md").read_text()
     assert "| DFAD | 0.982 ± 0.001 | 0.983 ± 0.002 | -0.001 |" in md
     assert "mnist (paper)" in md
-    assert all(v.holds for v in results[0].verdicts)
+    assert all(v.holds for r in results for v in r.verdicts)
 
 
 def test_quick_profile_table_hides_paper_numbers_and_counts_missing_runs(tmp_path):

@@ -103,3 +103,33 @@ def test_real_mnist_loads_from_shared_data():
     data = load_data("mnist", SHARED_DATA, size=32, n_train=1000, seed=0)
     assert data.x_test.shape == (10000, 1, 32, 32)
     assert torch.bincount(data.y_train).min() >= 90
+
+
+def write_jpegs(folder: Path, n: int, size: int = 20, suffix: str = ".jpg") -> None:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(np.random.randint(0, 255, (size, size + 3, 3), dtype=np.uint8)).save(folder / f"{i}{suffix}", format="JPEG")
+
+
+def test_caltech101_from_a_generated_folder(tmp_path: Path):
+    base = tmp_path / "caltech101" / "101_ObjectCategories"
+    for name in ("accordion", "airplanes", "BACKGROUND_Google"):
+        write_jpegs(base / name, 5)
+    data = load_data("caltech101", tmp_path, size=128)
+    assert data.x_train.shape[1:] == (3, 128, 128) and len(data.y_train) + len(data.y_test) == 10
+    assert set(data.y_train.tolist()) == {0, 1}  # background left out
+
+
+def test_tiny_imagenet_from_a_generated_folder(tmp_path: Path):
+    base = tmp_path / "tiny-imagenet-200"
+    wnids = ["n01", "n02"]
+    base.mkdir()
+    (base / "wnids.txt").write_text("\n".join(wnids))
+    for w in wnids:
+        write_jpegs(base / "train" / w / "images", 3, 64, ".JPEG")
+    write_jpegs(base / "val" / "images", 2, 64)
+    (base / "val" / "val_annotations.txt").write_text("0.jpg\tn02\t0\t0\t1\t1\n1.jpg\tn01\t0\t0\t1\t1\n")
+    data = load_data("tiny_imagenet", tmp_path, size=64)
+    assert data.x_train.shape == (6, 3, 64, 64) and data.y_test.tolist() == [1, 0]

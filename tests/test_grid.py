@@ -24,8 +24,9 @@ def test_quick_profile_shares_one_teacher_per_seed():
     plan = load_plan("dfkd_small", "quick")
     teachers, students = phases(with_teachers(plan.specs))
     assert len(teachers) == 3  # 3 seeds, not one per method
-    assert {s.method for s in students} == {"kd", "dfad"}
-    assert {j.label for j in plan.jobs} == {"Teacher", "KD-ORI", "RANDOM", "DFAD"}
+    assert {s.method for s in students} == {"kd", "dfad", "dafl", "abm", "dfkd_mem", "mad"}
+    assert {j.label for j in plan.jobs} == {"Teacher", "KD-ORI", "RANDOM", "DAFL", "DFAD", "ABM",
+                                            "DFKD-Mem", "MAD"}
     for s in students:
         assert s.teacher.run_id in {t.run_id for t in teachers}
 
@@ -33,13 +34,30 @@ def test_quick_profile_shares_one_teacher_per_seed():
 def test_paper_profile_is_dfad_table2_mnist():
     plan = load_plan("dfkd_small", "paper")
     assert plan.matches_paper
-    dfad = [j.spec for j in plan.jobs if j.label == "DFAD"]
-    assert len(dfad) == 5 and {s.dataset for s in dfad} == {"mnist"}
+    dfad = [j.spec for j in plan.jobs if j.label == "DFAD" and j.experiment == "dfad_table2"
+            and j.spec.dataset == "mnist"]
+    assert len(dfad) == 5
     cfg = dfad[0].config
     assert (cfg["batch_size"], cfg["epochs"], cfg["iters_per_epoch"]) == (512, 40, 50)
     assert (cfg["lr_student"], cfg["lr_generator"], cfg["student_steps"]) == (0.01, 1e-3, 5)
     assert (dfad[0].student, dfad[0].teacher.student) == ("lenet5_half", "lenet5")
     assert {j.label for j in plan.jobs} >= {"KD-REL", "KD-UNR"}
+
+
+def test_paper_profile_pairs_and_per_pair_settings():
+    plan = load_plan("dfkd_small", "paper")
+    by = lambda exp, label, ds: {(j.pair, j.spec.student) for j in plan.jobs  # noqa: E731
+                                 if j.experiment == exp and j.label == label and j.spec.dataset == ds}
+    assert by("dfad_table2", "DFAD", "cifar10") == {("resnet", "resnet18_8x")}
+    assert by("mad_table2", "MAD", "cifar10") == {("wrn", "wrn16_2")}
+    assert by("mad_table2", "MAD", "tiny_imagenet") == {("resnet", "resnet18_in64")}
+    assert by("mad_table1", "MAD", "cifar100") == {("resnet", "resnet18_8x"), ("wrn", "wrn16_2")}
+    mad = {j.pair: j.spec.config for j in plan.jobs if j.label == "MAD" and j.spec.dataset == "cifar10"}
+    assert mad["wrn"]["student_steps"] == 60 and mad["resnet"]["student_steps"] == 30  # P:mad Table 5
+    abm = next(j.spec.config for j in plan.jobs if j.experiment == "mad_table2" and j.label == "ABM")
+    assert abm["at_beta"] == 0 and abm["generator"] == "mad_generator"  # ABM in MAD's setting
+    zskt = next(j.spec.config for j in plan.jobs if j.label == "ZSKT")
+    assert zskt["at_beta"] == 250 and zskt["generator"] == "zskt_generator"
 
 
 def test_dataset_override_uses_the_profile_pairs():
@@ -72,8 +90,8 @@ def broken_suite(tmp_path: Path, edit) -> Path:
      r"transfer must be one of original, noise"),
     (lambda d: d["claims"].append({"claim": "DFAD >> X", "table": "dfad_table2"}),
      r"cannot read claim"),
-    (lambda d: d["claims"].append({"claim": "DFAD > DAFL", "table": "dfad_table2"}),
-     r"claim 'DFAD > DAFL' names 'DAFL', which is not a row"),
+    (lambda d: d["claims"].append({"claim": "DFAD > ADI", "table": "dfad_table2"}),
+     r"claim 'DFAD > ADI' names 'ADI', which is not a row"),
 ])
 def test_validation_errors_name_file_key_and_choices(tmp_path, edit, message):
     path = broken_suite(tmp_path, edit)

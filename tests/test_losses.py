@@ -40,3 +40,10 @@ def test_logit_losses_hand_values():
     assert l2_logits(S, T).item() == pytest.approx(0.5 * 2 / 2)  # 0.5*sum/B
     assert IMITATION_LOSSES["mse+mae"](S, T).item() == pytest.approx(1.0)
     assert IMITATION_LOSSES["kl"](S, S).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_generator_side_kl_flows_through_the_teacher():
+    t = T.clone().requires_grad_(True)
+    s = S.clone().requires_grad_(True)
+    kd_kl(s, t, 1.0, detach_teacher=False).backward()
+    assert t.grad is not None and t.grad.abs().sum() > 0

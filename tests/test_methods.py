@@ -59,3 +59,40 @@ def test_paper_profile_nets_run_two_steps_on_generated_mnist(tmp_path):
     assert dfad.config["ngf"] == 64 and dfad.config["nz"] == 100
     summary = run(dfad, tmp_path / "r", tmp_path / "data")
     assert 0.0 <= summary["acc_best"] <= 1.0
+
+
+ADV_QUICK = {"epochs": 4, "iters_per_epoch": 20, "batch_size": 128, "ngf": 8, "generator_steps": 1,
+             "student_steps": 5, "lr_student": 0.05, "lr_milestones": []}
+MAD_SETTING = {"generator": "mad_generator", "nz": 256, "fixed_noise": False, "student_optimizer": "sgd",
+               "weight_decay": 5e-4, "generator_weight_decay": 5e-4, "schedule": "multistep",
+               "grad_clip": 0.0, "kl_reduction": "batchmean", "at_beta": 0.0}
+
+
+def test_dafl_student_learns(results):
+    spec = make_spec("dafl", "cnn8_half", {"epochs": 5, "iters_per_epoch": 20, "batch_size": 128,
+                                           "ngf": 16}, TEACHER)
+    assert run(spec, results)["acc_best"] > 0.3  # chance is 0.1
+
+
+def test_abm_zskt_defaults_with_attention_transfer_learn(results):
+    spec = make_spec("abm", "cnn8_half", {"epochs": 4, "iters_per_epoch": 20, "batch_size": 128,
+                                          "ngf": 16, "student_steps": 5}, TEACHER)
+    assert spec.config["at_beta"] == 250.0 and spec.config["fixed_noise"]
+    assert run(spec, results)["acc_best"] > 0.3
+
+
+def test_abm_in_mad_setting_learns(results):
+    spec = make_spec("abm", "cnn8_half", {**MAD_SETTING, **ADV_QUICK}, TEACHER)
+    assert run(spec, results)["acc_best"] > 0.3
+
+
+def test_dfkd_mem_learns_with_its_memory(results):
+    spec = make_spec("dfkd_mem", "cnn8_half", {**ADV_QUICK, "memory_size": 512}, TEACHER)
+    assert run(spec, results)["acc_best"] > 0.3
+
+
+def test_mad_learns_and_alpha_one_runs(results):
+    assert run(make_spec("mad", "cnn8_half", ADV_QUICK, TEACHER), results)["acc_best"] > 0.3
+    frozen = make_spec("mad", "cnn8_half", {**ADV_QUICK, "epochs": 1, "alpha": 1.0, "conditional": True,
+                                            "lambda3": 0.1, "lambda4": 0.1, "pretrain_steps": 2}, TEACHER)
+    assert 0.0 <= run(frozen, results)["acc_best"] <= 1.0

@@ -1,10 +1,18 @@
-"""Generators of the data-free methods.
+"""Generators of the data-free methods (methods_spec §1.8).
 
-Generator-A (DFAD Table 4; methods_spec §1.8): Linear(nz -> 2ngf*(S/4)^2), reshape,
-BN(2ngf); upsample x2 (nearest); conv3x3 2ngf->2ngf, BN, LeakyReLU(0.2); upsample x2;
-conv3x3 2ngf->ngf, BN, LeakyReLU(0.2); conv3x3 ngf->nc; Tanh; BN(nc, affine=False).
-The last, non-affine BN standardises the images, so generators are always sampled
-in train mode (batch statistics).
+- Generator-A (DFAD Table 4): Linear(nz -> 2ngf*(S/4)^2), reshape, BN(2ngf); upsample x2
+  (nearest); conv3x3 2ngf->2ngf, BN, LeakyReLU(0.2); upsample x2; conv3x3 2ngf->ngf, BN,
+  LeakyReLU(0.2); conv3x3 ngf->nc; Tanh; BN(nc, affine=False). The last, non-affine BN
+  standardises the images, so generators are always sampled in train mode.
+- DAFL's generator: the same topology, but its inner BNs are built with eps=0.8 (the
+  second positional argument of BatchNorm2d in the official code; kept on purpose).
+- ZSKT's generator: Linear(z -> 128*(S/4)^2), BN; up, conv 128->128, BN, LReLU; up,
+  conv 128->64, BN, LReLU; conv 64->nc; BN(nc, affine=True); no tanh.
+- MAD's generator (MAD Table 8a): Linear(d_z -> 256*(S/8)^2), reshape, ReLU, BN(256);
+  three [bilinear upsample x2 -> ConvBlock] stages 256->128->64->32; conv1x1 32->nc giving
+  logits u; the image is sigmoid(u), normalised like the data by the method.
+  ConvBlock's internals did not survive the paper's text extraction: assumed
+  conv3x3-BN-LeakyReLU(0.2) (methods_spec §1.8, unconfirmed).
 """
 from __future__ import annotations
 
@@ -15,7 +23,8 @@ from bench.registry import NETS
 
 
 class GeneratorA(nn.Module):
-    def __init__(self, nz: int = 100, ngf: int = 64, img_size: int = 32, nc: int = 1):
+    def __init__(self, nz: int = 100, ngf: int = 64, img_size: int = 32, nc: int = 1,
+                 bn_eps: float = 1e-5):
         super().__init__()
         if img_size % 4:
             raise ValueError(f"Generator-A needs an image size divisible by 4, got {img_size}")
@@ -25,9 +34,9 @@ class GeneratorA(nn.Module):
         self.body = nn.Sequential(
             nn.BatchNorm2d(2 * ngf),
             nn.Upsample(scale_factor=2),
-            nn.Conv2d(2 * ngf, 2 * ngf, 3, padding=1), nn.BatchNorm2d(2 * ngf), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * ngf, 2 * ngf, 3, padding=1), nn.BatchNorm2d(2 * ngf, bn_eps), nn.LeakyReLU(0.2),
             nn.Upsample(scale_factor=2),
-            nn.Conv2d(2 * ngf, ngf, 3, padding=1), nn.BatchNorm2d(ngf), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * ngf, ngf, 3, padding=1), nn.BatchNorm2d(ngf, bn_eps), nn.LeakyReLU(0.2),
             nn.Conv2d(ngf, nc, 3, padding=1), nn.Tanh(),
             nn.BatchNorm2d(nc, affine=False),
         )
@@ -40,3 +49,94 @@ class GeneratorA(nn.Module):
 @NETS.register("generator_a", kind="generator", paper="dfad Table 4")
 def generator_a(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
     return GeneratorA(nz=nz, ngf=ngf, img_size=img_size, nc=nc)
+
+
+@NETS.register("dafl_generator", kind="generator", paper="dafl (official code)")
+def dafl_generator(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
+    return GeneratorA(nz=nz, ngf=ngf, img_size=img_size, nc=nc, bn_eps=0.8)
+
+
+class ZSKTGenerator(nn.Module):
+    def __init__(self, nz: int = 100, ngf: int = 64, img_size: int = 32, nc: int = 3):
+        super().__init__()
+        self.init_size = img_size // 4
+        self.project = nn.Linear(nz, 2 * ngf * self.init_size ** 2)
+        self.body = nn.Sequential(
+            nn.BatchNorm2d(2 * ngf),
+            nn.Upsample(scale_factor=2),
+            nn.Conv2d(2 * ngf, 2 * ngf, 3, padding=1), nn.BatchNorm2d(2 * ngf), nn.LeakyReLU(0.2),
+            nn.Upsample(scale_factor=2),
+            nn.Conv2d(2 * ngf, ngf, 3, padding=1), nn.BatchNorm2d(ngf), nn.LeakyReLU(0.2),
+            nn.Conv2d(ngf, nc, 3, padding=1),
+            nn.BatchNorm2d(nc, affine=True),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(z).view(z.shape[0], -1, self.init_size, self.init_size))
+
+
+@NETS.register("zskt_generator", kind="generator", paper="zskt (official code)")
+def zskt_generator(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
+    return ZSKTGenerator(nz=nz, ngf=ngf, img_size=img_size, nc=nc)
+
+
+class MADGenerator(nn.Module):
+    """Returns the logits u; the image is sigmoid(u) (MAD Eq. 11 bounds |u|)."""
+
+    output_activation = "sigmoid"
+
+    def __init__(self, nz: int = 256, ngf: int = 32, img_size: int = 32, nc: int = 3):
+        super().__init__()
+        # Table 8a starts at 4x4 and doubles three times (32x32); smaller images (8x8
+        # digits) start at 2x2: a 1x1 start would give spatially constant images.
+        self.init_size = img_size // 8 if img_size >= 32 else 2
+        n_up = (img_size // self.init_size).bit_length() - 1
+        if self.init_size * 2 ** n_up != img_size or n_up > 3:
+            raise ValueError(f"MAD's generator cannot produce {img_size}x{img_size} images")
+        widths = (8 * ngf, 4 * ngf, 2 * ngf, ngf)[:n_up + 1]
+        self.project = nn.Linear(nz, widths[0] * self.init_size ** 2)
+        layers: list[nn.Module] = [nn.ReLU(), nn.BatchNorm2d(widths[0], momentum=0.1)]
+        for cin, cout in zip(widths[:-1], widths[1:]):
+            layers += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                       nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
+        layers.append(nn.Conv2d(widths[-1], nc, 1))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(z).view(z.shape[0], -1, self.init_size, self.init_size))
+
+
+@NETS.register("mad_generator", kind="generator", paper="mad Table 8a")
+def mad_generator(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
+    return MADGenerator(nz=nz, ngf=ngf, img_size=img_size, nc=nc)
+
+
+class GeneratorB(nn.Module):
+    """DFAD Table 4's Generator-B (DCGAN-like; Caltech101 and segmentation at 128x128):
+    FC, reshape, BN; four [3x3 deconv stride 2, BN, LeakyReLU(0.2)] with 8/4/2/1 x ngf
+    channels; 3x3 conv to nc; Tanh. Weights N(0, 0.02) as in DCGAN (methods_spec §1.8)."""
+
+    def __init__(self, nz: int = 256, ngf: int = 64, img_size: int = 128, nc: int = 3):
+        super().__init__()
+        if img_size % 16:
+            raise ValueError(f"Generator-B needs an image size divisible by 16, got {img_size}")
+        self.init_size = img_size // 16
+        widths = (8 * ngf, 8 * ngf, 4 * ngf, 2 * ngf, ngf)
+        self.project = nn.Linear(nz, widths[0] * self.init_size ** 2)
+        layers: list[nn.Module] = [nn.BatchNorm2d(widths[0])]
+        for cin, cout in zip(widths[:-1], widths[1:]):
+            layers += [nn.ConvTranspose2d(cin, cout, 3, 2, 1, output_padding=1, bias=False),
+                       nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
+        layers += [nn.Conv2d(ngf, nc, 3, padding=1), nn.Tanh()]
+        self.body = nn.Sequential(*layers)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(z).view(z.shape[0], -1, self.init_size, self.init_size))
+
+
+@NETS.register("generator_b", kind="generator", paper="dfad Table 4")
+def generator_b(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
+    return GeneratorB(nz=nz, ngf=ngf, img_size=img_size, nc=nc)

@@ -23,9 +23,18 @@ class LeNet5(nn.Module):
         )
         self.head = nn.Sequential(nn.Linear(c3, f), nn.ReLU(), nn.Linear(f, num_classes))
 
-    def forward(self, x: torch.Tensor, return_features: bool = False):
-        feat = self.features(x)
+    STAGES = ((0, 3), (3, 6), (6, 8))
+    """Slices of ``features`` whose outputs are the conv-stage activations (for AT)."""
+
+    def forward(self, x: torch.Tensor, return_features: bool = False, return_activations: bool = False):
+        acts = []
+        for start, stop in self.STAGES:
+            x = self.features[start:stop](x)
+            acts.append(x)
+        feat = self.features[self.STAGES[-1][1]:](x)
         logits = self.head(feat)
+        if return_activations:
+            return logits, acts
         return (logits, feat) if return_features else logits
 
 

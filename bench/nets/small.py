@@ -24,9 +24,18 @@ class CNN8(nn.Module):
         )
         self.head = nn.Linear(f, num_classes)
 
-    def forward(self, x: torch.Tensor, return_features: bool = False):
-        feat = self.features(x)
+    STAGES = ((0, 3), (3, 6))
+    """Slices of ``features`` whose outputs are the conv-stage activations (for AT)."""
+
+    def forward(self, x: torch.Tensor, return_features: bool = False, return_activations: bool = False):
+        acts = []
+        for start, stop in self.STAGES:
+            x = self.features[start:stop](x)
+            acts.append(x)
+        feat = self.features[self.STAGES[-1][1]:](x)
         logits = self.head(feat)
+        if return_activations:
+            return logits, acts
         return (logits, feat) if return_features else logits
 
 

@@ -1,0 +1,65 @@
+"""Image-folder datasets in their usual layouts, decoded once into memory.
+
+- ``caltech101``: ``<root>/caltech101/101_ObjectCategories/<class>/*.jpg`` (torchvision's
+  layout; the BACKGROUND_Google folder is left out: 101 classes). There is no official
+  split: a fixed, stratified 80/20 split (seed 0) is used; DFAD does not state its split.
+- ``tiny_imagenet``: ``<root>/tiny-imagenet-200/`` with ``wnids.txt``,
+  ``train/<wnid>/images/*.JPEG`` and ``val/images`` + ``val/val_annotations.txt`` (the
+  validation set is the test set, as usual).
+Images are resized to the dataset's native size on load (128 and 64 pixels).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+from bench.data.base import RawData, missing
+from bench.registry import DATASETS
+
+
+def read_images(paths: list[Path], size: int) -> torch.Tensor:
+    from PIL import Image
+
+    out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
+    for i, path in enumerate(paths):
+        with Image.open(path) as img:
+            out[i] = np.asarray(img.convert("RGB").resize((size, size), Image.BILINEAR))
+    return torch.from_numpy(out).permute(0, 3, 1, 2).float() / 255.0
+
+
+@DATASETS.register("caltech101", num_classes=101, embedded=False,
+                   where="<data-root>/caltech101/101_ObjectCategories", native_size=128, channels=3)
+def caltech101(root: Path, download: bool) -> RawData:
+    folder = root / "caltech101" / "101_ObjectCategories"
+    if not folder.is_dir():
+        raise missing("caltech101", [folder], "Unpack 101_ObjectCategories.tar.gz there "
+                      "(torchvision's Caltech101 layout).")
+    classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and d.name != "BACKGROUND_Google")
+    paths, labels = [], []
+    for label, name in enumerate(classes):
+        files = sorted(p for p in (folder / name).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        paths += files
+        labels += [label] * len(files)
+    tr, te = train_test_split(np.arange(len(paths)), test_size=0.2, stratify=labels, random_state=0)
+    y = torch.tensor(labels)
+    return RawData(read_images([paths[i] for i in tr], 128), y[tr], read_images([paths[i] for i in te], 128), y[te])
+
+
+@DATASETS.register("tiny_imagenet", num_classes=200, embedded=False,
+                   where="<data-root>/tiny-imagenet-200", native_size=64, channels=3)
+def tiny_imagenet(root: Path, download: bool) -> RawData:
+    folder = root / "tiny-imagenet-200"
+    if not (folder / "wnids.txt").exists():
+        raise missing("tiny_imagenet", [folder], "Unpack tiny-imagenet-200.zip there.")
+    wnids = (folder / "wnids.txt").read_text().split()
+    index = {w: i for i, w in enumerate(wnids)}
+    train = [(p, index[w]) for w in wnids for p in sorted((folder / "train" / w / "images").glob("*.JPEG"))]
+    val = [(folder / "val" / "images" / line.split("\t")[0], index[line.split("\t")[1]])
+           for line in (folder / "val" / "val_annotations.txt").read_text().splitlines() if line.strip()]
+    as_tensors = lambda items: (read_images([p for p, _ in items], 64),  # noqa: E731
+                                torch.tensor([y for _, y in items]))
+    (x_tr, y_tr), (x_te, y_te) = as_tensors(train), as_tensors(val)
+    return RawData(x_tr, y_tr, x_te, y_te)
