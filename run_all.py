@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        sys.stderr.close()
+        return 0
     except Preempted as exc:
         print(f"interrupted ({exc}); finished runs and a checkpoint are kept: "
               "run the same command again to resume", file=sys.stderr)

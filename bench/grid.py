@@ -5,7 +5,8 @@ profiles and method parameters stop with a UserError naming the file, the key an
 the accepted values. Parameters are merged as: the method config's paper defaults
 < the experiment variant's params (what makes the variant: e.g. ABM in MAD's setting)
 < ``profile.params[method]`` (budgets: a quick profile shrinks them)
-< ``profile.dataset_params[dataset][method]``.
+< ``profile.dataset_params[dataset][method]`` < the pair's ``params[method]``
+< the variant's ``sweep`` value (the point of an ablation).
 """
 from __future__ import annotations
 
@@ -147,15 +148,17 @@ def select_pairs(available: list[dict], wanted: list[str] | None, where: str) ->
 
 
 def sweep(label: str, variant: dict, where: str) -> list[tuple[str, dict]]:
-    """One (label, params) per value of the variant's ``sweep`` (ablations), or just itself."""
-    base = dict(variant.get("params") or {})
+    """One (label, swept params) per value of the variant's ``sweep`` (ablations), or itself.
+
+    The swept value is the point of the ablation, so it overrides every other layer.
+    """
     grid = variant.get("sweep")
     if not grid:
-        return [(label, base)]
+        return [(label, {})]
     if not isinstance(grid, dict) or len(grid) != 1:
         raise UserError(f"{where}.sweep: expected one parameter with a list of values, got {grid!r}")
     (name, values), = grid.items()
-    return [(f"{label} {name}={v}", {**base, name: v}) for v in as_list(values, f"{where}.sweep.{name}")]
+    return [(f"{label}[{name}={v}]", {name: v}) for v in as_list(values, f"{where}.sweep.{name}")]
 
 
 def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = None,
@@ -196,19 +199,21 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
         if not isinstance(s, int):
             raise UserError(f"{where}.seeds: seeds must be integers, got {s!r}")
 
-    def resolved(method: str, variant_params: dict, ds: str, pair: dict, ctx_where: str) -> tuple:
+    def resolved(method: str, variant_params: dict, ds: str, pair: dict, ctx_where: str,
+                 swept: dict | None = None) -> tuple:
         cls = METHODS.get(method, ctx_where).meta["config"]
         layers = [(variant_params or {}, f"{ctx_where}.params"),
                   (params.get(method) or {}, f"{where}.params.{method}"),
                   (ds_params.get(ds, {}).get(method) or {}, f"{where}.dataset_params.{ds}.{method}"),
-                  (pair.get("params", {}).get(method) or {}, f"{pair['where']}.params.{method}")]
+                  (pair.get("params", {}).get(method) or {}, f"{pair['where']}.params.{method}"),
+                  (swept or {}, f"{ctx_where}.sweep")]
         for layer, layer_where in layers:  # each layer alone, so errors point at their line
             build_config(cls, layer, layer_where)
         merged = {k: v for layer, _ in layers for k, v in layer.items()}
         cfg = build_config(cls, merged, ctx_where)
         return freeze(config_dict(cfg))
 
-    def expand(method, entry, label, variant_params, ds, pair, exp_id, vwhere) -> list[Job]:
+    def expand(method, entry, label, variant_params, swept, ds, pair, exp_id, vwhere) -> list[Job]:
         out = []
         for seed in seed_list:
             t_seed = prof.get("teacher_seed", seed)
@@ -217,7 +222,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
             if method == "teacher":
                 out.append(Job(teacher, exp_id, label, pair["name"]))
                 continue
-            p = resolved(method, variant_params, ds, pair, vwhere)
+            p = resolved(method, variant_params, ds, pair, vwhere, swept)
             for n in n_list:
                 spec = RunSpec(method, ds, seed, pair["student"], p,
                                teacher if entry.meta.get("needs_teacher") else None, n)
@@ -241,8 +246,9 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                 continue
             for ds in [d for d in exp_datasets if d in variant.get("datasets", exp_datasets)]:
                 for pair in select_pairs(pairs[ds], exp.get("pairs"), ewhere):
-                    for var_label, var_params in sweep(label, variant, vwhere):
-                        jobs += expand(method, entry, var_label, var_params, ds, pair, exp["id"], vwhere)
+                    for var_label, swept in sweep(label, variant, vwhere):
+                        jobs += expand(method, entry, var_label, variant.get("params", {}), swept,
+                                       ds, pair, exp["id"], vwhere)
 
     tables = []
     for i, t in enumerate(doc.get("tables", [])):

@@ -7,11 +7,23 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.aggregate import TableResult, cell_texts, to_markdown
+from bench.aggregate import TableResult, cell_texts, reference_lookup, to_markdown
 from bench.grid import Plan
 from bench.runner import code_version
 
 VERDICT = {True: "holds", False: "does not hold", None: "not checked"}
+
+
+def not_reproduced(result: TableResult) -> dict[str, list[tuple[str, float]]]:
+    """Paper rows of a comparable table whose label is not one of ours: label -> (column, value)."""
+    if not result.with_paper:
+        return {}
+    out: dict[str, list[tuple[str, float]]] = {}
+    for (dataset, pair, label), (value, _) in sorted(reference_lookup(result.table).items(),
+                                                     key=lambda kv: (kv[0][2], kv[0][0], str(kv[0][1]))):
+        if label not in result.rows and label not in ("Student",):
+            out.setdefault(label, []).append((f"{dataset}" + (f" {pair}" if pair else ""), value))
+    return out
 
 
 def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, figures: list[Path],
@@ -37,6 +49,13 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
                   f"{len(seeds)} seed(s); cells are mean ± std (ddof=0) over the finished runs, "
                   "(k/n) when only k of n finished.", "",
                   to_markdown(cell_texts(result)), ""]
+        missing = not_reproduced(result)
+        if missing:
+            lines += ["The paper's other rows, **not reproduced here** (methods this harness does not "
+                      "implement), as printed in the paper:", ""]
+            lines += [f"- {label}: " + "; ".join(f"{col} {value:.4f}" for col, value in cols)
+                      for label, cols in missing.items()]
+            lines.append("")
         if result.verdicts:
             lines += ["Claims:", ""]
             for v in result.verdicts:

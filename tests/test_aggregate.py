@@ -66,3 +66,16 @@ def test_quick_profile_table_hides_paper_numbers_and_counts_missing_runs(tmp_pat
     md = (tmp_path / "t" / "dfad_table2.md").read_text()
     assert "paper" not in md and "0.900 ± 0.000 (1/3)" in md
     assert all(v.holds is None for v in results[0].verdicts)
+
+
+def test_report_lists_the_papers_rows_we_do_not_reproduce(tmp_path):
+    from bench.report import not_reproduced
+
+    plan = load_plan("dfkd_small", "paper")
+    store = Store(tmp_path)
+    job = next(j for j in plan.jobs if j.experiment == "mad_table1" and j.label == "MAD")
+    store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": 0.9, "status": "done"})
+    results, _ = write_tables(plan, store, tmp_path / "t")
+    missing = not_reproduced(next(r for r in results if r.table.id == "mad_table1"))
+    assert set(missing) == {"ADI", "DDAD", "DFQ", "CMI"}
+    assert ("cifar10 resnet", pytest.approx(0.9484)) in missing["CMI"]

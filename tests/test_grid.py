@@ -114,3 +114,13 @@ def test_cli_user_error_exits_2_without_traceback(tmp_path):
     assert "Traceback" not in out.stderr
     assert "unknown parameter 'bad' for DFADConfig" in out.stderr and str(path) in out.stderr
     assert not (tmp_path / "r").exists()  # validated before anything ran
+
+
+def test_sweeps_expand_to_rows_and_override_profile_budgets():
+    plan = load_plan("dfkd_ablations", "quick")
+    batch = {j.label: j.spec.config["batch_size"] for j in plan.jobs if j.experiment == "dfad_batch"}
+    assert batch == {f"DFAD[batch_size={b}]": b for b in (32, 64, 128, 256)}
+    loss = {j.spec.config["batch_size"] for j in plan.jobs if j.experiment == "dfad_loss"}
+    assert loss == {256}  # the profile's budget where nothing is swept
+    alpha = {j.label: j.spec.config["alpha"] for j in plan.jobs if j.experiment == "mad_alpha"}
+    assert alpha["MAD[alpha=1.0]"] == 1.0 and len(alpha) == 5
