@@ -21,31 +21,55 @@ from bench.train import adam, multistep, sgd
 
 @dataclass(frozen=True)
 class BeliefMatchingConfig:
-    """Fields of the game; ABM and DFKD-Mem set their papers' defaults in subclasses."""
+    """The game's fields with ZSKT's CIFAR-10 defaults (C:ZSKT main.py, scripts/ZeroShot);
+    DFKD-Mem overrides them with MAD's setting."""
 
     epochs: int = 100
+    """80,000 pseudo batches, tested every total/100 -> 100 x 800."""
     iters_per_epoch: int = 800
+    """See ``epochs``."""
     batch_size: int = 128
+    """C:ZSKT: batch 128."""
     nz: int = 100
+    """C:ZSKT: z dimension 100."""
     ngf: int = 64
+    """C:ZSKT generator: widths 128/64."""
     generator: str = "zskt_generator"
+    """C:ZSKT models/generator.py (BN-affine output, no tanh)."""
     generator_steps: int = 1
+    """C:ZSKT: n_G = 1."""
     student_steps: int = 10
+    """C:ZSKT CIFAR-10: n_S = 10 (SVHN 7)."""
     fixed_noise: bool = True
+    """C:ZSKT: one z per pseudo batch."""
     student_optimizer: str = "adam"
+    """C:ZSKT: Adam."""
     lr_student: float = 2e-3
+    """C:ZSKT: student lr 2e-3."""
     momentum: float = 0.9
+    """SGD momentum when ``student_optimizer`` is sgd (MAD Table 5)."""
     weight_decay: float = 0.0
+    """C:ZSKT: no weight decay."""
     lr_generator: float = 1e-3
+    """C:ZSKT: generator lr 1e-3."""
     generator_weight_decay: float = 0.0
+    """C:ZSKT: none."""
     schedule: str = "cosine"
+    """C:ZSKT: cosine annealing of both lrs to 0 ('multistep': per-epoch decay at milestones)."""
     lr_milestones: tuple[int, ...] = ()
+    """Epochs of the x``lr_gamma`` decays for 'multistep'."""
     lr_gamma: float = 0.1
+    """Decay factor for 'multistep'."""
     grad_clip: float = 5.0
+    """C:ZSKT: gradient-norm clip 5 (0: none)."""
     temperature: float = 1.0
+    """C:ZSKT: KL_temperature 1."""
     kl_reduction: str = "mean"
+    """C:ZSKT: PyTorch-1.0 F.kl_div default (element mean)."""
     at_beta: float = 250.0
+    """C:ZSKT: attention-transfer weight 250 (0 for MAD's ABM baseline)."""
     memory_size: int = 0
+    """Images in the replay memory (0: none; DFKD-Mem uses one)."""
 
     def __post_init__(self):
         checks = {"student_optimizer": ("adam", "sgd"), "schedule": ("cosine", "multistep"),

@@ -22,3 +22,21 @@ def build_classifier(arch: str, num_classes: int, in_channels: int, seed: int) -
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed(arch, seed))
         return entry.obj(num_classes=num_classes, in_channels=in_channels)
+
+
+class StagedClassifier(nn.Module):
+    """A ``features`` Sequential and a ``head``; ``STAGES`` slices of ``features`` whose
+    outputs are the stage activations (attention transfer), the rest gives the feature."""
+
+    STAGES: tuple[tuple[int, int], ...] = ()
+
+    def forward(self, x: torch.Tensor, return_features: bool = False, return_activations: bool = False):
+        acts = []
+        for start, stop in self.STAGES:
+            x = self.features[start:stop](x)
+            acts.append(x)
+        feat = self.features[self.STAGES[-1][1]:](x)
+        logits = self.head(feat)
+        if return_activations:
+            return logits, acts
+        return (logits, feat) if return_features else logits

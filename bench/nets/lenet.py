@@ -9,10 +9,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from bench.nets.build import StagedClassifier
 from bench.registry import NETS
 
 
-class LeNet5(nn.Module):
+class LeNet5(StagedClassifier):
     def __init__(self, num_classes: int = 10, in_channels: int = 1, width: float = 1.0):
         super().__init__()
         c1, c2, c3, f = (int(round(c * width)) for c in (6, 16, 120, 84))
@@ -25,17 +26,6 @@ class LeNet5(nn.Module):
 
     STAGES = ((0, 3), (3, 6), (6, 8))
     """Slices of ``features`` whose outputs are the conv-stage activations (for AT)."""
-
-    def forward(self, x: torch.Tensor, return_features: bool = False, return_activations: bool = False):
-        acts = []
-        for start, stop in self.STAGES:
-            x = self.features[start:stop](x)
-            acts.append(x)
-        feat = self.features[self.STAGES[-1][1]:](x)
-        logits = self.head(feat)
-        if return_activations:
-            return logits, acts
-        return (logits, feat) if return_features else logits
 
 
 @NETS.register("lenet5", kind="classifier", input_size=32, paper="dfad Table 5")

@@ -8,10 +8,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from bench.nets.build import StagedClassifier
 from bench.registry import NETS
 
 
-class CNN8(nn.Module):
+class CNN8(StagedClassifier):
     """conv3x3 -> ReLU -> pool -> conv3x3 -> ReLU -> pool -> FC -> ReLU (feature) -> FC."""
 
     def __init__(self, num_classes: int, in_channels: int, widths: tuple[int, int, int]):
@@ -26,17 +27,6 @@ class CNN8(nn.Module):
 
     STAGES = ((0, 3), (3, 6))
     """Slices of ``features`` whose outputs are the conv-stage activations (for AT)."""
-
-    def forward(self, x: torch.Tensor, return_features: bool = False, return_activations: bool = False):
-        acts = []
-        for start, stop in self.STAGES:
-            x = self.features[start:stop](x)
-            acts.append(x)
-        feat = self.features[self.STAGES[-1][1]:](x)
-        logits = self.head(feat)
-        if return_activations:
-            return logits, acts
-        return (logits, feat) if return_features else logits
 
 
 @NETS.register("cnn8", kind="classifier", input_size=8, paper="(harness; digits quick profile)")
