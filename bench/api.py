@@ -9,6 +9,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from bench.aggregate import cell_texts, collect, to_markdown, write_tables
+from bench.data.base import load_raw
 from bench.grid import Plan, load_plan, suite_names, suite_path, read_yaml
 from bench.plots import plot_curves
 from bench.registry import DATASETS, METHODS, load_plugins
@@ -109,7 +110,18 @@ def run_suite(plan: Plan, opts: Options) -> None:
                    f"({spec.run_id}){error}")
 
     opts.slurm = {**plan.slurm, **{k: v for k, v in opts.slurm.items() if v is not None}}
+    if opts.executor != "slurm":  # on a cluster the data lives where the jobs run
+        check_data(select(with_teachers(plan.specs), store, opts.rerun, opts.retry_failed), opts)
     run_specs(plan.specs, opts, on_finish=report)
+
+
+def check_data(specs: list[RunSpec], opts: Options) -> None:
+    """Load every dataset the pending runs need (their own and KD's alternatives) before
+    any run starts, so missing data stops the sweep with a UserError (exit 2) up front."""
+    names = {s.dataset for s in specs}
+    names |= {str(s.config.get("transfer", "")).partition(":")[2] for s in specs} - {""}
+    for name in sorted(names):
+        load_raw(name, opts.data_root, opts.download)
 
 
 def aggregate_suite(plan: Plan, opts: Options, out_dir: Path, command: str | None = None) -> str:

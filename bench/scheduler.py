@@ -90,6 +90,8 @@ def run_specs(specs: list[RunSpec], opts: Options,
     """Run what is not done yet, teachers first; ``on_finish(spec, status)`` after each."""
     if opts.executor not in EXECUTORS:
         raise UserError(f"unknown executor {opts.executor!r}; accepted: {', '.join(EXECUTORS)}")
+    if opts.executor == "local" and opts.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {opts.workers}")
     store = Store(opts.results)
     teachers, students = phases(with_teachers(specs))
     todo_t = select(teachers, store, opts.rerun, opts.retry_failed)
@@ -152,8 +154,6 @@ def run_in_process(specs: list[RunSpec], opts: Options, finished) -> None:
 
 def run_local(specs: list[RunSpec], opts: Options, finished) -> None:
     """At most ``opts.workers`` subprocesses at a time (submitit would start all at once)."""
-    if opts.workers < 1:
-        raise UserError(f"--workers must be at least 1, got {opts.workers}")
     executor = submitit.LocalExecutor(folder=Path(opts.results) / "submitit" / "%j")
     executor.update_parameters(timeout_min=int(opts.slurm.get("time_min") or 24 * 60))
     threads = max(1, (os.cpu_count() or 1) // opts.workers)

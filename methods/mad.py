@@ -23,46 +23,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.context import RunContext
-from bench.datafree import BNMomentLoss, ema_update, noise, optimise, run_iterations, to_images
+from bench.datafree import BNMomentLoss, MADSetting, ema_update, noise, optimise, run_iterations, to_images
 from bench.losses import kd_kl, logit_bound
 from bench.registry import METHODS
 from bench.train import adam, multistep, sgd
 
 
 @dataclass(frozen=True)
-class MADConfig:
-    """CIFAR WRN-40-2 -> WRN-16-2 defaults (P:mad Tables 5-8, App. A)."""
+class MADConfig(MADSetting):
+    """CIFAR WRN-40-2 -> WRN-16-2 defaults: MAD's setting (see MADSetting) plus its losses
+    (P:mad Table 7, App. A)."""
 
-    epochs: int = 300
-    """P:mad Table 6: 300 epochs."""
-    iters_per_epoch: int = 50
-    """P:mad Table 6: 50 steps per epoch."""
-    batch_size: int = 256
-    """P:mad Table 6: batch 256."""
-    nz: int = 256
-    """P:mad: d_z = 256."""
-    ngf: int = 32
-    """P:mad Table 8a: widths 256/128/64/32 (8/4/2/1 x ngf)."""
-    generator: str = "mad_generator"
-    """P:mad Table 8a."""
-    generator_steps: int = 3
-    """P:mad Table 5: n_G = 3."""
-    student_steps: int = 60
-    """P:mad Table 5: n_S = 60 for WRN (30 for ResNet)."""
-    lr_student: float = 1e-2
-    """P:mad Table 5: SGD lr 1e-2."""
-    momentum: float = 0.9
-    """P:mad Table 5: momentum 0.9."""
-    weight_decay: float = 5e-4
-    """P:mad Table 5: wd 5e-4."""
-    lr_milestones: tuple[int, ...] = (100, 200)
-    """P:mad Table 6: student lr x0.1 at epochs 100 and 200."""
-    lr_gamma: float = 0.1
-    """P:mad Table 6: decay 0.1."""
-    lr_generator: float = 1e-3
-    """P:mad Table 5: Adam 1e-3."""
-    generator_weight_decay: float = 5e-4
-    """P:mad Table 5: wd_G 5e-4 (OCR-ambiguous, methods_spec §21.3)."""
     alpha: float = 0.95
     """P:mad §3 / Table 7: EMA momentum 0.95 (alpha=1 freezes Ĝ: collapse, Fig. 6)."""
     lambda0: float = 1.0

@@ -116,3 +116,13 @@ def test_sigterm_checkpoints_exits_cleanly_and_resumes(dirs):
     out = run_cli(*args)
     assert out.returncode == 0, out.stderr[-3000:]
     assert len(summaries(dirs["results"])) == n_runs((0, 1))
+
+
+def test_missing_dataset_stops_up_front_with_exit_2_and_keeps_finished_runs(dirs):
+    assert run_cli(*cli_args(dirs)).returncode == 0
+    before = summaries(dirs["results"])
+    out = run_cli("--suite", "dfkd_small", "--dataset", "mnist", "--data-root", str(dirs["tmp"] / "nodata"),
+                  "--results-dir", str(dirs["results"]), "--tables-dir", str(dirs["tables"]))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "dataset 'mnist' not found" in out.stderr and "nodata" in out.stderr
+    assert summaries(dirs["results"]) == before  # nothing ran, nothing finished was touched
