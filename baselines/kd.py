@@ -64,13 +64,12 @@ def kd(ctx: RunContext, cfg: KDConfig) -> dict[str, float]:
     student = ctx.net()
     data = ctx.data
     kind, _, alt_name = cfg.transfer.partition(":")
-    source = ctx.alternative_data(alt_name).x_train if alt_name else data.x_train
+    source = None if kind == "noise" else (
+        ctx.alternative_data(alt_name).x_train if alt_name else data.x_train)
 
-    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
-        if kind == "noise":
+    def batch_loss(x: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor:
+        if x is None:
             x = noise_images(len(idx), data.input_shape, cfg.noise, data.mean, data.std, ctx.device)
-        else:
-            x = source[idx]
         with torch.no_grad():
             t_logits = teacher(x)
         s_logits = student(x)
@@ -79,5 +78,5 @@ def kd(ctx: RunContext, cfg: KDConfig) -> dict[str, float]:
             return soft
         return (1 - cfg.alpha) * F.cross_entropy(s_logits, data.y_train[idx]) + cfg.alpha * soft
 
-    train_epochs(ctx, student, cfg, n=len(source), batch_loss=batch_loss)
+    train_epochs(ctx, student, cfg, inputs=source, n=len(data.x_train), batch_loss=batch_loss)
     return ctx.accuracy_summary()

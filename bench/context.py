@@ -66,6 +66,7 @@ class RunContext:
             self._data = load_data(self.spec.dataset, self.data_root, self.input_size,
                                    n_train=self.spec.n_train, seed=self.spec.seed,
                                    download=self.download).to(self.device)
+            self.extra.update(train_size=len(self._data.y_train), test_size=len(self._data.y_test))
         return self._data
 
     def alternative_data(self, name: str) -> Data:

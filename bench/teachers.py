@@ -39,8 +39,8 @@ def teacher(ctx: RunContext, cfg: TeacherConfig) -> dict[str, float]:
             ctx.state["best"] = acc
             ctx.save_model(model)
 
-    train_epochs(ctx, model, cfg, n=len(data.y_train), on_epoch_end=keep_best,
-                 batch_loss=lambda idx: F.cross_entropy(model(data.x_train[idx]), data.y_train[idx]))
+    train_epochs(ctx, model, cfg, inputs=data.x_train, on_epoch_end=keep_best,
+                 batch_loss=lambda x, idx: F.cross_entropy(model(x), data.y_train[idx]))
     if cfg.keep == "last":
         ctx.save_model(model)
     result = ctx.accuracy_summary()

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from bench.context import RunContext
+from bench.data.augment import NONE, augment_batch, step_generator
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class EpochRecipe:
     """Epochs at which lr is multiplied by ``lr_gamma`` (CIFAR recipes use them)."""
     lr_gamma: float = 0.1
     """Step-decay factor."""
+    augment: bool = True
+    """Apply the dataset's declared training augmentation (bench/data registry: CIFAR crop
+    32 pad 4 + flip, as the official codes train teachers and KD-ORI students; MNIST none)."""
 
 
 def sgd(params, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -56,15 +60,21 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=gen)
 
 
-def train_epochs(ctx: RunContext, model: nn.Module, recipe: EpochRecipe, *, n: int,
-                 batch_loss: Callable[[torch.Tensor], torch.Tensor],
+def train_epochs(ctx: RunContext, model: nn.Module, recipe: EpochRecipe, *,
+                 inputs: torch.Tensor | None, n: int | None = None,
+                 batch_loss: Callable[[torch.Tensor | None, torch.Tensor], torch.Tensor],
                  on_epoch_end: Callable[[int, float], None] | None = None) -> None:
-    """Run ``recipe.epochs`` passes over ``n`` examples with SGD, one step per batch.
+    """Run ``recipe.epochs`` passes over ``inputs`` (or ``n`` draws when there are no
+    inputs: RANDOM's noise) with SGD, one step per batch.
 
-    ``batch_loss(idx)`` gets the batch's training-set indices and returns the loss.
-    After each epoch the scheduler steps, the model is evaluated and the curve row
-    (step, epoch, loss, acc, lr) is logged; ``on_epoch_end(epoch, acc)`` follows.
+    ``batch_loss(x, idx)`` gets the batch's images, augmented as the dataset declares
+    (when ``recipe.augment``; seeded by (seed, step), so resume-safe), and their
+    training-set indices, and returns the loss. After each epoch the scheduler steps,
+    the model is evaluated and the curve row (step, epoch, loss, acc, lr) is logged;
+    ``on_epoch_end(epoch, acc)`` follows.
     """
+    n = len(inputs) if inputs is not None else n
+    aug = ctx.data.augment if recipe.augment else NONE
     opt = sgd(model.parameters(), recipe.lr, recipe.momentum, recipe.weight_decay)
     sched = multistep(opt, recipe.lr_milestones, recipe.lr_gamma)
     ctx.track(model=model, opt=opt, sched=sched)
@@ -73,7 +83,10 @@ def train_epochs(ctx: RunContext, model: nn.Module, recipe: EpochRecipe, *, n: i
     for step in ctx.steps(recipe.epochs * per_epoch):
         epoch, i = divmod(step, per_epoch)
         idx = epoch_order(n, ctx.spec.seed, epoch)[i * recipe.batch_size:(i + 1) * recipe.batch_size]
-        loss = batch_loss(idx.to(ctx.device))
+        idx = idx.to(ctx.device)
+        x = None if inputs is None else augment_batch(inputs[idx], aug, step_generator(ctx.spec.seed, step),
+                                                     ctx.data.black)
+        loss = batch_loss(x, idx)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

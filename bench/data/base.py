@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.data.augment import NONE, Augment
 from bench.errors import UserError
 from bench.registry import DATASETS
 
@@ -36,6 +37,13 @@ class Data:
     num_classes: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    augment: Augment = NONE
+    """The dataset's training augmentation (applied by the epoch loop, never to test data)."""
+
+    @property
+    def black(self) -> torch.Tensor:
+        """A black pixel in normalised input space: what padding fills with."""
+        return -torch.tensor(self.mean) / torch.tensor(self.std)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -44,7 +52,7 @@ class Data:
     def to(self, device: torch.device) -> Data:
         move = lambda t: t.to(device)  # noqa: E731
         return Data(self.name, move(self.x_train), move(self.y_train), move(self.x_test),
-                    move(self.y_test), self.num_classes, self.mean, self.std)
+                    move(self.y_test), self.num_classes, self.mean, self.std, self.augment)
 
 
 def default_data_root() -> Path:
@@ -115,7 +123,7 @@ def load_data(name: str, root: str | Path, size: int, channels: int | None = Non
     m = torch.tensor(mean).view(1, -1, 1, 1)
     s = torch.tensor(std).view(1, -1, 1, 1)
     return Data(name, (x_train - m) / s, y_train, (x_test - m) / s, raw.y_test,
-                entry.meta["num_classes"], mean, std)
+                entry.meta["num_classes"], mean, std, entry.meta.get("augment", NONE))
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator, drop_last: bool = False):

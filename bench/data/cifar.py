@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.data.augment import Augment
 from bench.data.base import RawData, missing
 from bench.registry import DATASETS
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # DFAD/DAFL dataloaders (methods_spec §0)
 CIFAR_STD = (0.2023, 0.1994, 0.2010)
+CIFAR_AUGMENT = Augment(crop=32, pad=4, flip=True)  # C:DFAD, DAFL, CMI train transforms
 
 
 def read_batches(folder: Path, names: list[str], label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,7 +41,8 @@ def load_cifar(name: str, tv_class: str, folder: Path, train: list[str], test: l
 
 
 @DATASETS.register("cifar10", num_classes=10, embedded=False, where="<data-root>/cifar-10-batches-py",
-                   native_size=32, channels=3, mean=CIFAR_MEAN, std=CIFAR_STD)
+                   native_size=32, channels=3, mean=CIFAR_MEAN, std=CIFAR_STD, augment=CIFAR_AUGMENT,
+                   official_sizes=(50_000, 10_000))
 def cifar10(root: Path, download: bool) -> RawData:
     return load_cifar("cifar10", "CIFAR10", root / "cifar-10-batches-py",
                       [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "labels",
@@ -47,7 +50,8 @@ def cifar10(root: Path, download: bool) -> RawData:
 
 
 @DATASETS.register("cifar100", num_classes=100, embedded=False, where="<data-root>/cifar-100-python",
-                   native_size=32, channels=3, mean=CIFAR_MEAN, std=CIFAR_STD)
+                   native_size=32, channels=3, mean=CIFAR_MEAN, std=CIFAR_STD, augment=CIFAR_AUGMENT,
+                   official_sizes=(50_000, 10_000))
 def cifar100(root: Path, download: bool) -> RawData:
     return load_cifar("cifar100", "CIFAR100", root / "cifar-100-python", ["train"], ["test"],
                       "fine_labels", root, download)

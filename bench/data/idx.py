@@ -57,14 +57,16 @@ def load_idx_dataset(name: str, tv_class: str, candidates: list[Path], root: Pat
 
 
 @DATASETS.register("mnist", num_classes=10, embedded=False, where="<data-root>/MNIST/raw",
-                   native_size=28, channels=1, mean=(0.1307,), std=(0.3081,))
+                   native_size=28, channels=1, mean=(0.1307,), std=(0.3081,),
+                   official_sizes=(60_000, 10_000))
 def mnist(root: Path, download: bool) -> RawData:
     return load_idx_dataset("mnist", "MNIST", [root / "MNIST" / "raw"], root, download)
 
 
 @DATASETS.register("fashion_mnist", num_classes=10, embedded=DEBIAN_FASHION.exists(),
                    where=f"<data-root>/FashionMNIST/raw or {DEBIAN_FASHION}",
-                   native_size=28, channels=1)
+                   native_size=28, channels=1,
+                   official_sizes=(60_000, 10_000))
 def fashion_mnist(root: Path, download: bool) -> RawData:
     return load_idx_dataset("fashion_mnist", "FashionMNIST",
                             [root / "FashionMNIST" / "raw", DEBIAN_FASHION], root, download)

@@ -11,7 +11,7 @@ from bench.registry import DATASETS
 
 
 @DATASETS.register("usps", num_classes=10, embedded=False, where="<data-root>/usps/usps.h5",
-                   native_size=16, channels=1)
+                   native_size=16, channels=1, official_sizes=(7_291, 2_007))
 def usps(root: Path, download: bool) -> RawData:
     path = root / "usps" / "usps.h5"
     if not path.exists():
