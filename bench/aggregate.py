@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.claims import Verdict, check_claim, parse_claim
+from bench.claims import Sample, Verdict, check_claim, parse_claim
 from bench.grid import Plan, Table
 from bench.reference import paper_values
 from bench.store import DONE, Store, atomic_write_csv, atomic_write_text
@@ -30,6 +30,12 @@ class TableResult:
     def means(self) -> pd.DataFrame:
         pivot = self.cells.pivot(index="label", columns="column", values="mean")
         return pivot.reindex(index=self.rows, columns=self.cols)
+
+    @property
+    def samples(self) -> dict[tuple[str, str], Sample]:
+        """Each cell as a distribution over seeds, for the claims."""
+        return {(c["label"], c["column"]): Sample(c["mean"], c["sd"], int(c["n"]), int(c["n_failed"]))
+                for c in self.cells.to_dict("records")}
 
 
 def collect(plan: Plan, store: Store) -> pd.DataFrame:
@@ -62,6 +68,7 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
     ref = reference_lookup(table) if with_paper else {}
     cells = []
     for (row, col, dataset, pair), group in sub.groupby([table.rows, "column", "dataset", "pair"], sort=False):
+        group = group.drop_duplicates("run_id")  # one teacher shared by all seeds counts once
         done = group[group["status"] == "done"]
         values = pd.to_numeric(done.get(table.metric, pd.Series(dtype=float)), errors="coerce").dropna()
         paper = ref.get((dataset, pair, row), ref.get((dataset, None, row), (np.nan, np.nan)))
@@ -69,15 +76,32 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
                       "n_failed": int((group["status"] == "failed").sum()),
                       "mean": values.mean() if len(values) else np.nan,
                       "std": values.std(ddof=0) if len(values) else np.nan,
+                      "sd": values.std(ddof=1) if len(values) > 1 else np.nan,
                       "paper": paper[0], "paper_std": paper[1]})
     cells_df = pd.DataFrame(cells)
     result = TableResult(table, cells_df, rows, cols, [], with_paper)
-    result.verdicts = [check_claim(parse_claim(c["claim"]), result.means)
+    result.verdicts = [check_claim(parse_claim(c["claim"]), result.samples, cols)
                        for c in plan.claims if c["table"] == table.id]
     return result
 
 
-def reference_lookup(table: Table) -> dict[tuple[str, str | None, str], tuple[float, float]]:
+def reference_samples(table: Table) -> tuple[dict[tuple[str, str], Sample], list[str]]:
+    """The paper's own numbers as samples (``reference.runs`` runs behind each mean; a
+    value the paper could not produce, e.g. DAFL "FAILED", is a failed cell), and the
+    columns, keyed as this table keys its columns."""
+    runs = int((table.reference or {}).get("runs", 1))
+    cells, cols = {}, []
+    for (dataset, pair, label), (value, std) in reference_lookup(table, keep_missing=True).items():
+        col = " ".join(str(v) for v in (dataset, pair) if v is not None) if "+" in table.cols else dataset
+        failed = pd.isna(value)
+        cells[(label, col)] = Sample(np.nan if failed else value, np.nan if pd.isna(std) else std,
+                                     0 if failed else runs, int(failed))
+        cols.append(col)
+    return cells, list(dict.fromkeys(cols))
+
+
+def reference_lookup(table: Table, keep_missing: bool = False
+                     ) -> dict[tuple[str, str | None, str], tuple[float, float]]:
     """(our dataset, our pair or None, row label) -> the paper's (value, std).
 
     ``reference.datasets`` maps our dataset names to the paper's, ``reference.pairs``
@@ -91,7 +115,7 @@ def reference_lookup(table: Table) -> dict[tuple[str, str | None, str], tuple[fl
     out = {}
     for dataset, paper_name in ref.get("datasets", {}).items():
         for _, r in values[values["dataset"] == paper_name].iterrows():
-            if pd.isna(r["value"]):
+            if pd.isna(r["value"]) and not keep_missing:
                 continue
             label = next((k for k, v in methods.items() if v == r["method"]), r["method"])
             pair = next((k for k, v in settings.items() if v == r["setting"]), None)
@@ -104,7 +128,7 @@ def reference_lookup(table: Table) -> dict[tuple[str, str | None, str], tuple[fl
 def fmt(mean: float, std: float, n: int, n_expected: int, n_failed: int) -> str:
     if n == 0:
         return f"failed ({n_failed})" if n_failed else "–"
-    text = f"{mean:.3f} ± {std:.3f}"
+    text = f"{mean:.3f}" if n == n_expected == 1 else f"{mean:.3f} ± {std:.3f}"
     if n < n_expected:
         text += f" ({n}/{n_expected})"
     return text

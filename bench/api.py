@@ -135,8 +135,7 @@ def aggregate_suite(plan: Plan, opts: Options, out_dir: Path, command: str | Non
     parts = []
     for r in results:
         parts += [f"{r.table.id} ({r.table.metric}):", to_markdown(cell_texts(r))]
-        parts += [f"  claim {v.claim.text}: {v.holds if v.holds is not None else 'not checked'}"
-                  for v in r.verdicts]
+        parts += [f"  claim {v.claim.text}: {v.verdict}" for v in r.verdicts]
     parts.append(f"tables, report and figures in {out_dir}/")
     return "\n".join(parts)
 

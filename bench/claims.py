@@ -1,23 +1,35 @@
-"""The papers' qualitative claims, checked on the numbers that were actually run.
+"""The papers' qualitative claims, checked on distributions over seeds, not on means.
 
 A claim reads ``A op B`` or ``A op B ± c`` where A and B are row labels of a table,
 op is one of > >= < <=, and c a constant on the metric's scale, e.g.
-``DFAD >= KD-ORI - 0.03``. It is checked on the mean over seeds in every column
-where both rows have results, and holds only if it holds in all of them.
+``DFAD > KD-UNR``. In each column where both rows have results, the difference
+d = A - (B + c) (sign flipped for < and <=) is tested with Welch's one-sided t-test:
+
+- ``holds``: d > 0 beyond seed noise (p < 0.05 that d <= 0);
+- ``contradicted``: d < 0 beyond seed noise (p < 0.05 the other way);
+- ``within noise``: neither.
+
+Where a side has no spread (one seed, or a paper that prints no std) the column can
+only be read on its means, and says so ("means only"). > and >= are tested alike: a
+difference inside the noise never counts as support. A claim holds when every tested
+column holds, is contradicted when any column contradicts it, and is within noise
+otherwise. Columns where a row has no finished run are listed with the reason.
 """
 from __future__ import annotations
 
-import operator
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-import pandas as pd
+from scipy import stats
 
 from bench.errors import UserError
 
-OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 PATTERN = re.compile(r"^\s*(?P<lhs>\S+)\s*(?P<op>>=|<=|>|<)\s*(?P<rhs>\S+)"
                      r"\s*(?:(?P<sign>[+-])\s*(?P<const>[0-9.]+))?\s*$")
+ALPHA = 0.05
+TEST = f"Welch's one-sided t-test, p < {ALPHA}"
+HOLDS, NOISE, CONTRADICTED, UNCHECKED = "holds", "within noise", "contradicted", "not checked"
 
 
 @dataclass(frozen=True)
@@ -30,10 +42,47 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Sample:
+    """One table cell as a distribution: mean, sample std (ddof=1; NaN when unknown),
+    the number of finished runs and of failed ones."""
+
+    mean: float
+    std: float
+    n: int
+    n_failed: int = 0
+
+    @property
+    def has_spread(self) -> bool:
+        return self.n >= 2 and not math.isnan(self.std)
+
+
+@dataclass(frozen=True)
+class ColumnCheck:
+    column: str
+    lhs: Sample | None
+    rhs: Sample | None
+    diff: float = math.nan      # d = A - (B + c), sign-adjusted so that d > 0 supports the claim
+    p: float = math.nan         # one-sided p of the verdict's direction; NaN for means only
+    verdict: str = UNCHECKED
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Verdict:
     claim: Claim
-    holds: bool | None  # None: nothing to compare
-    detail: str
+    verdict: str
+    columns: list[ColumnCheck] = field(default_factory=list)
+
+    @property
+    def detail(self) -> str:
+        parts = []
+        for c in self.columns:
+            if c.verdict == UNCHECKED:
+                parts.append(f"{c.column}: {c.note}")
+                continue
+            p = "" if math.isnan(c.p) else f", p={c.p:.3g}"
+            parts.append(f"{c.column}: d={c.diff:+.4f}{p} {c.verdict}" + (f" ({c.note})" if c.note else ""))
+        return "; ".join(parts) or "no column has both rows"
 
 
 def parse_claim(text: str, where: str = "claim") -> Claim:
@@ -44,18 +93,51 @@ def parse_claim(text: str, where: str = "claim") -> Claim:
     return Claim(m["lhs"], m["op"], m["rhs"], offset, text)
 
 
-def check_claim(claim: Claim, means: pd.DataFrame) -> Verdict:
-    """``means``: rows = labels, columns = datasets (NaN where nothing ran)."""
-    if claim.lhs not in means.index or claim.rhs not in means.index:
-        return Verdict(claim, None, "not run")
-    parts, results = [], []
-    for col in means.columns:
-        a, b = means.at[claim.lhs, col], means.at[claim.rhs, col]
-        if pd.isna(a) or pd.isna(b):
-            continue
-        ok = bool(OPS[claim.op](a, b + claim.offset))
-        results.append(ok)
-        parts.append(f"{col}: {a:.4f} {claim.op} {b + claim.offset:.4f} {'yes' if ok else 'no'}")
-    if not results:
-        return Verdict(claim, None, "no column has both rows")
-    return Verdict(claim, all(results), "; ".join(parts))
+def compare(claim: Claim, column: str, a: Sample, b: Sample) -> ColumnCheck:
+    """Test one column: Welch's t-test when both sides have a spread, else means only."""
+    sign = 1.0 if claim.op in (">", ">=") else -1.0
+    d = sign * (a.mean - (b.mean + claim.offset))
+    if not (a.has_spread and b.has_spread):
+        verdict = HOLDS if d > 0 else CONTRADICTED if d < 0 else NOISE
+        return ColumnCheck(column, a, b, d, math.nan, verdict, "means only: no spread to test against")
+    va, vb = a.std ** 2 / a.n, b.std ** 2 / b.n
+    se = math.sqrt(va + vb)
+    if se == 0.0:
+        verdict = HOLDS if d > 0 else CONTRADICTED if d < 0 else NOISE
+        return ColumnCheck(column, a, b, d, 0.0 if d else 1.0, verdict)
+    df = (va + vb) ** 2 / (va ** 2 / (a.n - 1) + vb ** 2 / (b.n - 1))
+    t = d / se
+    p_holds, p_contra = float(stats.t.sf(t, df)), float(stats.t.cdf(t, df))
+    if p_holds < ALPHA:
+        return ColumnCheck(column, a, b, d, p_holds, HOLDS)
+    if p_contra < ALPHA:
+        return ColumnCheck(column, a, b, d, p_contra, CONTRADICTED)
+    return ColumnCheck(column, a, b, d, min(p_holds, p_contra), NOISE)
+
+
+def check_claim(claim: Claim, cells: dict[tuple[str, str], Sample], columns: list[str]) -> Verdict:
+    """``cells[(row label, column)]``: the samples of a table; ``columns`` in display order."""
+    labels = {label for label, _ in cells}
+    if claim.lhs not in labels or claim.rhs not in labels:
+        return Verdict(claim, UNCHECKED, [])
+    checks = []
+    for col in columns:
+        a, b = cells.get((claim.lhs, col)), cells.get((claim.rhs, col))
+        if a is None or b is None:
+            continue  # a row that does not run in this column (e.g. paper-only rows)
+        missing = [f"{name} has no finished run" + (f" ({s.n_failed} failed)" if s.n_failed else "")
+                   for name, s in ((claim.lhs, a), (claim.rhs, b)) if s.n == 0]
+        if missing:
+            checks.append(ColumnCheck(col, a, b, note="; ".join(missing)))
+        else:
+            checks.append(compare(claim, col, a, b))
+    tested = [c.verdict for c in checks if c.verdict != UNCHECKED]
+    if not tested:
+        verdict = UNCHECKED
+    elif CONTRADICTED in tested:
+        verdict = CONTRADICTED
+    elif all(v == HOLDS for v in tested):
+        verdict = HOLDS
+    else:
+        verdict = NOISE
+    return Verdict(claim, verdict, checks)

@@ -31,7 +31,7 @@ EXPERIMENT_KEYS = {"id", "methods", "datasets", "pairs", "figure", "description"
 VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets"}
 PAIR_KEYS = {"name", "teacher", "student", "params"}
 TABLE_KEYS = {"id", "experiment", "rows", "cols", "metric", "reference", "caption", "protocol"}
-REFERENCE_KEYS = {"paper", "table", "metric", "datasets", "methods", "pairs"}
+REFERENCE_KEYS = {"paper", "table", "metric", "datasets", "methods", "pairs", "runs"}
 SLURM_KEYS = {"partition", "gpus", "cpus", "mem_gb", "time_min", "array_parallelism"}
 
 
@@ -128,6 +128,17 @@ def in_profile(block: dict, profile: str, where: str) -> bool:
         if name not in PROFILES:
             raise UserError(f"{where}.profiles: unknown profile {name!r}; accepted: {', '.join(PROFILES)}")
     return profile in only
+
+
+def per_profile(value: Any, profile: str, where: str) -> list:
+    """A list, or a mapping from profile names (and ``default``) to lists: an experiment
+    of a paper's table runs, in the paper profile, only the columns that paper reports."""
+    if not isinstance(value, dict):
+        return as_list(value, where)
+    check_keys(value, set(PROFILES) | {"default"}, where)
+    if profile not in value and "default" not in value:
+        raise UserError(f"{where}: no entry for profile {profile!r} and no 'default'")
+    return as_list(value.get(profile, value.get("default")), f"{where}.{profile}")
 
 
 def select_pairs(available: list[dict], wanted: list[str] | None, where: str) -> list[dict]:
@@ -235,7 +246,8 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
         ewhere = f"{path}: experiments[{i}]"
         check_keys(exp, EXPERIMENT_KEYS, ewhere, ("id", "methods"))
         experiments[exp["id"]] = exp
-        exp_datasets = [d for d in ds_list if d in exp.get("datasets", ds_list)]
+        exp_datasets = [d for d in ds_list if d in per_profile(exp.get("datasets", ds_list), profile,
+                                                                 f"{ewhere}.datasets")]
         for j, variant in enumerate(as_list(exp["methods"], f"{ewhere}.methods")):
             vwhere = f"{ewhere}.methods[{j}]"
             check_keys(variant, VARIANT_KEYS, vwhere, ("method",))

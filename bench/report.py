@@ -2,16 +2,38 @@
 the claims and whether each holds, the protocol, and the provenance of the run."""
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from bench.aggregate import TableResult, cell_texts, reference_lookup, to_markdown
+from bench.claims import TEST, Sample, Verdict
 from bench.grid import Plan
 from bench.runner import code_version
 
-VERDICT = {True: "holds", False: "does not hold", None: "not checked"}
+
+
+def sample_text(s: Sample | None) -> str:
+    if s is None or s.n == 0:
+        return "–" if s is None or not s.n_failed else f"failed ({s.n_failed})"
+    spread = "" if math.isnan(s.std) else f" ± {s.std:.4f}"
+    return f"{s.mean:.4f}{spread} (n={s.n})"
+
+
+def claim_lines(v: Verdict) -> list[str]:
+    """A claim's verdict and, per column, both rows' mean ± sd (ddof=1), n, d and p."""
+    lines = [f"- `{v.claim.text}`: **{v.verdict}**", ""]
+    if not v.columns:
+        return lines[:1] + ["  (a row of this claim did not run in this profile)", ""]
+    lines += [f"  | column | {v.claim.lhs} | {v.claim.rhs} | d | p | verdict |", "  |---|---|---|---|---|---|"]
+    for c in v.columns:
+        d = "–" if math.isnan(c.diff) else f"{c.diff:+.4f}"
+        p = "–" if math.isnan(c.p) else f"{c.p:.3g}"
+        verdict = c.verdict + (f" ({c.note})" if c.note else "")
+        lines.append(f"  | {c.column} | {sample_text(c.lhs)} | {sample_text(c.rhs)} | {d} | {p} | {verdict} |")
+    return lines + [""]
 
 
 def not_reproduced(result: TableResult) -> dict[str, list[tuple[str, float]]]:
@@ -53,14 +75,14 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
         if missing:
             lines += ["The paper's other rows, **not reproduced here** (methods this harness does not "
                       "implement), as printed in the paper:", ""]
-            lines += [f"- {label}: " + "; ".join(f"{col} {value:.4f}" for col, value in cols)
+            lines += [f"- {label}: " + "; ".join(f"{col} {value:.4f}" for col, value in cols if value == value)
                       for label, cols in missing.items()]
             lines.append("")
         if result.verdicts:
-            lines += ["Claims:", ""]
+            lines += [f"Claims ({TEST} on the per-seed values; d = A − (B + c), sign-adjusted so that "
+                      "d > 0 supports the claim; ± is the sample std, ddof=1):", ""]
             for v in result.verdicts:
-                lines.append(f"- `{v.claim.text}`: **{VERDICT[v.holds]}** ({v.detail})")
-            lines.append("")
+                lines += claim_lines(v)
     failed = frame[frame["status"] == "failed"].drop_duplicates("run_id")
     if not failed.empty:
         lines += ["## Failed runs", ""]

@@ -1,0 +1,85 @@
+"""Claims are tested on distributions over seeds (Welch), and every suite's claims hold
+on the papers' own published numbers."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.aggregate import reference_samples
+from bench.claims import CONTRADICTED, HOLDS, NOISE, UNCHECKED, Sample, check_claim, parse_claim
+from bench.errors import UserError
+from bench.grid import load_plan, suite_names
+
+
+def cells(**rows: tuple[float, float, int]) -> dict[tuple[str, str], Sample]:
+    return {(label, "c"): Sample(*v) for label, v in rows.items()}
+
+
+def test_parsing():
+    claim = parse_claim("DFAD >= KD-ORI - 0.03")
+    assert (claim.lhs, claim.op, claim.rhs, claim.offset) == ("DFAD", ">=", "KD-ORI", -0.03)
+    with pytest.raises(UserError):
+        parse_claim("DFAD beats KD")
+
+
+def test_a_difference_beyond_noise_holds():
+    v = check_claim(parse_claim("A > B"), cells(A=(0.90, 0.01, 5), B=(0.80, 0.01, 5)), ["c"])
+    assert v.verdict == HOLDS and v.columns[0].p < 1e-6 and v.columns[0].diff == pytest.approx(0.10)
+
+
+def test_a_difference_inside_the_noise_is_within_noise_for_both_directions():
+    data = cells(A=(0.81, 0.05, 3), B=(0.80, 0.05, 3))
+    assert check_claim(parse_claim("A > B"), data, ["c"]).verdict == NOISE
+    assert check_claim(parse_claim("A >= B"), data, ["c"]).verdict == NOISE  # >= needs evidence too
+    assert check_claim(parse_claim("B > A"), data, ["c"]).verdict == NOISE
+
+
+def test_the_reverse_beyond_noise_contradicts_and_offsets_shift_the_test():
+    data = cells(A=(0.80, 0.01, 5), B=(0.90, 0.01, 5))
+    assert check_claim(parse_claim("A > B"), data, ["c"]).verdict == CONTRADICTED
+    assert check_claim(parse_claim("A < B"), data, ["c"]).verdict == HOLDS
+    assert check_claim(parse_claim("A >= B - 0.2"), data, ["c"]).verdict == HOLDS
+
+
+def test_welch_p_value_matches_a_hand_computation():
+    # d = 0.02, se = sqrt(0.01^2/4 + 0.02^2/4) = 0.01118, t = 1.789, Welch df = 4.41
+    v = check_claim(parse_claim("A > B"), cells(A=(0.52, 0.01, 4), B=(0.50, 0.02, 4)), ["c"])
+    assert v.columns[0].p == pytest.approx(0.0716, abs=2e-3) and v.verdict == NOISE
+
+
+def test_single_values_are_read_on_means_and_say_so():
+    v = check_claim(parse_claim("A > B"), cells(A=(0.9, math.nan, 1), B=(0.8, math.nan, 1)), ["c"])
+    assert v.verdict == HOLDS and "means only" in v.columns[0].note
+
+
+def test_a_failed_row_is_reported_not_skipped():
+    data = {("A", "x"): Sample(0.9, 0.01, 3), ("B", "x"): Sample(0.5, 0.01, 3),
+            ("A", "y"): Sample(0.9, 0.01, 3), ("B", "y"): Sample(math.nan, math.nan, 0, 3)}
+    v = check_claim(parse_claim("A > B"), data, ["x", "y"])
+    assert v.verdict == HOLDS
+    assert [c.column for c in v.columns] == ["x", "y"]
+    assert v.columns[1].verdict == UNCHECKED and "3 failed" in v.columns[1].note
+
+
+def test_any_contradicted_column_contradicts_the_claim():
+    data = {("A", "x"): Sample(0.9, 0.01, 3), ("B", "x"): Sample(0.5, 0.01, 3),
+            ("A", "y"): Sample(0.4, 0.01, 3), ("B", "y"): Sample(0.5, 0.01, 3)}
+    assert check_claim(parse_claim("A > B"), data, ["x", "y"]).verdict == CONTRADICTED
+
+
+def paper_claim_cases():
+    for suite in suite_names():
+        plan = load_plan(suite, "paper")
+        for claim in plan.claims:
+            table = next(t for t in plan.tables if t.id == claim["table"])
+            if table.reference:
+                yield pytest.param(plan, table, claim, id=f"{suite}:{claim['claim']}")
+
+
+@pytest.mark.parametrize("plan,table,claim", list(paper_claim_cases()))
+def test_every_claim_holds_on_the_papers_own_numbers(plan, table, claim):
+    """A claim that fails on the paper's own table misstates the paper."""
+    samples, columns = reference_samples(table)
+    v = check_claim(parse_claim(claim["claim"]), samples, columns)
+    assert v.verdict == HOLDS, v.detail
