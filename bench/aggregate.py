@@ -13,7 +13,9 @@ import pandas as pd
 
 from bench.claims import Sample, Verdict, check_claim, parse_claim
 from bench.grid import Plan, Table
+from bench.nets.cost import net_cost, si
 from bench.reference import paper_values
+from bench.registry import DATASETS
 from bench.store import DONE, Store, atomic_write_csv, atomic_write_text
 
 
@@ -41,12 +43,12 @@ class TableResult:
 def collect(plan: Plan, store: Store) -> pd.DataFrame:
     """One row per job of the plan: experiment, label and the run's summary columns."""
     jobs = pd.DataFrame([{"experiment": j.experiment, "label": j.label, "run_id": j.spec.run_id,
-                          "dataset": j.spec.dataset, "pair": j.pair, "seed": j.spec.seed,
+                          "dataset": j.spec.dataset, "pair": j.pair, "seed": j.spec.seed, "arch": j.spec.student,
                           "n_train": j.spec.n_train} for j in plan.jobs])
     summaries = store.summaries(jobs["run_id"].unique())
     if summaries.empty:
         return jobs.assign(status="todo", error="")
-    keep = [c for c in summaries.columns if c not in ("dataset", "seed", "n_train")]
+    keep = [c for c in summaries.columns if c not in ("dataset", "seed", "n_train", "arch")]
     frame = jobs.merge(summaries[keep], on="run_id", how="left")
     frame["status"] = frame["status"].fillna("todo")
     frame["error"] = frame["error"].fillna("") if "error" in frame else ""
@@ -66,18 +68,22 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
     cols = list(dict.fromkeys(sub["column"]))
     with_paper = plan.matches_paper and table.reference is not None
     ref = reference_lookup(table) if with_paper else {}
+    ref_cost = reference_lookup(table, metric="flops") if with_paper and table.cost else {}
     cells = []
     for (row, col, dataset, pair), group in sub.groupby([table.rows, "column", "dataset", "pair"], sort=False):
         group = group.drop_duplicates("run_id")  # one teacher shared by all seeds counts once
         done = group[group["status"] == "done"]
         values = pd.to_numeric(done.get(table.metric, pd.Series(dtype=float)), errors="coerce").dropna()
         paper = ref.get((dataset, pair, row), ref.get((dataset, None, row), (np.nan, np.nan)))
+        params, macs = arch_cost(group["arch"].iloc[0], dataset) if table.cost else (np.nan, np.nan)
+        paper_macs = ref_cost.get((dataset, pair, row), ref_cost.get((dataset, None, row), (np.nan,)))[0]
         cells.append({"label": row, "column": col, "dataset": dataset, "pair": pair, "n": len(values), "n_expected": len(group),
                       "n_failed": int((group["status"] == "failed").sum()),
                       "mean": values.mean() if len(values) else np.nan,
                       "std": values.std(ddof=0) if len(values) else np.nan,
                       "sd": values.std(ddof=1) if len(values) > 1 else np.nan,
-                      "paper": paper[0], "paper_std": paper[1]})
+                      "paper": paper[0], "paper_std": paper[1],
+                      "params": params, "macs": macs, "paper_macs": paper_macs})
     cells_df = pd.DataFrame(cells)
     result = TableResult(table, cells_df, rows, cols, [], with_paper)
     result.verdicts = [check_claim(parse_claim(c["claim"]), result.samples, cols)
@@ -100,7 +106,13 @@ def reference_samples(table: Table) -> tuple[dict[tuple[str, str], Sample], list
     return cells, list(dict.fromkeys(cols))
 
 
-def reference_lookup(table: Table, keep_missing: bool = False
+def arch_cost(arch: str, dataset: str) -> tuple[int, int]:
+    """(parameters, MACs) of ``arch`` built for ``dataset``'s classes and channels."""
+    meta = DATASETS.get(dataset).meta
+    return net_cost(arch, int(meta["num_classes"]), int(meta["channels"]))
+
+
+def reference_lookup(table: Table, keep_missing: bool = False, metric: str | None = None
                      ) -> dict[tuple[str, str | None, str], tuple[float, float]]:
     """(our dataset, our pair or None, row label) -> the paper's (value, std).
 
@@ -109,7 +121,7 @@ def reference_lookup(table: Table, keep_missing: bool = False
     the paper's method names (identity where absent).
     """
     ref = table.reference or {}
-    values = paper_values(ref["paper"], ref["table"], ref.get("metric", "accuracy"))
+    values = paper_values(ref["paper"], ref["table"], metric or ref.get("metric", "accuracy"))
     methods = ref.get("methods", {})
     settings = ref.get("pairs", {})
     out = {}
@@ -134,11 +146,23 @@ def fmt(mean: float, std: float, n: int, n_expected: int, n_failed: int) -> str:
     return text
 
 
+def cost_text(cell: dict | None, with_paper: bool) -> str:
+    """Our measured MACs ("FLOPs" as the papers print them) and the paper's beside them."""
+    if cell is None or pd.isna(cell["macs"]):
+        return "–"
+    text = si(cell["macs"])
+    if with_paper and not pd.isna(cell["paper_macs"]):
+        text += f" (paper {si(cell['paper_macs'])})"
+    return text
+
+
 def cell_texts(result: TableResult) -> pd.DataFrame:
     """Display grid: rows = labels, columns = datasets (and paper/Δ columns if comparable)."""
     out = pd.DataFrame(index=result.rows)
     by = {(c["label"], c["column"]): c for c in result.cells.to_dict("records")}
     for col in result.cols:
+        if result.table.cost:
+            out[f"{col} FLOPs"] = [cost_text(by.get((r, col)), result.with_paper) for r in result.rows]
         out[col] = [fmt(**{k: by[(r, col)][k] for k in ("mean", "std", "n", "n_expected", "n_failed")})
                     if (r, col) in by else "–" for r in result.rows]
         if result.with_paper:

@@ -30,7 +30,7 @@ PROFILE_KEYS = {"description", "datasets", "seeds", "n_train", "pairs", "params"
 EXPERIMENT_KEYS = {"id", "methods", "datasets", "pairs", "figure", "description", "profiles"}
 VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets"}
 PAIR_KEYS = {"name", "teacher", "student", "params"}
-TABLE_KEYS = {"id", "experiment", "rows", "cols", "metric", "reference", "caption", "protocol"}
+TABLE_KEYS = {"id", "experiment", "rows", "cols", "metric", "reference", "caption", "protocol", "cost"}
 REFERENCE_KEYS = {"paper", "table", "metric", "datasets", "methods", "pairs", "runs"}
 SLURM_KEYS = {"partition", "gpus", "cpus", "mem_gb", "time_min", "array_parallelism"}
 
@@ -53,6 +53,8 @@ class Table:
     caption: str = ""
     protocol: str = ""
     reference: dict[str, Any] | None = None
+    cost: bool = False
+    """Show each row's net FLOPs (MACs, measured) beside its column, as DFAD Table 2 does."""
 
 
 @dataclass

@@ -38,7 +38,8 @@ def test_paper_profile_table_shows_paper_numbers_deltas_and_claims(tmp_path):
     assert table1.loc[("MAD", "cifar10", "resnet"), "paper"] == pytest.approx(0.9490)
     assert "cifar10 wrn" in (tmp_path / "tables" / "mad_table1.md").read_text()
     md = (tmp_path / "tables" / "dfad_table2.md").read_text()
-    assert "| DFAD | 0.982 ± 0.001 | 0.983 ± 0.002 | -0.001 |" in md
+    assert "| DFAD | 134K (paper 139K) | 0.982 ± 0.001 | 0.983 ± 0.002 | -0.001 |" in md
+    assert "| Teacher | 417K (paper 433K) | 0.990 |" in md  # one shared teacher: no ±
     assert "mnist (paper)" in md
     verdicts = {v.claim.text: v for r in results for v in r.verdicts}
     assert verdicts["DFAD > RANDOM"].verdict == "holds"  # 0.28 apart, sd 0.0016 over 5 seeds

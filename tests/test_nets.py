@@ -35,3 +35,15 @@ def test_generator_a_output_is_standardised_by_its_last_bn():
     assert x.shape == (64, 1, 32, 32)
     assert abs(x.mean().item()) < 1e-4 and abs(x.std().item() - 1) < 1e-2
     assert not g.body[-1].affine
+
+
+def test_measured_macs_match_a_hand_count_and_the_papers_flops():
+    from bench.nets.cost import net_cost, si
+
+    # LeNet-5 on 32x32: conv 1->6 5x5 at 28x28 (117,600) + conv 6->16 5x5 at 10x10 (240,000)
+    # + conv 16->120 5x5 at 1x1 (48,000) + fc 120->84 (10,080) + fc 84->10 (840)
+    assert net_cost("lenet5", 10, 1) == (61_706, 416_520)
+    # DFAD Table 2 prints 1.16G / 557M for ResNet-34-8x / ResNet-18-8x on CIFAR-10
+    assert si(net_cost("resnet34_8x", 10, 3)[1]) == "1.16G"
+    assert abs(net_cost("resnet18_8x", 10, 3)[1] / 557e6 - 1) < 0.01
+    assert si(net_cost("resnet34_in128", 101, 3)[1]) == "1.2G"  # Caltech101, 128 px

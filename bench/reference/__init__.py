@@ -6,13 +6,14 @@ from pathlib import Path
 import pandas as pd
 
 HERE = Path(__file__).parent
+UNIT_SCALE = {"%": 0.01, "KFLOPs": 1e3, "MFLOPs": 1e6, "GFLOPs": 1e9, "M params": 1e6}
 
 
 def paper_values(paper: str, table: str, metric: str) -> pd.DataFrame:
     """Rows (dataset, method, value, std) of one paper table, values as fractions."""
     frame = pd.read_csv(HERE / f"{paper}.csv")
     frame = frame[(frame["table"] == table) & (frame["metric"] == metric)].copy()
-    scale = frame["unit"].map(lambda u: 0.01 if u == "%" else 1.0)
+    scale = frame["unit"].map(lambda u: UNIT_SCALE.get(u, 1.0))
     frame["value"] = frame["value"] * scale
     frame["std"] = frame["std"] * scale
     return frame[["dataset", "setting", "method", "value", "std", "note"]]
