@@ -5,7 +5,7 @@ with another profile or another suite sharing runs never mixes results.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,49 @@ from bench.registry import DATASETS
 from bench.store import DONE, Store, atomic_write_csv, atomic_write_text
 
 
+@dataclass(frozen=True)
+class DataSize:
+    """The train/test sizes a column was run on, against the dataset's official sizes."""
+
+    dataset: str
+    train: int | None
+    test: int | None
+    official: tuple[int, int] | None
+    subset: bool = False   # a deliberate training subset (n_train in the grid)
+
+    @property
+    def matches(self) -> bool:
+        """Whether these are the official sizes (a deliberate training subset counts)."""
+        if self.official is None or self.test is None:
+            return self.official is None
+        return self.test == self.official[1] and (self.subset or self.train == self.official[0])
+
+    def text(self) -> str:
+        if self.train is None:
+            return f"{self.dataset}: not run yet"
+        text = f"{self.dataset}: {self.train:,} train / {self.test:,} test"
+        if self.official is None:
+            return text + " (no official split)"
+        if self.matches:
+            return text + " (official sizes" + (", training subset" if self.subset else "") + ")"
+        return (text + f" — **not the official {self.official[0]:,} / {self.official[1]:,}: "
+                "not comparable to the paper**")
+
+
+def data_sizes(sub: pd.DataFrame) -> dict[str, DataSize]:
+    """Per dataset, the sizes its finished runs recorded."""
+    out = {}
+    for dataset, group in sub.groupby("dataset", sort=False):
+        done = group[group["status"] == "done"]
+        sizes = [(int(r["train_size"]), int(r["test_size"])) for _, r in done.iterrows()
+                 if "train_size" in r and not pd.isna(r["train_size"])]
+        train, test = (max(t for t, _ in sizes), max(t for _, t in sizes)) if sizes else (None, None)
+        official = DATASETS.get(dataset).meta.get("official_sizes")
+        out[dataset] = DataSize(dataset, train, test, tuple(official) if official else None,
+                                bool(group["n_train"].notna().any()))
+    return out
+
+
 @dataclass
 class TableResult:
     table: Table
@@ -27,6 +70,7 @@ class TableResult:
     cols: list[str]
     verdicts: list[Verdict]
     with_paper: bool
+    sizes: dict[str, DataSize] = field(default_factory=dict)
 
     @property
     def means(self) -> pd.DataFrame:
@@ -69,6 +113,9 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
     with_paper = plan.matches_paper and table.reference is not None
     ref = reference_lookup(table) if with_paper else {}
     ref_cost = reference_lookup(table, metric="flops") if with_paper and table.cost else {}
+    sizes = data_sizes(sub)
+    # the paper's numbers are shown only beside columns run on the official data sizes
+    ref = {k: v for k, v in ref.items() if k[0] not in sizes or sizes[k[0]].matches}
     cells = []
     for (row, col, dataset, pair), group in sub.groupby([table.rows, "column", "dataset", "pair"], sort=False):
         group = group.drop_duplicates("run_id")  # one teacher shared by all seeds counts once
@@ -85,7 +132,7 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
                       "paper": paper[0], "paper_std": paper[1],
                       "params": params, "macs": macs, "paper_macs": paper_macs})
     cells_df = pd.DataFrame(cells)
-    result = TableResult(table, cells_df, rows, cols, [], with_paper)
+    result = TableResult(table, cells_df, rows, cols, [], with_paper, sizes)
     result.verdicts = [check_claim(parse_claim(c["claim"]), result.samples, cols)
                        for c in plan.claims if c["table"] == table.id]
     return result

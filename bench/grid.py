@@ -26,7 +26,7 @@ SUITES_DIR = Path(__file__).parent / "suites"
 PROFILES = ("smoke", "quick", "paper")
 TOP_KEYS = {"name", "papers", "description", "profiles", "experiments", "tables", "claims", "slurm"}
 PROFILE_KEYS = {"description", "datasets", "seeds", "n_train", "pairs", "params", "dataset_params",
-                "executor", "matches_paper", "teacher_seed"}
+                "executor", "matches_paper", "teacher_seed", "departures", "choices"}
 EXPERIMENT_KEYS = {"id", "methods", "datasets", "pairs", "figure", "description", "profiles"}
 VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets"}
 PAIR_KEYS = {"name", "teacher", "student", "params"}
@@ -71,6 +71,10 @@ class Plan:
     slurm: dict[str, Any] = field(default_factory=dict)
     matches_paper: bool = False
     experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    departures: list[str] = field(default_factory=list)
+    """Known departures from the papers in this profile (listed in the report)."""
+    choices: list[str] = field(default_factory=list)
+    """Settings the papers leave open, and what this profile uses (listed in the report)."""
 
     @property
     def specs(self) -> list[RunSpec]:
@@ -292,5 +296,8 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                                 f"of table {table.id!r}; rows: {', '.join(sorted(rows))}")
         claims.append(c)
     slurm = check_keys(doc.get("slurm", {}), SLURM_KEYS, f"{path}: slurm")
+    notes = {key: [str(x) for x in as_list(prof[key], f"{where}.{key}")] if key in prof else []
+             for key in ("departures", "choices")}
     return Plan(doc["name"], profile, path, list(doc.get("papers", [])), jobs, tables, claims,
-                slurm, bool(prof.get("matches_paper", False)) and datasets is None, experiments)
+                slurm, bool(prof.get("matches_paper", False)) and datasets is None, experiments,
+                notes["departures"], notes["choices"])

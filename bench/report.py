@@ -10,9 +10,29 @@ import pandas as pd
 
 from bench.aggregate import TableResult, cell_texts, reference_lookup, to_markdown
 from bench.claims import TEST, Sample, Verdict
+from bench.departures import collect_departures
 from bench.grid import Plan
 from bench.runner import code_version
 
+
+
+def comparability(plan: Plan, results: list[TableResult]) -> str:
+    if not plan.matches_paper:
+        return "no — this profile changes data, nets or budgets; the paper's numbers are not shown"
+    off = sorted({d for r in results for d, size in r.sizes.items() if size.train is not None and not size.matches})
+    text = "yes, with the known departures listed below"
+    if off:
+        text += (f"; **except {', '.join(off)}**, run on data whose sizes differ from the official "
+                 "ones (see each table's Data line): their paper numbers are not shown")
+    return text
+
+
+def departure_lines(found) -> list[str]:
+    lines = ["## Known departures from the papers", ""]
+    lines += [f"- {d}" for d in found.departures] or ["- none known"]
+    lines += ["", "## Settings the papers leave open or unconfirmed (this profile's choices)", ""]
+    lines += [f"- {c}" for c in found.choices] or ["- none"]
+    return lines + [""]
 
 
 def sample_text(s: Sample | None) -> str:
@@ -59,17 +79,18 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
         f"- Date (UTC): {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
         f"- Papers: {', '.join(plan.papers) or '-'}; seeds: {seeds}",
         f"- Runs: {', '.join(f'{k}: {v}' for k, v in sorted(status.items()))}",
-        "- Comparable to the papers' numbers: " + (
-            "yes (this profile uses the papers' settings)" if plan.matches_paper else
-            "no — this profile changes data, nets or budgets; the paper's numbers are not shown"),
+        "- Comparable to the papers' numbers: " + comparability(plan, results),
         "",
     ]
+    if plan.matches_paper:
+        lines += departure_lines(collect_departures(plan))
     for result in results:
         t = result.table
         lines += [f"## {t.id}", "", t.caption, "",
                   f"Protocol: {t.protocol or t.metric}; metric column `{t.metric}`; "
                   f"{len(seeds)} seed(s); cells are mean ± std (ddof=0) over the finished runs, "
                   "(k/n) when only k of n finished.", "",
+                  "Data: " + "; ".join(size.text() for size in result.sizes.values()), "",
                   to_markdown(cell_texts(result)), ""]
         missing = not_reproduced(result)
         if missing:

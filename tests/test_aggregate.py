@@ -1,10 +1,12 @@
 """Aggregation: mean ± std over seeds, the papers' numbers beside ours, claims."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from bench.aggregate import write_tables
 from bench.grid import load_plan
+from bench.registry import DATASETS
 from bench.reference import paper_values
 from bench.runner import spec_columns
 from bench.store import Store
@@ -25,8 +27,9 @@ def test_paper_profile_table_shows_paper_numbers_deltas_and_claims(tmp_path):
             "DAFL": 0.9, "ABM": 0.85, "ZSKT": 0.8, "DFKD-Mem": 0.85, "MAD": 0.9}
     for i, job in enumerate(plan.jobs):
         acc = accs[job.label] + 0.001 * job.spec.seed
-        store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": acc,
-                                              "status": "done", "error": ""})
+        train, test = DATASETS.get(job.spec.dataset).meta.get("official_sizes", (800, 200))
+        store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": acc, "status": "done",
+                                              "error": "", "train_size": train, "test_size": test})
     results, frame = write_tables(plan, store, tmp_path / "tables")
     cells = results[0].cells.set_index(["label", "dataset"])
     assert cells.loc[("DFAD", "mnist"), "n"] == 5
@@ -68,3 +71,25 @@ def test_report_lists_the_papers_rows_we_do_not_reproduce(tmp_path):
     missing = not_reproduced(next(r for r in results if r.table.id == "mad_table1"))
     assert set(missing) == {"ADI", "DDAD", "DFQ", "CMI"}
     assert ("cifar10 resnet", pytest.approx(0.9484)) in missing["CMI"]
+
+
+def test_a_subset_of_cifar10_is_flagged_and_never_shown_beside_the_paper(tmp_path):
+    """cifar10_head (4,660 / 932 images) read by the cifar10 loader in the paper profile."""
+    from bench.report import render_report
+
+    plan = load_plan("dfkd_small", "paper")
+    store = Store(tmp_path)
+    for job in plan.jobs:
+        sizes = (4_660, 932) if job.spec.dataset == "cifar10" else \
+            DATASETS.get(job.spec.dataset).meta.get("official_sizes", (800, 200))
+        store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": 0.5, "status": "done",
+                                              "error": "", "train_size": sizes[0], "test_size": sizes[1]})
+    results, frame = write_tables(plan, store, tmp_path / "t")
+    cells = results[0].cells.set_index(["label", "dataset"])
+    assert pd.isna(cells.loc[("DFAD", "cifar10"), "paper"])
+    assert cells.loc[("DFAD", "mnist"), "paper"] == pytest.approx(0.983)
+    report = render_report(plan, results, frame, [], "cmd", tmp_path / "t")
+    assert "**except cifar10**" in report
+    assert "cifar10: 4,660 train / 932 test — **not the official 50,000 / 10,000" in report
+    assert "mnist: 60,000 train / 10,000 test (official sizes)" in report
+    assert "## Known departures from the papers" in report and "Caltech101: training images" in report
