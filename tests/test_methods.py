@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.conftest import make_spec, run
@@ -40,11 +41,12 @@ def test_dfad_student_learns_from_the_generator_alone(results):
     assert summary["acc_best"] >= summary["acc_last"]
 
 
-@pytest.mark.parametrize("loss", ["mse", "kl", "mse+mae"])
-def test_dfad_loss_variants_run(results, loss):
-    spec = make_spec("dfad", "cnn8_half", {"epochs": 1, "iters_per_epoch": 2, "batch_size": 16,
-                                           "ngf": 8, "loss": loss}, TEACHER)
-    assert run(spec, results)["acc_best"] >= 0.0
+@pytest.mark.parametrize("loss,lr", [("mse", 0.002), ("kl", 0.01), ("mse+mae", 0.01)])
+def test_dfad_loss_variants_learn(results, loss, lr):
+    """Measured at this budget: mse 0.71, kl 0.48, mse+mae 0.74 (MSE diverges at lr 0.05)."""
+    spec = make_spec("dfad", "cnn8_half", {"epochs": 3, "iters_per_epoch": 20, "batch_size": 128,
+                                           "ngf": 16, "loss": loss, "lr_student": lr}, TEACHER)
+    assert run(spec, results)["acc_best"] > 0.3  # chance is 0.1
 
 
 def test_paper_profile_nets_run_two_steps_on_generated_mnist(tmp_path):
@@ -58,7 +60,9 @@ def test_paper_profile_nets_run_two_steps_on_generated_mnist(tmp_path):
                      teacher, dataset="mnist")
     assert dfad.config["ngf"] == 64 and dfad.config["nz"] == 100
     summary = run(dfad, tmp_path / "r", tmp_path / "data")
-    assert 0.0 <= summary["acc_best"] <= 1.0
+    curve = pd.read_csv(tmp_path / "r" / "runs" / dfad.run_id / "curve.csv")
+    assert curve["step"].tolist() == [2] and curve[["loss_s", "loss_g"]].notna().all().all()
+    assert summary["acc_best"] == curve["acc"].max()
 
 
 ADV_QUICK = {"epochs": 4, "iters_per_epoch": 20, "batch_size": 128, "ngf": 8, "generator_steps": 1,
@@ -93,6 +97,6 @@ def test_dfkd_mem_learns_with_its_memory(results):
 
 def test_mad_learns_and_alpha_one_runs(results):
     assert run(make_spec("mad", "cnn8_half", ADV_QUICK, TEACHER), results)["acc_best"] > 0.3
-    frozen = make_spec("mad", "cnn8_half", {**ADV_QUICK, "epochs": 1, "alpha": 1.0, "conditional": True,
-                                            "lambda3": 0.1, "lambda4": 0.1, "pretrain_steps": 2}, TEACHER)
-    assert 0.0 <= run(frozen, results)["acc_best"] <= 1.0
+    conditional = make_spec("mad", "cnn8_half", {**ADV_QUICK, "conditional": True, "lambda3": 0.1,
+                                                 "lambda4": 0.1, "pretrain_steps": 2}, TEACHER)
+    assert run(conditional, results)["acc_best"] > 0.3

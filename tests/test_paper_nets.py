@@ -83,9 +83,7 @@ def data_root(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("spec", distinct_paper_specs(),
                          ids=lambda s: f"{s.method}-{s.dataset}-{s.student}-{s.config.get('generator', '')}")
 def test_paper_profile_runs_two_steps(spec, data_root, tmp_path_factory):
-    """Two steps must run without error. A NaN (Divergence) is accepted here: these
-    teachers are trained for one epoch on random images, so a MAD generator may blow
-    them up; shape and type errors are not accepted."""
+    """Two steps must run to the end with finite losses on every paper net."""
     results = tmp_path_factory.getbasetemp() / "paper_results"
     small = shrink(spec)
     store = Store(results)
@@ -93,7 +91,6 @@ def test_paper_profile_runs_two_steps(spec, data_root, tmp_path_factory):
         run(small.teacher, results, data_root)
     status = execute(small, results, data_root, show_progress=False)
     summary = store.summary(small.run_id)
-    if status == "failed":
-        assert summary["error"].startswith("Divergence:"), summary["error"]
-    else:
-        assert 0.0 <= summary["acc_best"] <= 1.0
+    assert status == "done", summary["error"]
+    curve = store.curves([small.run_id])
+    assert len(curve) >= 1 and curve.filter(like="loss").notna().all().all()
