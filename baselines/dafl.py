@@ -10,10 +10,12 @@ batch). One joint step per iteration, 120 iterations per epoch; best accuracy re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
+from bench.cmi_game import CMIGameConfig, cmi_game
 from bench.context import RunContext
 from bench.datafree import noise, run_iterations
 from bench.losses import class_balance_entropy, kd_kl
@@ -24,6 +26,11 @@ from bench.train import adam, multistep, sgd
 @dataclass(frozen=True)
 class DAFLConfig:
     """Defaults: the official code/README for MNIST (methods_spec §13)."""
+
+    defaults_for: ClassVar[tuple[str, ...]] = ("mnist",)
+    dataset_keys: ClassVar[tuple[str, ...]] = ("batch_size", "nz", "lr_generator", "student_optimizer",
+                                               "lr_student", "weight_decay", "lr_milestones", "epochs",
+                                               "lambda_oh", "lambda_ie", "lambda_a")
 
     epochs: int = 200
     """C:DAFL MNIST: 200 epochs (CIFAR: 2000)."""
@@ -96,3 +103,23 @@ def dafl(ctx: RunContext, cfg: DAFLConfig) -> dict[str, float]:
 
     return run_iterations(ctx, student, epochs=cfg.epochs, iters_per_epoch=cfg.iters_per_epoch,
                           iteration=iteration, epoch_schedulers=(sched_s,))
+
+
+@dataclass(frozen=True)
+class DAFLCMIConfig(CMIGameConfig):
+    """DAFL as CMI's benchmark code runs it (C:CMI scripts/dafl/dafl_cifar10_wrn402_wrn161.sh)."""
+
+    nz: int = 512
+    """C:CMI datafree_kd.py: nz 512 for DAFL."""
+    oh: float = 1.0
+    """C:CMI scripts/dafl: --oh 1."""
+    act: float = 0.001
+    """C:CMI scripts/dafl: --act 0.001."""
+    balance: float = 20.0
+    """C:CMI scripts/dafl: --balance 20."""
+
+
+@METHODS.register("dafl_cmi", config=DAFLCMIConfig, family="data_free",
+                  paper="dafl as re-run by cmi (mad Table 1)", needs_teacher=True, label="DAFL")
+def dafl_cmi(ctx: RunContext, cfg: DAFLCMIConfig) -> dict[str, float]:
+    return cmi_game(ctx, cfg)

@@ -67,6 +67,8 @@ class RunContext:
                                    n_train=self.spec.n_train, seed=self.spec.seed,
                                    download=self.download).to(self.device)
             self.extra.update(train_size=len(self._data.y_train), test_size=len(self._data.y_test))
+            if self._data.departures:
+                self.extra["data_departures"] = " | ".join(self._data.departures)
         return self._data
 
     def alternative_data(self, name: str) -> Data:

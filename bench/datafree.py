@@ -8,50 +8,12 @@ logs the curve and returns acc_best / acc_last.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import nn
 
 from bench.context import RunContext
-
-
-@dataclass(frozen=True)
-class MADSetting:
-    """MAD's adversarial setting for CIFAR WRN-40-2 -> WRN-16-2 (P:mad Tables 5-8), shared
-    by MAD and by the baselines MAD runs in the same setting (DFKD-Mem, ABM)."""
-
-    epochs: int = 300
-    """P:mad Table 6: 300 epochs."""
-    iters_per_epoch: int = 50
-    """P:mad Table 6: 50 steps per epoch."""
-    batch_size: int = 256
-    """P:mad Table 6: batch 256."""
-    nz: int = 256
-    """P:mad: d_z = 256."""
-    ngf: int = 32
-    """P:mad Table 8a: widths 256/128/64/32 (8/4/2/1 x ngf)."""
-    generator: str = "mad_generator"
-    """P:mad Table 8a."""
-    generator_steps: int = 3
-    """P:mad Table 5: n_G = 3."""
-    student_steps: int = 60
-    """P:mad Table 5: n_S = 60 for WRN (30 for ResNet)."""
-    lr_student: float = 1e-2
-    """P:mad Table 5: SGD lr 1e-2."""
-    momentum: float = 0.9
-    """P:mad Table 5: momentum 0.9."""
-    weight_decay: float = 5e-4
-    """P:mad Table 5: wd 5e-4."""
-    lr_milestones: tuple[int, ...] = (100, 200)
-    """P:mad Table 6: student lr x0.1 at epochs 100 and 200."""
-    lr_gamma: float = 0.1
-    """P:mad Table 6: decay 0.1."""
-    lr_generator: float = 1e-3
-    """P:mad Table 5: Adam 1e-3."""
-    generator_weight_decay: float = 5e-4
-    """P:mad Table 5: wd_G 5e-4 (OCR-ambiguous, methods_spec §21.3)."""
 
 
 def noise(batch_size: int, nz: int, device: torch.device) -> torch.Tensor:

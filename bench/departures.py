@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from bench.config import field_docs
 from bench.grid import Plan
 from bench.registry import DATASETS, METHODS
@@ -50,10 +52,14 @@ def _plain(value):
     return tuple(value) if isinstance(value, list) else value
 
 
-def collect_departures(plan: Plan) -> Departures:
+def collect_departures(plan: Plan, frame: pd.DataFrame | None = None) -> Departures:
+    """``frame`` (the plan's collected summaries) adds what the runs found in their data."""
     out = Departures(list(plan.departures), list(plan.choices))
     for name in dict.fromkeys(j.spec.dataset for j in plan.jobs):
         out.departures += list(DATASETS.get(name).meta.get("departures", ()))
+    if frame is not None and "data_departures" in frame:
+        for text in frame["data_departures"].dropna().unique():
+            out.departures += [t for t in str(text).split(" | ") if t not in out.departures]
     departures, choices = config_notes(plan)
     label = lambda labels: " (" + ", ".join(dict.fromkeys(labels)) + ")"  # noqa: E731
     out.departures += [text + label(labels) for text, labels in departures.items()]

@@ -28,7 +28,7 @@ TOP_KEYS = {"name", "papers", "description", "profiles", "experiments", "tables"
 PROFILE_KEYS = {"description", "datasets", "seeds", "n_train", "pairs", "params", "dataset_params",
                 "executor", "matches_paper", "teacher_seed", "departures", "choices"}
 EXPERIMENT_KEYS = {"id", "methods", "datasets", "pairs", "figure", "description", "profiles"}
-VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets"}
+VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets", "pairs"}
 PAIR_KEYS = {"name", "teacher", "student", "params"}
 TABLE_KEYS = {"id", "experiment", "rows", "cols", "metric", "reference", "caption", "protocol", "cost"}
 REFERENCE_KEYS = {"paper", "table", "metric", "datasets", "methods", "pairs", "runs"}
@@ -164,6 +164,22 @@ def select_pairs(available: list[dict], wanted: list[str] | None, where: str) ->
                     f"defined: {', '.join(p['name'] for p in available)}")
 
 
+def require_dataset_settings(method: str, cls: type, dataset: str, layers: list[dict], where: str) -> None:
+    """In a profile that claims to match the papers, a method's defaults stand only for the
+    datasets they were written for (``cls.defaults_for``); on any other dataset every
+    dataset-dependent key (``cls.dataset_keys``) must be set by the suite (variant, dataset
+    or pair params), never silently taken from another dataset's defaults."""
+    defaults_for = getattr(cls, "defaults_for", None)
+    if defaults_for is None or dataset in defaults_for:
+        return
+    given = {k for layer in layers for k in layer}
+    missing = [k for k in getattr(cls, "dataset_keys", ()) if k not in given]
+    if missing:
+        raise UserError(f"{where}: method {method!r} has no {dataset!r} settings in this paper profile "
+                        f"(its defaults are for {', '.join(defaults_for)}); set {', '.join(missing)} "
+                        f"in dataset_params.{dataset}.{method} or the pair's params")
+
+
 def sweep(label: str, variant: dict, where: str) -> list[tuple[str, dict]]:
     """One (label, swept params) per value of the variant's ``sweep`` (ablations), or itself.
 
@@ -195,6 +211,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     raw_pairs = check_keys(prof["pairs"], set(DATASETS.names()), f"{where}.pairs")
     params = check_keys(prof.get("params", {}), set(METHODS.names()), f"{where}.params")
     ds_params = check_keys(prof.get("dataset_params", {}), set(DATASETS.names()), f"{where}.dataset_params")
+    matches_paper = bool(prof.get("matches_paper", False))
     pairs: dict[str, list[dict]] = {}
     for ds in ds_list:
         DATASETS.get(ds, f"{where}.datasets")
@@ -227,6 +244,8 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
         for layer, layer_where in layers:  # each layer alone, so errors point at their line
             build_config(cls, layer, layer_where)
         merged = {k: v for layer, _ in layers for k, v in layer.items()}
+        if matches_paper:
+            require_dataset_settings(method, cls, ds, [layers[i][0] for i in (0, 2, 3)], ctx_where)
         cfg = build_config(cls, merged, ctx_where)
         return freeze(config_dict(cfg))
 
@@ -262,8 +281,11 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
             label = variant.get("label", entry.meta.get("label", method))
             if not in_profile(variant, profile, vwhere) or not in_profile(exp, profile, ewhere):
                 continue
-            for ds in [d for d in exp_datasets if d in variant.get("datasets", exp_datasets)]:
+            variant_datasets = per_profile(variant.get("datasets", exp_datasets), profile, f"{vwhere}.datasets")
+            for ds in [d for d in exp_datasets if d in variant_datasets]:
                 for pair in select_pairs(pairs[ds], exp.get("pairs"), ewhere):
+                    if "pairs" in variant and pair["name"] not in variant["pairs"]:
+                        continue  # e.g. MAD Table 1 prints DFAD for ResNet pairs only
                     for var_label, swept in sweep(label, variant, vwhere):
                         jobs += expand(method, entry, var_label, variant.get("params", {}), swept,
                                        ds, pair, exp["id"], vwhere)

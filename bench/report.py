@@ -83,7 +83,7 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
         "",
     ]
     if plan.matches_paper:
-        lines += departure_lines(collect_departures(plan))
+        lines += departure_lines(collect_departures(plan, frame))
     for result in results:
         t = result.table
         lines += [f"## {t.id}", "", t.caption, "",
@@ -94,8 +94,7 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
                   to_markdown(cell_texts(result)), ""]
         missing = not_reproduced(result)
         if missing:
-            lines += ["The paper's other rows, **not reproduced here** (methods this harness does not "
-                      "implement), as printed in the paper:", ""]
+            lines += ["The paper's other rows, **not reproduced here**, as printed in the paper:", ""]
             lines += [f"- {label}: " + "; ".join(f"{col} {value:.4f}" for col, value in cols if value == value)
                       for label, cols in missing.items()]
             lines.append("")

@@ -46,3 +46,9 @@ def teacher(ctx: RunContext, cfg: TeacherConfig) -> dict[str, float]:
     result = ctx.accuracy_summary()
     result["acc"] = result["acc_best"] if cfg.keep == "best" else result["acc_last"]
     return result
+
+
+# The student architecture trained from scratch on the labelled data with the teacher's
+# recipe: MAD Table 1's "Stu." column (the reference the data-free students are read against).
+METHODS.register("scratch", config=TeacherConfig, family="supervised", paper="-", needs_teacher=False,
+                 label="Student")(teacher)

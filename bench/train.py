@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 from typing import Callable
 
 import torch
@@ -20,6 +21,9 @@ from bench.data.augment import NONE, augment_batch, step_generator
 @dataclass(frozen=True)
 class EpochRecipe:
     """An SGD recipe over a training set; defaults: DFAD's MNIST recipe (methods_spec §14)."""
+
+    defaults_for: ClassVar[tuple[str, ...]] = ("mnist",)
+    dataset_keys: ClassVar[tuple[str, ...]] = ("epochs", "batch_size", "lr", "weight_decay", "lr_milestones")
 
     epochs: int = 10
     """C:DFAD train_teacher (MNIST): 10 epochs."""

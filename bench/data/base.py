@@ -23,6 +23,8 @@ class RawData:
     y_train: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
+    departures: tuple[str, ...] = ()
+    """How this copy departs from the papers' data, when that depends on what was found."""
 
 
 @dataclass
@@ -39,6 +41,8 @@ class Data:
     std: tuple[float, ...]
     augment: Augment = NONE
     """The dataset's training augmentation (applied by the epoch loop, never to test data)."""
+    departures: tuple[str, ...] = ()
+    """See RawData.departures."""
 
     @property
     def black(self) -> torch.Tensor:
@@ -52,7 +56,8 @@ class Data:
     def to(self, device: torch.device) -> Data:
         move = lambda t: t.to(device)  # noqa: E731
         return Data(self.name, move(self.x_train), move(self.y_train), move(self.x_test),
-                    move(self.y_test), self.num_classes, self.mean, self.std, self.augment)
+                    move(self.y_test), self.num_classes, self.mean, self.std, self.augment,
+                    self.departures)
 
 
 def default_data_root() -> Path:
@@ -123,7 +128,7 @@ def load_data(name: str, root: str | Path, size: int, channels: int | None = Non
     m = torch.tensor(mean).view(1, -1, 1, 1)
     s = torch.tensor(std).view(1, -1, 1, 1)
     return Data(name, (x_train - m) / s, y_train, (x_test - m) / s, raw.y_test,
-                entry.meta["num_classes"], mean, std, entry.meta.get("augment", NONE))
+                entry.meta["num_classes"], mean, std, entry.meta.get("augment", NONE), raw.departures)
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator, drop_last: bool = False):

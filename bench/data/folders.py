@@ -1,8 +1,8 @@
 """Image-folder datasets in their usual layouts, decoded once into memory.
 
-- ``caltech101``: ``<root>/caltech101/101_ObjectCategories/<class>/*.jpg`` (torchvision's
-  layout; the BACKGROUND_Google folder is left out: 101 classes). There is no official
-  split: a fixed, stratified 80/20 split (seed 0) is used; DFAD does not state its split.
+- ``caltech101``: DFAD's split ``<root>/caltech101/101_ObjectCategories_split/{train,test}/<class>``
+  when present, else ``<root>/caltech101/101_ObjectCategories/<class>/*.jpg`` (torchvision's
+  layout) with a fixed stratified 80/20 split; BACKGROUND_Google is left out (101 classes).
 - ``tiny_imagenet``: ``<root>/tiny-imagenet-200/`` with ``wnids.txt``,
   ``train/<wnid>/images/*.JPEG`` and ``val/images`` + ``val/val_annotations.txt`` (the
   validation set is the test set, as usual).
@@ -43,31 +43,52 @@ def read_images(paths: list[Path], size: int) -> torch.Tensor:
     return torch.from_numpy(out).permute(0, 3, 1, 2).float() / 255.0
 
 
+def image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+
+
 @DATASETS.register("caltech101", num_classes=101, embedded=False,
-                   where="<data-root>/caltech101/101_ObjectCategories", native_size=128, channels=3,
+                   where="<data-root>/caltech101/101_ObjectCategories_split/{train,test} (DFAD's split) "
+                         "or <data-root>/caltech101/101_ObjectCategories",
+                   native_size=128, channels=3,
                    mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), augment=Augment(flip=True),
                    departures=("Caltech101: training images are the centre 128-crop of the short-side-128 "
-                               "image, flipped at random; DFAD crops them at random positions",
-                               "Caltech101: a fixed stratified 80/20 split (seed 0); DFAD does not state its split"))
+                               "image, flipped at random; DFAD crops them at random positions",))
 def caltech101(root: Path, download: bool) -> RawData:
-    folder = root / "caltech101" / "101_ObjectCategories"
+    """DFAD's own split when present (C:DFAD data/split_caltech101.py: 20% of each class,
+    at least 2, as test; the README links the split folder), else a fixed stratified
+    80/20 split (seed 0) of 101_ObjectCategories, which the report names as a departure."""
+    base = root / "caltech101"
+    split, folder = base / "101_ObjectCategories_split", base / "101_ObjectCategories"
+    if (split / "train").is_dir() and (split / "test").is_dir():
+        classes = sorted(d.name for d in (split / "train").iterdir() if d.is_dir() and d.name != "BACKGROUND_Google")
+        parts = []
+        for part in ("train", "test"):
+            items = [(p, label) for label, name in enumerate(classes) for p in image_files(split / part / name)]
+            parts.append((read_images([p for p, _ in items], 128), torch.tensor([y for _, y in items])))
+        (x_tr, y_tr), (x_te, y_te) = parts
+        return RawData(x_tr, y_tr, x_te, y_te)
     if not folder.is_dir():
-        raise missing("caltech101", [folder], "Unpack 101_ObjectCategories.tar.gz there "
-                      "(torchvision's Caltech101 layout).")
+        raise missing("caltech101", [split, folder], "Unpack DFAD's 101_ObjectCategories_split.zip (linked "
+                      "from its README) or 101_ObjectCategories.tar.gz (torchvision's layout) there.")
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and d.name != "BACKGROUND_Google")
     paths, labels = [], []
     for label, name in enumerate(classes):
-        files = sorted(p for p in (folder / name).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        files = image_files(folder / name)
         paths += files
         labels += [label] * len(files)
     tr, te = train_test_split(np.arange(len(paths)), test_size=0.2, stratify=labels, random_state=0)
     y = torch.tensor(labels)
-    return RawData(read_images([paths[i] for i in tr], 128), y[tr], read_images([paths[i] for i in te], 128), y[te])
+    raw = RawData(read_images([paths[i] for i in tr], 128), y[tr], read_images([paths[i] for i in te], 128), y[te])
+    raw.departures = ("Caltech101: no DFAD split folder found; a fixed stratified 80/20 split (seed 0) "
+                      "of 101_ObjectCategories is used instead",)
+    return raw
 
 
 @DATASETS.register("tiny_imagenet", num_classes=200, embedded=False,
                    where="<data-root>/tiny-imagenet-200", native_size=64, channels=3,
-                   augment=Augment(crop=64, pad=4, flip=True), official_sizes=(100_000, 10_000))
+                   augment=Augment(crop=64, pad=4, flip=True), official_sizes=(100_000, 10_000),
+                   mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))  # C:CMI registry.py: tiny_imagenet 0.5s
 def tiny_imagenet(root: Path, download: bool) -> RawData:
     folder = root / "tiny-imagenet-200"
     if not (folder / "wnids.txt").exists():

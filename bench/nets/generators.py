@@ -8,8 +8,9 @@
   second positional argument of BatchNorm2d in the official code; kept on purpose).
 - ZSKT's generator: Linear(z -> 128*(S/4)^2), BN; up, conv 128->128, BN, LReLU; up,
   conv 128->64, BN, LReLU; conv 64->nc; BN(nc, affine=True); no tanh.
-- MAD's generator (MAD Table 8a): Linear(d_z -> 256*(S/8)^2), reshape, ReLU, BN(256);
-  three [bilinear upsample x2 -> ConvBlock] stages 256->128->64->32; conv1x1 32->nc giving
+- MAD's generator (MAD Table 8a): Linear(d_z -> 256*(S/8)^2), reshape, ReLU,
+  BatchNorm2d(256, 0.1) as printed (eps 0.1); three [UpsamplingBilinear2d x2 (align_corners)
+  -> ConvBlock] stages 256->128->64->32; conv1x1 32->nc giving
   logits u; the image is sigmoid(u), normalised like the data by the method.
   ConvBlock's internals did not survive the paper's text extraction: assumed
   conv3x3-BN-LeakyReLU(0.2) (methods_spec §1.8, unconfirmed).
@@ -85,7 +86,8 @@ class MADGenerator(nn.Module):
 
     output_activation = "sigmoid"
 
-    def __init__(self, nz: int = 256, ngf: int = 32, img_size: int = 32, nc: int = 3):
+    def __init__(self, nz: int = 256, ngf: int = 32, img_size: int = 32, nc: int = 3,
+                 bn_eps: float = 0.1, align_corners: bool = True):
         super().__init__()
         # Table 8a starts at 4x4 and doubles three times (32x32); smaller images (8x8
         # digits) start at 2x2: a 1x1 start would give spatially constant images.
@@ -95,9 +97,9 @@ class MADGenerator(nn.Module):
             raise ValueError(f"MAD's generator cannot produce {img_size}x{img_size} images")
         widths = (8 * ngf, 4 * ngf, 2 * ngf, ngf)[:n_up + 1]
         self.project = nn.Linear(nz, widths[0] * self.init_size ** 2)
-        layers: list[nn.Module] = [nn.ReLU(), nn.BatchNorm2d(widths[0], momentum=0.1)]
+        layers: list[nn.Module] = [nn.ReLU(), nn.BatchNorm2d(widths[0], bn_eps)]
         for cin, cout in zip(widths[:-1], widths[1:]):
-            layers += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            layers += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=align_corners),
                        nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
         layers.append(nn.Conv2d(widths[-1], nc, 1))
         self.body = nn.Sequential(*layers)
@@ -107,31 +109,39 @@ class MADGenerator(nn.Module):
 
 
 @NETS.register("mad_generator", kind="generator", paper="mad Table 8a")
-def mad_generator(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
-    return MADGenerator(nz=nz, ngf=ngf, img_size=img_size, nc=nc)
+def mad_generator(nz: int, ngf: int, img_size: int, nc: int, bn_eps: float = 0.1,
+                  align_corners: bool = True) -> nn.Module:
+    return MADGenerator(nz=nz, ngf=ngf, img_size=img_size, nc=nc, bn_eps=bn_eps, align_corners=align_corners)
 
 
 class GeneratorB(nn.Module):
-    """DFAD Table 4's Generator-B (DCGAN-like; Caltech101 and segmentation at 128x128):
-    FC, reshape, BN; four [3x3 deconv stride 2, BN, LeakyReLU(0.2)] with 8/4/2/1 x ngf
-    channels; 3x3 conv to nc; Tanh. Weights N(0, 0.02) as in DCGAN (methods_spec §1.8)."""
+    """DFAD's Generator-B (DCGAN-like; Caltech101 and segmentation at 128x128) as the
+    official code builds it (C:DFAD network/gan.py): Linear(nz -> 8ngf*(S/16)^2), reshape,
+    BN(8ngf); four [4x4 transposed conv stride 2 pad 1 (no bias), BN, LeakyReLU(0.2)] with
+    8->4->2->1->1 x ngf channels; 3x3 conv to nc; Tanh. Conv/linear weights N(0, 0.02),
+    biases 0; BN weights N(1, 0.02), biases 0."""
 
     def __init__(self, nz: int = 256, ngf: int = 64, img_size: int = 128, nc: int = 3):
         super().__init__()
         if img_size % 16:
             raise ValueError(f"Generator-B needs an image size divisible by 16, got {img_size}")
         self.init_size = img_size // 16
-        widths = (8 * ngf, 8 * ngf, 4 * ngf, 2 * ngf, ngf)
+        widths = (8 * ngf, 4 * ngf, 2 * ngf, ngf, ngf)
         self.project = nn.Linear(nz, widths[0] * self.init_size ** 2)
         layers: list[nn.Module] = [nn.BatchNorm2d(widths[0])]
         for cin, cout in zip(widths[:-1], widths[1:]):
-            layers += [nn.ConvTranspose2d(cin, cout, 3, 2, 1, output_padding=1, bias=False),
-                       nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
+            layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True)]
         layers += [nn.Conv2d(ngf, nc, 3, padding=1), nn.Tanh()]
         self.body = nn.Sequential(*layers)
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
                 nn.init.normal_(m.weight, 0.0, 0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.normal_(m.weight, 1.0, 0.02)
+                nn.init.zeros_(m.bias)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.body(self.project(z).view(z.shape[0], -1, self.init_size, self.init_size))
@@ -140,3 +150,34 @@ class GeneratorB(nn.Module):
 @NETS.register("generator_b", kind="generator", paper="dfad Table 4")
 def generator_b(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
     return GeneratorB(nz=nz, ngf=ngf, img_size=img_size, nc=nc)
+
+
+class CMILargeGenerator(nn.Module):
+    """CMI's LargeGenerator (C:CMI datafree/models/generator.py), used by its re-runs of DAFL,
+    ZSKT and DFAD: Linear(nz -> 4ngf*(S/4)^2), reshape, BN(4ngf); up x2 (nearest), conv3x3
+    4ngf->2ngf (no bias), BN, LeakyReLU(0.2); up x2, conv3x3 2ngf->ngf (no bias), BN,
+    LeakyReLU(0.2); conv3x3 ngf->nc. The code ends with a Sigmoid and then normalises like
+    the data; here the module returns the logits and ``output_activation`` says so."""
+
+    output_activation = "sigmoid"
+
+    def __init__(self, nz: int = 256, ngf: int = 64, img_size: int = 32, nc: int = 3):
+        super().__init__()
+        self.init_size = img_size // 4
+        self.project = nn.Linear(nz, 4 * ngf * self.init_size ** 2)
+        self.body = nn.Sequential(
+            nn.BatchNorm2d(4 * ngf),
+            nn.Upsample(scale_factor=2),
+            nn.Conv2d(4 * ngf, 2 * ngf, 3, padding=1, bias=False), nn.BatchNorm2d(2 * ngf), nn.LeakyReLU(0.2),
+            nn.Upsample(scale_factor=2),
+            nn.Conv2d(2 * ngf, ngf, 3, padding=1, bias=False), nn.BatchNorm2d(ngf), nn.LeakyReLU(0.2),
+            nn.Conv2d(ngf, nc, 3, padding=1),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(z).view(z.shape[0], -1, self.init_size, self.init_size))
+
+
+@NETS.register("cmi_large_generator", kind="generator", paper="cmi (re-runs in mad Table 1)")
+def cmi_large_generator(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
+    return CMILargeGenerator(nz=nz, ngf=ngf, img_size=img_size, nc=nc)

@@ -3,8 +3,11 @@
 - ResNet-18/34-"8x" for CIFAR (DFAD Table 6, DAFL, CMI/MAD; methods_spec §1.2): 3x3
   stem of 64 channels, no max-pool, four BasicBlock stages 64/128/256/512 with strides
   1/2/2/2, global average pool, FC; Kaiming-normal (fan_out) init. Total stride 8.
-- ImageNet-style ResNet-18/34 (torchvision layout) for Caltech101 (128x128, DFAD) and
-  TinyImageNet (64x64, MAD), with ``return_features`` and stage activations added.
+- The same CIFAR-style nets at 64x64 for TinyImageNet (``resnet*_tiny``), as CMI and MAD
+  run it (3x3 stem, no max-pool; global pooling over the 8x8 final map).
+- ImageNet-style ResNet-18/34 (torchvision layout) for Caltech101 (128x128, DFAD), and at
+  64x64 for users who want the 7x7-stem variant, with ``return_features`` and stage
+  activations added.
 """
 from __future__ import annotations
 
@@ -76,6 +79,16 @@ def resnet18_8x(num_classes: int, in_channels: int) -> nn.Module:
 
 @NETS.register("resnet34_8x", kind="classifier", input_size=32, paper="dfad Table 6")
 def resnet34_8x(num_classes: int, in_channels: int) -> nn.Module:
+    return ResNet8x((3, 4, 6, 3), num_classes, in_channels)
+
+
+@NETS.register("resnet18_tiny", kind="classifier", input_size=64, paper="mad/cmi TinyImageNet (3x3 stem)")
+def resnet18_tiny(num_classes: int, in_channels: int) -> nn.Module:
+    return ResNet8x((2, 2, 2, 2), num_classes, in_channels)
+
+
+@NETS.register("resnet34_tiny", kind="classifier", input_size=64, paper="mad/cmi TinyImageNet (3x3 stem)")
+def resnet34_tiny(num_classes: int, in_channels: int) -> nn.Module:
     return ResNet8x((3, 4, 6, 3), num_classes, in_channels)
 
 

@@ -1,28 +1,34 @@
-"""Adversarial belief matching: the game ABM (ZSKT) and DFKD-Mem share.
+"""ZSKT: Zero-shot knowledge transfer via adversarial belief matching (Micaelli & Storkey
+2019; methods_spec §15), as its official code runs it. MAD's "ABM" baseline is this game
+in MAD's setting, which lives in bench/momentum_game.py (baselines/abm.py).
 
-The generator maximises D = KL(T || S) on its images; the student minimises D (plus,
-in ZSKT, beta times an attention-transfer term). Each iteration is a "pseudo batch":
-``generator_steps`` generator steps, then ``student_steps`` student steps. ZSKT keeps
-one noise batch z for the whole pseudo batch (``fixed_noise``); the MAD-paper setting
-draws fresh noise at every step. DFKD-Mem adds a FIFO memory of past synthetic images
-that the student also imitates the teacher on (``memory_size`` > 0).
+The generator maximises D = KL(T || S) on its images; the student minimises D plus beta
+times an attention-transfer term. Each iteration is a "pseudo batch": ``generator_steps``
+generator steps, then ``student_steps`` student steps, all on one noise batch z
+(``fixed_noise``), Adam for both, both lrs cosine-annealed to 0, gradient norms clipped
+at 5. ZSKT reports the final accuracy (``acc_last``); both are logged.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
+from bench.cmi_game import CMIGameConfig, cmi_game
 from bench.context import RunContext
-from bench.datafree import SampleMemory, noise, optimise, run_iterations, to_images
+from bench.datafree import noise, optimise, run_iterations, to_images
 from bench.losses import attention_transfer, kd_kl
+from bench.registry import METHODS
 from bench.train import adam, multistep, sgd
 
 
 @dataclass(frozen=True)
-class BeliefMatchingConfig:
-    """The game's fields with ZSKT's CIFAR-10 defaults (C:ZSKT main.py, scripts/ZeroShot);
-    DFKD-Mem overrides them with MAD's setting."""
+class ZSKTConfig:
+    """ZSKT's CIFAR-10 defaults (C:ZSKT main.py, scripts/ZeroShot)."""
+
+    defaults_for: ClassVar[tuple[str, ...]] = ("cifar10",)
+    dataset_keys: ClassVar[tuple[str, ...]] = ("student_steps",)
 
     epochs: int = 100
     """80,000 pseudo batches, tested every total/100 -> 100 x 800."""
@@ -67,9 +73,7 @@ class BeliefMatchingConfig:
     kl_reduction: str = "mean"
     """C:ZSKT: PyTorch-1.0 F.kl_div default (element mean)."""
     at_beta: float = 250.0
-    """C:ZSKT: attention-transfer weight 250 (0 for MAD's ABM baseline)."""
-    memory_size: int = 0
-    """Images in the replay memory (0: none; DFKD-Mem uses one)."""
+    """C:ZSKT: attention-transfer weight 250."""
 
     def __post_init__(self):
         checks = {"student_optimizer": ("adam", "sgd"), "schedule": ("cosine", "multistep"),
@@ -79,7 +83,9 @@ class BeliefMatchingConfig:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
 
 
-def belief_matching(ctx: RunContext, cfg: BeliefMatchingConfig) -> dict[str, float]:
+@METHODS.register("zskt", config=ZSKTConfig, family="data_free", paper="zskt (baseline in mad)",
+                  needs_teacher=True, label="ZSKT")
+def zskt(ctx: RunContext, cfg: ZSKTConfig) -> dict[str, float]:
     teacher = ctx.teacher()
     student = ctx.net()
     data = ctx.data
@@ -96,9 +102,8 @@ def belief_matching(ctx: RunContext, cfg: BeliefMatchingConfig) -> dict[str, flo
     else:
         scheds = [multistep(o, cfg.lr_milestones, cfg.lr_gamma) for o in (opt_s, opt_g)]
         per_step, per_epoch = (), tuple(scheds)
-    memory = SampleMemory(cfg.memory_size) if cfg.memory_size else None
     ctx.track(student=student, generator=generator, opt_s=opt_s, opt_g=opt_g,
-              sched_s=scheds[0], sched_g=scheds[1], **({"memory": memory} if memory else {}))
+              sched_s=scheds[0], sched_g=scheds[1])
     student.train()
     generator.train()
     clip = cfg.grad_clip or None
@@ -126,15 +131,23 @@ def belief_matching(ctx: RunContext, cfg: BeliefMatchingConfig) -> dict[str, flo
             loss_s = discrepancy(s_logits, t_logits)
             if cfg.at_beta:
                 loss_s = loss_s + cfg.at_beta * attention_transfer(s_acts, t_acts)
-            if memory is not None and len(memory):
-                x_mem = memory.sample(cfg.batch_size)
-                with torch.no_grad():
-                    t_mem = teacher(x_mem)
-                loss_s = loss_s + discrepancy(student(x_mem), t_mem)
             optimise(opt_s, loss_s, clip)
-        if memory is not None:  # harness policy: the last G batch enters the bank (unconfirmed)
-            memory.push(x)
         return {"loss_g": loss_g, "loss_s": loss_s}
 
     return run_iterations(ctx, student, epochs=cfg.epochs, iters_per_epoch=cfg.iters_per_epoch,
                           iteration=iteration, epoch_schedulers=per_epoch, step_schedulers=per_step)
+
+
+@dataclass(frozen=True)
+class ZSKTCMIConfig(CMIGameConfig):
+    """ZSKT as CMI's benchmark code runs it (C:CMI scripts/zskt/zskt_cifar10_wrn402_wrn161.sh):
+    adversarial KL only, no attention transfer."""
+
+    adv: float = 1.0
+    """C:CMI scripts/zskt: --adv 1."""
+
+
+@METHODS.register("zskt_cmi", config=ZSKTCMIConfig, family="data_free",
+                  paper="zskt as re-run by cmi (mad Table 1)", needs_teacher=True, label="ZSKT")
+def zskt_cmi(ctx: RunContext, cfg: ZSKTCMIConfig) -> dict[str, float]:
+    return cmi_game(ctx, cfg)
