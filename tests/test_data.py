@@ -133,3 +133,26 @@ def test_tiny_imagenet_from_a_generated_folder(tmp_path: Path):
     (base / "val" / "val_annotations.txt").write_text("0.jpg\tn02\t0\t0\t1\t1\n1.jpg\tn01\t0\t0\t1\t1\n")
     data = load_data("tiny_imagenet", tmp_path, size=64)
     assert data.x_train.shape == (6, 3, 64, 64) and data.y_test.tolist() == [1, 0]
+
+
+def test_svhn_from_generated_mat_files_maps_label_10_to_0(tmp_path: Path):
+    from scipy.io import savemat
+
+    (tmp_path / "svhn").mkdir()
+    for name in ("train_32x32.mat", "test_32x32.mat"):
+        savemat(tmp_path / "svhn" / name, {"X": np.zeros((32, 32, 3, 4), dtype=np.uint8),
+                                           "y": np.array([[10], [1], [2], [10]])})
+    data = load_data("svhn", tmp_path, size=32)
+    assert data.x_train.shape == (4, 3, 32, 32) and data.y_train.tolist() == [0, 1, 2, 0]
+
+
+def test_caltech101_uses_dfads_split_folders_when_present(tmp_path: Path):
+    split = tmp_path / "caltech101" / "101_ObjectCategories_split"
+    for part, n in (("train", 3), ("test", 2)):
+        for name in ("accordion", "airplanes"):
+            write_jpegs(split / part / name, n, size=120)
+    raw = load_raw("caltech101", str(tmp_path))
+    assert raw.x_train.shape == (6, 3, 128, 128) and raw.x_test.shape == (4, 3, 128, 128)
+    assert raw.departures == ()  # DFAD's own split: nothing to report
+    data = load_data("caltech101", tmp_path, size=128)
+    assert data.mean == (0.5, 0.5, 0.5)  # C:DFAD Normalize(0.5, 0.5)

@@ -24,11 +24,15 @@ def test_quick_profile_shares_one_teacher_per_seed():
     plan = load_plan("dfkd_small", "quick")
     teachers, students = phases(with_teachers(plan.specs))
     assert len(teachers) == 3  # 3 seeds, not one per method
-    assert {s.method for s in students} == {"kd", "dfad", "dafl", "abm", "dfkd_mem", "mad"}
+    assert {s.method for s in students} == {"kd", "dfad", "dafl", "abm", "dfkd_mem", "mad", "scratch",
+                                            "dafl_cmi", "zskt_cmi", "dfad_cmi"}
     assert {j.label for j in plan.jobs} == {"Teacher", "KD-ORI", "RANDOM", "DAFL", "DFAD", "ABM",
-                                            "DFKD-Mem", "MAD"}
+                                            "DFKD-Mem", "MAD", "Student", "ZSKT"}
     for s in students:
-        assert s.teacher.run_id in {t.run_id for t in teachers}
+        if s.method == "scratch":
+            assert s.teacher is None  # the student from scratch needs no teacher
+        else:
+            assert s.teacher.run_id in {t.run_id for t in teachers}
 
 
 def test_paper_profile_is_dfad_table2_mnist():
@@ -50,14 +54,16 @@ def test_paper_profile_pairs_and_per_pair_settings():
                                  if j.experiment == exp and j.label == label and j.spec.dataset == ds}
     assert by("dfad_table2", "DFAD", "cifar10") == {("resnet", "resnet18_8x")}
     assert by("mad_table2", "MAD", "cifar10") == {("wrn", "wrn16_2")}
-    assert by("mad_table2", "MAD", "tiny_imagenet") == {("resnet", "resnet18_in64")}
+    assert by("mad_table2", "MAD", "tiny_imagenet") == {("resnet", "resnet18_tiny")}
     assert by("mad_table1", "MAD", "cifar100") == {("resnet", "resnet18_8x"), ("wrn", "wrn16_2")}
     mad = {j.pair: j.spec.config for j in plan.jobs if j.label == "MAD" and j.spec.dataset == "cifar10"}
     assert mad["wrn"]["student_steps"] == 60 and mad["resnet"]["student_steps"] == 30  # P:mad Table 5
-    abm = next(j.spec.config for j in plan.jobs if j.experiment == "mad_table2" and j.label == "ABM")
-    assert abm["at_beta"] == 0 and abm["generator"] == "mad_generator"  # ABM in MAD's setting
-    zskt = next(j.spec.config for j in plan.jobs if j.label == "ZSKT")
-    assert zskt["at_beta"] == 250 and zskt["generator"] == "zskt_generator"
+    abm = next(j.spec for j in plan.jobs if j.experiment == "mad_table2" and j.label == "ABM")
+    assert abm.method == "abm" and abm.config["generator"] == "mad_generator"  # ABM in MAD's setting
+    own = next(j.spec.config for j in plan.jobs if j.label == "ZSKT (own code)")
+    assert own["at_beta"] == 250 and own["generator"] == "zskt_generator"
+    cmi = next(j.spec for j in plan.jobs if j.label == "ZSKT")  # MAD Table 1's row: CMI's re-run
+    assert cmi.method == "zskt_cmi" and "at_beta" not in cmi.config
 
 
 def test_dataset_override_uses_the_profile_pairs():
@@ -77,7 +83,7 @@ def broken_suite(tmp_path: Path, edit) -> Path:
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d.update(bogus=1), r"unknown key 'bogus'; accepted: .*experiments"),
     (lambda d: d["experiments"][0]["methods"].append({"method": "nope"}),
-     r"methods\[\d\]\.method: unknown method 'nope'; accepted: .*dfad"),
+     r"methods\[\d+\]\.method: unknown method 'nope'; accepted: .*dfad"),
     (lambda d: d["profiles"]["quick"].update(datasets=["imagenet21k"]),
      r"profiles.quick.datasets: unknown dataset 'imagenet21k'; accepted: .*digits"),
     (lambda d: d["profiles"]["quick"]["pairs"]["digits"].update(student="vgg99"),

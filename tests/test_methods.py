@@ -67,9 +67,6 @@ def test_paper_profile_nets_run_two_steps_on_generated_mnist(tmp_path):
 
 ADV_QUICK = {"epochs": 4, "iters_per_epoch": 20, "batch_size": 128, "ngf": 8, "generator_steps": 1,
              "student_steps": 5, "lr_student": 0.05, "lr_milestones": []}
-MAD_SETTING = {"generator": "mad_generator", "nz": 256, "fixed_noise": False, "student_optimizer": "sgd",
-               "weight_decay": 5e-4, "generator_weight_decay": 5e-4, "schedule": "multistep",
-               "grad_clip": 0.0, "kl_reduction": "batchmean", "at_beta": 0.0}
 
 
 def test_dafl_student_learns(results):
@@ -78,16 +75,29 @@ def test_dafl_student_learns(results):
     assert run(spec, results)["acc_best"] > 0.3  # chance is 0.1
 
 
-def test_abm_zskt_defaults_with_attention_transfer_learn(results):
-    spec = make_spec("abm", "cnn8_half", {"epochs": 4, "iters_per_epoch": 20, "batch_size": 128,
+def test_zskt_defaults_with_attention_transfer_learn(results):
+    spec = make_spec("zskt", "cnn8_half", {"epochs": 4, "iters_per_epoch": 20, "batch_size": 128,
                                           "ngf": 16, "student_steps": 5}, TEACHER)
     assert spec.config["at_beta"] == 250.0 and spec.config["fixed_noise"]
     assert run(spec, results)["acc_best"] > 0.3
 
 
 def test_abm_in_mad_setting_learns(results):
-    spec = make_spec("abm", "cnn8_half", {**MAD_SETTING, **ADV_QUICK}, TEACHER)
+    spec = make_spec("abm", "cnn8_half", ADV_QUICK, TEACHER)
+    assert not spec.config["ema"] and spec.config["generator"] == "mad_generator"
     assert run(spec, results)["acc_best"] > 0.3
+
+
+@pytest.mark.parametrize("method", ["dafl_cmi", "zskt_cmi", "dfad_cmi"])
+def test_cmi_reruns_learn(results, method):
+    spec = make_spec(method, "cnn8_half", {"epochs": 4, "iters_per_epoch": 20, "batch_size": 128, "ngf": 16},
+                     TEACHER)
+    assert run(spec, results)["acc_best"] > 0.3
+
+
+def test_student_from_scratch_learns_without_a_teacher(results):
+    summary = run(make_spec("scratch", "cnn8_half", {"epochs": 5, "batch_size": 64, "lr": 0.05}), results)
+    assert summary["acc_best"] > 0.85 and "teacher_run_id" not in summary
 
 
 def test_dfkd_mem_learns_with_its_memory(results):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from bench.nets import build_classifier
-from bench.nets.generators import GeneratorA
+from bench.nets.generators import generator_a
 
 
 def n_params(model: torch.nn.Module) -> int:
@@ -30,7 +30,7 @@ def test_classifiers_return_logits_and_features():
 
 
 def test_generator_a_output_is_standardised_by_its_last_bn():
-    g = GeneratorA(nz=100, ngf=64, img_size=32, nc=1).train()
+    g = generator_a(nz=100, ngf=64, img_size=32, nc=1).train()
     x = g(torch.randn(64, 100))
     assert x.shape == (64, 1, 32, 32)
     assert abs(x.mean().item()) < 1e-4 and abs(x.std().item() - 1) < 1e-2
@@ -47,3 +47,15 @@ def test_measured_macs_match_a_hand_count_and_the_papers_flops():
     assert si(net_cost("resnet34_8x", 10, 3)[1]) == "1.16G"
     assert abs(net_cost("resnet18_8x", 10, 3)[1] / 557e6 - 1) < 0.01
     assert si(net_cost("resnet34_in128", 101, 3)[1]) == "1.2G"  # Caltech101, 128 px
+
+
+def test_generator_b_is_built_as_dfads_code_builds_it():
+    from bench.nets.generators import GeneratorB
+
+    g = GeneratorB(nz=256, ngf=64, img_size=128, nc=3)
+    # Linear 256 -> 512*8*8 (8,421,376) + BN 1,024 + 4x4 deconvs 512->256->128->64->64 without
+    # bias (2,097,152 + 524,288 + 131,072 + 65,536) + their BNs (512 + 256 + 128 + 128)
+    # + conv 64->3 3x3 (1,731)
+    assert n_params(g) == 11_243_203
+    assert [m.kernel_size for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d)] == [(4, 4)] * 4
+    assert g(torch.randn(2, 256)).shape == (2, 3, 128, 128)

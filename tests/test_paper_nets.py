@@ -8,6 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from scipy.io import savemat
 
 from bench.grid import load_plan
 from bench.runner import execute
@@ -41,6 +42,10 @@ def make_data_root(root: Path) -> Path:
                                                 "fine_labels": list(range(8))}))
     for name in ("accordion", "airplanes"):
         write_jpegs(root / "caltech101" / "101_ObjectCategories" / name, 3)
+    (root / "svhn").mkdir()
+    for name in ("train_32x32.mat", "test_32x32.mat"):
+        savemat(root / "svhn" / name, {"X": rng.integers(0, 256, (32, 32, 3, 6), dtype=np.uint8),
+                                       "y": np.arange(1, 7).reshape(-1, 1)})
     tiny = root / "tiny-imagenet-200"
     tiny.mkdir()
     (tiny / "wnids.txt").write_text("n01\nn02")

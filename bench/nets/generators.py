@@ -8,6 +8,8 @@
   second positional argument of BatchNorm2d in the official code; kept on purpose).
 - ZSKT's generator: Linear(z -> 128*(S/4)^2), BN; up, conv 128->128, BN, LReLU; up,
   conv 128->64, BN, LReLU; conv 64->nc; BN(nc, affine=True); no tanh.
+- CMI's LargeGenerator: the same with widths 256/128/64, bias-free convs and a sigmoid.
+  These four share ``UpsamplingGenerator``.
 - MAD's generator (MAD Table 8a): Linear(d_z -> 256*(S/8)^2), reshape, ReLU,
   BatchNorm2d(256, 0.1) as printed (eps 0.1); three [UpsamplingBilinear2d x2 (align_corners)
   -> ConvBlock] stages 256->128->64->32; conv1x1 32->nc giving
@@ -23,62 +25,61 @@ from torch import nn
 from bench.registry import NETS
 
 
-class GeneratorA(nn.Module):
-    def __init__(self, nz: int = 100, ngf: int = 64, img_size: int = 32, nc: int = 1,
-                 bn_eps: float = 1e-5):
+class UpsamplingGenerator(nn.Module):
+    """The two-upsampling family of DFAD, DAFL, ZSKT and CMI: Linear(nz -> w0*(S/4)^2),
+    reshape, BN(w0); twice [upsample x2 (nearest), conv3x3, BN, LeakyReLU(0.2)] to w1, then
+    w2; conv3x3 w2 -> nc; then each code's own ``tail``. ``output_activation='sigmoid'``
+    marks a generator whose output is the logit of a [0, 1] image (CMI's)."""
+
+    def __init__(self, nz: int, widths: tuple[int, int, int], img_size: int, nc: int,
+                 tail: tuple[nn.Module, ...] = (), conv_bias: bool = True, bn_eps: float = 1e-5,
+                 output_activation: str | None = None):
         super().__init__()
         if img_size % 4:
-            raise ValueError(f"Generator-A needs an image size divisible by 4, got {img_size}")
-        self.nz = nz
+            raise ValueError(f"this generator needs an image size divisible by 4, got {img_size}")
+        w0, w1, w2 = widths
         self.init_size = img_size // 4
-        self.project = nn.Linear(nz, 2 * ngf * self.init_size ** 2)
+        self.output_activation = output_activation
+        self.project = nn.Linear(nz, w0 * self.init_size ** 2)
         self.body = nn.Sequential(
-            nn.BatchNorm2d(2 * ngf),
+            nn.BatchNorm2d(w0),
             nn.Upsample(scale_factor=2),
-            nn.Conv2d(2 * ngf, 2 * ngf, 3, padding=1), nn.BatchNorm2d(2 * ngf, bn_eps), nn.LeakyReLU(0.2),
+            nn.Conv2d(w0, w1, 3, padding=1, bias=conv_bias), nn.BatchNorm2d(w1, bn_eps), nn.LeakyReLU(0.2),
             nn.Upsample(scale_factor=2),
-            nn.Conv2d(2 * ngf, ngf, 3, padding=1), nn.BatchNorm2d(ngf, bn_eps), nn.LeakyReLU(0.2),
-            nn.Conv2d(ngf, nc, 3, padding=1), nn.Tanh(),
-            nn.BatchNorm2d(nc, affine=False),
-        )
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.project(z).view(z.shape[0], -1, self.init_size, self.init_size)
-        return self.body(h)
-
-
-@NETS.register("generator_a", kind="generator", paper="dfad Table 4")
-def generator_a(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
-    return GeneratorA(nz=nz, ngf=ngf, img_size=img_size, nc=nc)
-
-
-@NETS.register("dafl_generator", kind="generator", paper="dafl (official code)")
-def dafl_generator(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
-    return GeneratorA(nz=nz, ngf=ngf, img_size=img_size, nc=nc, bn_eps=0.8)
-
-
-class ZSKTGenerator(nn.Module):
-    def __init__(self, nz: int = 100, ngf: int = 64, img_size: int = 32, nc: int = 3):
-        super().__init__()
-        self.init_size = img_size // 4
-        self.project = nn.Linear(nz, 2 * ngf * self.init_size ** 2)
-        self.body = nn.Sequential(
-            nn.BatchNorm2d(2 * ngf),
-            nn.Upsample(scale_factor=2),
-            nn.Conv2d(2 * ngf, 2 * ngf, 3, padding=1), nn.BatchNorm2d(2 * ngf), nn.LeakyReLU(0.2),
-            nn.Upsample(scale_factor=2),
-            nn.Conv2d(2 * ngf, ngf, 3, padding=1), nn.BatchNorm2d(ngf), nn.LeakyReLU(0.2),
-            nn.Conv2d(ngf, nc, 3, padding=1),
-            nn.BatchNorm2d(nc, affine=True),
+            nn.Conv2d(w1, w2, 3, padding=1, bias=conv_bias), nn.BatchNorm2d(w2, bn_eps), nn.LeakyReLU(0.2),
+            nn.Conv2d(w2, nc, 3, padding=1), *tail,
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.body(self.project(z).view(z.shape[0], -1, self.init_size, self.init_size))
 
 
+@NETS.register("generator_a", kind="generator", paper="dfad Table 4")
+def generator_a(nz: int, ngf: int, img_size: int, nc: int, bn_eps: float = 1e-5) -> nn.Module:
+    """DFAD's Generator-A: widths 2ngf/2ngf/ngf, then Tanh and a non-affine BN(nc)."""
+    return UpsamplingGenerator(nz, (2 * ngf, 2 * ngf, ngf), img_size, nc,
+                               (nn.Tanh(), nn.BatchNorm2d(nc, affine=False)), bn_eps=bn_eps)
+
+
+@NETS.register("dafl_generator", kind="generator", paper="dafl (official code)")
+def dafl_generator(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
+    """Generator-A with the inner BNs' eps = 0.8, as DAFL's code builds them."""
+    return generator_a(nz, ngf, img_size, nc, bn_eps=0.8)
+
+
 @NETS.register("zskt_generator", kind="generator", paper="zskt (official code)")
 def zskt_generator(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
-    return ZSKTGenerator(nz=nz, ngf=ngf, img_size=img_size, nc=nc)
+    """ZSKT's generator: widths 2ngf/2ngf/ngf, then an affine BN(nc), no tanh."""
+    return UpsamplingGenerator(nz, (2 * ngf, 2 * ngf, ngf), img_size, nc, (nn.BatchNorm2d(nc, affine=True),))
+
+
+@NETS.register("cmi_large_generator", kind="generator", paper="cmi (re-runs in mad Table 1)")
+def cmi_large_generator(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
+    """CMI's LargeGenerator (C:CMI datafree/models/generator.py), used by its re-runs of DAFL,
+    ZSKT and DFAD: widths 4ngf/2ngf/ngf, bias-free inner convs; the code ends with a Sigmoid
+    and normalises like the data, here the module returns the logit (``output_activation``)."""
+    return UpsamplingGenerator(nz, (4 * ngf, 2 * ngf, ngf), img_size, nc, conv_bias=False,
+                               output_activation="sigmoid")
 
 
 class MADGenerator(nn.Module):
@@ -151,33 +152,3 @@ class GeneratorB(nn.Module):
 def generator_b(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
     return GeneratorB(nz=nz, ngf=ngf, img_size=img_size, nc=nc)
 
-
-class CMILargeGenerator(nn.Module):
-    """CMI's LargeGenerator (C:CMI datafree/models/generator.py), used by its re-runs of DAFL,
-    ZSKT and DFAD: Linear(nz -> 4ngf*(S/4)^2), reshape, BN(4ngf); up x2 (nearest), conv3x3
-    4ngf->2ngf (no bias), BN, LeakyReLU(0.2); up x2, conv3x3 2ngf->ngf (no bias), BN,
-    LeakyReLU(0.2); conv3x3 ngf->nc. The code ends with a Sigmoid and then normalises like
-    the data; here the module returns the logits and ``output_activation`` says so."""
-
-    output_activation = "sigmoid"
-
-    def __init__(self, nz: int = 256, ngf: int = 64, img_size: int = 32, nc: int = 3):
-        super().__init__()
-        self.init_size = img_size // 4
-        self.project = nn.Linear(nz, 4 * ngf * self.init_size ** 2)
-        self.body = nn.Sequential(
-            nn.BatchNorm2d(4 * ngf),
-            nn.Upsample(scale_factor=2),
-            nn.Conv2d(4 * ngf, 2 * ngf, 3, padding=1, bias=False), nn.BatchNorm2d(2 * ngf), nn.LeakyReLU(0.2),
-            nn.Upsample(scale_factor=2),
-            nn.Conv2d(2 * ngf, ngf, 3, padding=1, bias=False), nn.BatchNorm2d(ngf), nn.LeakyReLU(0.2),
-            nn.Conv2d(ngf, nc, 3, padding=1),
-        )
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.body(self.project(z).view(z.shape[0], -1, self.init_size, self.init_size))
-
-
-@NETS.register("cmi_large_generator", kind="generator", paper="cmi (re-runs in mad Table 1)")
-def cmi_large_generator(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
-    return CMILargeGenerator(nz=nz, ngf=ngf, img_size=img_size, nc=nc)
