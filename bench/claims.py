@@ -10,10 +10,11 @@ d = A - (B + c) (sign flipped for < and <=) is tested with Welch's one-sided t-t
 - ``within noise``: neither.
 
 Where a side has no spread (one seed, or a paper that prints no std) the column can
-only be read on its means, and says so ("means only"). > and >= are tested alike: a
-difference inside the noise never counts as support. A claim holds when every tested
-column holds, is contradicted when any column contradicts it, and is within noise
-otherwise. Columns where a row has no finished run are listed with the reason.
+only be read on its means, and the claim's verdict says so ("holds on means only").
+> and >= are tested alike: a difference inside the noise never counts as support. A
+claim holds when every tested column holds, is contradicted when any column contradicts
+it, and is within noise otherwise. Columns where a row has no finished run are listed
+with the reason.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ PATTERN = re.compile(r"^\s*(?P<lhs>\S+)\s*(?P<op>>=|<=|>|<)\s*(?P<rhs>\S+)"
 ALPHA = 0.05
 TEST = f"Welch's one-sided t-test, p < {ALPHA}"
 HOLDS, NOISE, CONTRADICTED, UNCHECKED = "holds", "within noise", "contradicted", "not checked"
+MEANS_ONLY = " on means only"
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class ColumnCheck:
     p: float = math.nan         # one-sided p of the verdict's direction; NaN for means only
     verdict: str = UNCHECKED
     note: str = ""
+    means_only: bool = False   # no spread on a side: read on the means, not tested
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ def compare(claim: Claim, column: str, a: Sample, b: Sample) -> ColumnCheck:
     d = sign * (a.mean - (b.mean + claim.offset))
     if not (a.has_spread and b.has_spread):
         verdict = HOLDS if d > 0 else CONTRADICTED if d < 0 else NOISE
-        return ColumnCheck(column, a, b, d, math.nan, verdict, "means only: no spread to test against")
+        return ColumnCheck(column, a, b, d, math.nan, verdict, "means only: no spread to test against", True)
     va, vb = a.std ** 2 / a.n, b.std ** 2 / b.n
     se = math.sqrt(va + vb)
     if se == 0.0:
@@ -131,13 +134,15 @@ def check_claim(claim: Claim, cells: dict[tuple[str, str], Sample], columns: lis
             checks.append(ColumnCheck(col, a, b, note="; ".join(missing)))
         else:
             checks.append(compare(claim, col, a, b))
-    tested = [c.verdict for c in checks if c.verdict != UNCHECKED]
+    tested = [c for c in checks if c.verdict != UNCHECKED]
+    verdicts = [c.verdict for c in tested]
     if not tested:
-        verdict = UNCHECKED
-    elif CONTRADICTED in tested:
+        return Verdict(claim, UNCHECKED, checks)
+    if CONTRADICTED in verdicts:
         verdict = CONTRADICTED
-    elif all(v == HOLDS for v in tested):
+    elif all(v == HOLDS for v in verdicts):
         verdict = HOLDS
     else:
-        verdict = NOISE
-    return Verdict(claim, verdict, checks)
+        return Verdict(claim, NOISE, checks)
+    deciding = [c for c in tested if c.verdict == verdict]
+    return Verdict(claim, verdict + (MEANS_ONLY if any(c.means_only for c in deciding) else ""), checks)

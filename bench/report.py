@@ -10,10 +10,9 @@ import pandas as pd
 
 from bench.aggregate import TableResult, cell_texts, reference_lookup, to_markdown
 from bench.claims import TEST, Sample, Verdict
-from bench.departures import collect_departures
+from bench.departures import Departures, collect_departures
 from bench.grid import Plan
 from bench.runner import code_version
-
 
 
 def comparability(plan: Plan, results: list[TableResult]) -> str:
@@ -27,7 +26,7 @@ def comparability(plan: Plan, results: list[TableResult]) -> str:
     return text
 
 
-def departure_lines(found) -> list[str]:
+def departure_lines(found: Departures) -> list[str]:
     lines = ["## Known departures from the papers", ""]
     lines += [f"- {d}" for d in found.departures] or ["- none known"]
     lines += ["", "## Settings the papers leave open or unconfirmed (this profile's choices)", ""]

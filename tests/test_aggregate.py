@@ -24,7 +24,8 @@ def test_paper_profile_table_shows_paper_numbers_deltas_and_claims(tmp_path):
     plan = load_plan("dfkd_small", "paper")
     store = Store(tmp_path)
     accs = {"Teacher": 0.99, "KD-ORI": 0.985, "KD-REL": 0.95, "KD-UNR": 0.9, "RANDOM": 0.7, "DFAD": 0.98,
-            "DAFL": 0.9, "ABM": 0.85, "ZSKT": 0.8, "DFKD-Mem": 0.85, "MAD": 0.9}
+            "DAFL": 0.9, "ABM": 0.85, "ZSKT": 0.8, "DFKD-Mem": 0.85, "MAD": 0.9, "Student": 0.95,
+            "ZSKT (own code)": 0.8}
     for i, job in enumerate(plan.jobs):
         acc = accs[job.label] + 0.001 * job.spec.seed
         train, test = DATASETS.get(job.spec.dataset).meta.get("official_sizes", (800, 200))
@@ -47,6 +48,7 @@ def test_paper_profile_table_shows_paper_numbers_deltas_and_claims(tmp_path):
     verdicts = {v.claim.text: v for r in results for v in r.verdicts}
     assert verdicts["DFAD > RANDOM"].verdict == "holds"  # 0.28 apart, sd 0.0016 over 5 seeds
     assert verdicts["MAD >= ABM"].verdict == "holds"
+    assert verdicts["DFAD > KD-UNR"].verdict == "holds"
 
 
 def test_quick_profile_table_hides_paper_numbers_and_counts_missing_runs(tmp_path):
@@ -93,3 +95,13 @@ def test_a_subset_of_cifar10_is_flagged_and_never_shown_beside_the_paper(tmp_pat
     assert "cifar10: 4,660 train / 932 test — **not the official 50,000 / 10,000" in report
     assert "mnist: 60,000 train / 10,000 test (official sizes)" in report
     assert "## Known departures from the papers" in report and "Caltech101: training images" in report
+
+
+def test_departures_come_from_the_profile_the_datasets_and_the_config_docstrings():
+    from bench.departures import collect_departures
+
+    found = collect_departures(load_plan("dfkd_small", "paper"))
+    assert any("CIFAR-100 is normalised" in d for d in found.departures)       # the profile's list
+    assert any(d.startswith("Caltech101: training images") for d in found.departures)  # the registry
+    assert any(c.startswith("`mad.delta = 20.0`") and "unconfirmed" in c for c in found.choices)
+    assert any("KD-REL / KD-UNR alternative data" in c for c in found.choices)

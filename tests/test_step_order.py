@@ -119,19 +119,31 @@ def test_dafl_one_joint_step_generator_then_student(results, monkeypatch):
     assert all(not e[2] for e in stage if e[0] == "fwd" and e[1] == "student"), "KD on x.detach()"
 
 
-@pytest.mark.parametrize("method,params", [
-    ("abm", {"student_steps": 3}),
-    ("dfkd_mem", {"generator_steps": 2, "student_steps": 3, "memory_size": 16}),
+@pytest.mark.parametrize("method,params,student_batches", [
+    ("zskt", {"student_steps": 3}, 1),
+    ("abm", {"generator_steps": 1, "student_steps": 3}, 1),
+    ("dfkd_mem", {"generator_steps": 2, "student_steps": 3, "memory_size": 16}, 1),  # memory empty at first
+    ("zskt_cmi", {"generator_steps": 1, "student_steps": 3}, 1),
+    ("dfad_cmi", {"generator_steps": 2, "student_steps": 3}, 1),
 ])
-def test_belief_matching_generator_steps_then_student_steps(method, params, results, monkeypatch):
+def test_generator_steps_then_student_steps(method, params, student_batches, results, monkeypatch):
     log = trace(method, params, results, monkeypatch)
-    n_g = params.get("generator_steps", 1)
+    n_g = params["generator_steps"] if "generator_steps" in params else 1
     assert steps(log) == ["generator"] * n_g + ["student"] * 3
     stages = forwards_before_each_step(log)
     for _, stage in stages[:n_g]:
         assert_generator_stage_flows_through_both_nets(stage)
     for _, stage in stages[n_g:]:
         assert_student_stage_on_detached_images(stage)
+        assert sum(e[0] == "fwd" and e[1] == "student" for e in stage) == student_batches
+
+
+def test_dafl_as_cmi_ran_it_trains_the_generator_through_the_teacher_only(results, monkeypatch):
+    log = trace("dafl_cmi", {"student_steps": 2}, results, monkeypatch)
+    assert steps(log) == ["generator", "student", "student"]
+    (_, g_stage), *_ = forwards_before_each_step(log)
+    grads = {e[1] for e in g_stage if e[0] == "grad" and e[2]}
+    assert "teacher" in grads and "student" not in grads  # adv = 0: no adversarial term
 
 
 def test_mad_generator_steps_ema_then_student_steps_on_both_generators(results, monkeypatch):
