@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
-from typing import Callable
+from typing import Callable, ClassVar
 
 import torch
 from torch import nn
