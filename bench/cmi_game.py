@@ -98,10 +98,14 @@ def cmi_game(ctx: RunContext, cfg: CMIGameConfig) -> dict[str, float]:
     def generator_step() -> torch.Tensor:
         x = images()
         t_logits, t_features = teacher(x, return_features=True)
-        p_mean = F.softmax(t_logits, dim=1).mean(dim=0)
-        loss = (cfg.oh * F.cross_entropy(t_logits, t_logits.argmax(dim=1))
-                + cfg.act * -t_features.abs().mean()
-                + cfg.balance * (p_mean * torch.log(p_mean)).sum())
+        loss = t_logits.new_zeros(())  # only the terms a row weighs (0 * NaN would still be NaN)
+        if cfg.oh:
+            loss = loss + cfg.oh * F.cross_entropy(t_logits, t_logits.argmax(dim=1))
+        if cfg.act:
+            loss = loss - cfg.act * t_features.abs().mean()
+        if cfg.balance:  # sum p̄ ln p̄; p̄ clamped at 1e-12 against log(0), as DAFL's own term
+            p_mean = F.softmax(t_logits, dim=1).mean(dim=0).clamp_min(1e-12)
+            loss = loss + cfg.balance * (p_mean * p_mean.log()).sum()
         if cfg.adv:
             loss = loss - cfg.adv * criterion(student(x), t_logits)
         optimise(opt_g, loss)
