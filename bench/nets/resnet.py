@@ -72,24 +72,11 @@ class ResNet8x(nn.Module):
         return (logits, feat) if return_features else logits
 
 
-@NETS.register("resnet18_8x", kind="classifier", input_size=32, paper="dfad Table 6")
-def resnet18_8x(num_classes: int, in_channels: int) -> nn.Module:
-    return ResNet8x((2, 2, 2, 2), num_classes, in_channels)
-
-
-@NETS.register("resnet34_8x", kind="classifier", input_size=32, paper="dfad Table 6")
-def resnet34_8x(num_classes: int, in_channels: int) -> nn.Module:
-    return ResNet8x((3, 4, 6, 3), num_classes, in_channels)
-
-
-@NETS.register("resnet18_tiny", kind="classifier", input_size=64, paper="mad/cmi TinyImageNet (3x3 stem)")
-def resnet18_tiny(num_classes: int, in_channels: int) -> nn.Module:
-    return ResNet8x((2, 2, 2, 2), num_classes, in_channels)
-
-
-@NETS.register("resnet34_tiny", kind="classifier", input_size=64, paper="mad/cmi TinyImageNet (3x3 stem)")
-def resnet34_tiny(num_classes: int, in_channels: int) -> nn.Module:
-    return ResNet8x((3, 4, 6, 3), num_classes, in_channels)
+CIFAR_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
+for _depth, _blocks in CIFAR_BLOCKS.items():
+    for _suffix, _size, _where in (("8x", 32, "dfad Table 6"), ("tiny", 64, "mad/cmi TinyImageNet (3x3 stem)")):
+        NETS.register(f"resnet{_depth}_{_suffix}", kind="classifier", input_size=_size, paper=_where)(
+            lambda num_classes, in_channels, b=_blocks: ResNet8x(b, num_classes, in_channels))
 
 
 class TorchvisionResNet(nn.Module):
