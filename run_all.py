@@ -18,9 +18,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--dataset", action="append", help="replace the profile's datasets (repeatable)")
     p.add_argument("--seeds", type=int, nargs="+", help="replace the profile's seeds")
     p.add_argument("--executor", default="inline", help="inline | debug | local | slurm")
-    p.add_argument("--workers", type=int, default=2, help="parallel runs for --executor local")
+    p.add_argument("--workers", type=int, default=None, help="parallel runs for --executor local (default 2)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads per run, the same under every executor so a run id gives "
+                        "the same numbers wherever it runs (default 1)")
     p.add_argument("--rerun", action="store_true", help="run again even finished runs")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    p.add_argument("--accept-stale", action="store_true",
+                   help="count and keep results whose code or data changed since they ran")
     p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     p.add_argument("--data-root", default=None, help="dataset root (default $BENCH_DATA or ./data)")
     p.add_argument("--download", action="store_true", help="let torchvision download missing data")
@@ -33,6 +38,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     slurm.add_argument("--mem-gb", type=int)
     slurm.add_argument("--time-min", type=int)
     slurm.add_argument("--array-parallelism", type=int)
+    slurm.add_argument("--max-num-timeout", type=int,
+                       help="times a job may hit its time limit and be requeued (default 3)")
     return p.parse_args(argv)
 
 
@@ -65,15 +72,18 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
     if not args.suite:
         raise UserError("--suite is required (or --list to see the suites)")
+    api.check_flags(args)
     plan = api.plan_for(args.suite, args.profile, args.dataset, args.seeds)
-    opts = Options(executor=args.executor, workers=args.workers, rerun=args.rerun,
+    opts = Options(executor=args.executor, workers=args.workers or 2, rerun=args.rerun,
                    retry_failed=args.retry_failed, device=args.device,
                    data_root=str(args.data_root or default_data_root()), results=args.results_dir,
-                   download=args.download,
+                   download=args.download, threads=args.threads, accept_stale=args.accept_stale,
                    slurm={"partition": args.partition, "gpus": args.gpus, "cpus": args.cpus,
                           "mem_gb": args.mem_gb, "time_min": args.time_min,
-                          "array_parallelism": args.array_parallelism})
+                          "array_parallelism": args.array_parallelism,
+                          "max_num_timeout": args.max_num_timeout})
     out_dir = Path(args.tables_dir) if args.tables_dir else api.default_tables_dir(plan, args.dataset)
+    api.check_paths(opts, out_dir, writes=not (args.dry_run or args.status))
     if args.dry_run:
         print(api.dry_run_text(plan, opts))
         return 0

@@ -84,8 +84,12 @@ class TableResult:
                 for c in self.cells.to_dict("records")}
 
 
-def collect(plan: Plan, store: Store) -> pd.DataFrame:
-    """One row per job of the plan: experiment, label and the run's summary columns."""
+def collect(plan: Plan, store: Store, known: dict | None = None) -> pd.DataFrame:
+    """One row per job of the plan: experiment, label and the run's summary columns.
+
+    ``known`` (run_id -> bench.cache.RunState) overrides the summaries' status, so a stale
+    or damaged result is not counted as done; its reason goes into ``error``.
+    """
     jobs = pd.DataFrame([{"experiment": j.experiment, "label": j.label, "run_id": j.spec.run_id,
                           "dataset": j.spec.dataset, "pair": j.pair, "seed": j.spec.seed, "arch": j.spec.student,
                           "n_train": j.spec.n_train} for j in plan.jobs])
@@ -96,6 +100,9 @@ def collect(plan: Plan, store: Store) -> pd.DataFrame:
     frame = jobs.merge(summaries[keep], on="run_id", how="left")
     frame["status"] = frame["status"].fillna("todo")
     frame["error"] = frame["error"].fillna("") if "error" in frame else ""
+    for run_id, state in (known or {}).items():
+        if state.status in ("stale", "corrupt"):
+            frame.loc[frame["run_id"] == run_id, ["status", "error"]] = (state.status, state.reason)
     return frame
 
 
@@ -247,9 +254,10 @@ def to_latex(frame: pd.DataFrame, caption: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_tables(plan: Plan, store: Store, out_dir: Path) -> tuple[list[TableResult], pd.DataFrame]:
+def write_tables(plan: Plan, store: Store, out_dir: Path,
+                 known: dict | None = None) -> tuple[list[TableResult], pd.DataFrame]:
     """Write ``<table>.md|.csv|.tex`` for every table of the plan; return the results."""
-    frame = collect(plan, store)
+    frame = collect(plan, store, known)
     results = []
     for table in plan.tables:
         if not (frame["experiment"] == table.experiment).any():

@@ -1,6 +1,7 @@
 """What run_all.py calls: list, dry-run, run, status and aggregate a suite."""
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -14,9 +15,12 @@ from bench.grid import Plan, load_plan, suite_names, suite_path, read_yaml
 from bench.plots import plot_curves
 from bench.registry import DATASETS, METHODS, load_plugins
 from bench.report import render_report
-from bench.scheduler import Options, phases, run_specs, select, with_teachers
+from bench.cache import QUEUED, RUNNING, STALE, STATES
+from bench.context import checkpoint_seconds_from_env
+from bench.errors import UserError
+from bench.scheduler import EXECUTORS, Options, phases, run_specs, select, states, with_teachers
 from bench.spec import RunSpec
-from bench.store import DONE, FAILED, PARTIAL, TODO, Store, atomic_write_text
+from bench.store import CORRUPT, DONE, FAILED, Store, atomic_write_text, clean_tmp
 
 load_plugins()
 
@@ -46,21 +50,41 @@ def dry_run_text(plan: Plan, opts: Options) -> str:
     store = Store(opts.results)
     specs = with_teachers(plan.specs)
     teachers, students = phases(specs)
-    statuses = pd.Series([store.status(s.run_id) for s in specs]).value_counts().to_dict()
-    todo = select(specs, store, opts.rerun, opts.retry_failed)
+    known = states(specs, opts, jobs_for(opts))
+    counts = pd.Series([st.status for st in known.values()]).value_counts().to_dict()
+    todo = select(specs, opts, known, busy_ok=opts.executor != "slurm")
     grid = pd.DataFrame([{"experiment": j.experiment, "label": j.label, "dataset": j.spec.dataset,
-                          "pair": j.pair, "status": store.status(j.spec.run_id)} for j in plan.jobs])
-    counts = grid.groupby(["experiment", "label", "dataset", "pair"], sort=False)["status"].agg(
+                          "pair": j.pair, "status": known[j.spec.run_id].status} for j in plan.jobs])
+    table = grid.groupby(["experiment", "label", "dataset", "pair"], sort=False)["status"].agg(
         runs="count", done=lambda s: int((s == DONE).sum())).reset_index()
     lines = [f"suite {plan.suite} ({plan.path}), profile {plan.profile}",
              f"{len(specs)} distinct runs: {len(teachers)} teachers, {len(students)} others; "
-             + ", ".join(f"{k}: {statuses.get(k, 0)}" for k in (DONE, FAILED, PARTIAL, TODO)),
-             f"to run now: {len(todo)} (executor {opts.executor})", "",
-             counts.to_string(index=False), "", "teachers:"]
+             + ", ".join(f"{k}: {counts[k]}" for k in STATES if counts.get(k)),
+             f"to run now: {len(todo)} (executor {opts.executor}, {opts.threads} thread(s) per run)", "",
+             table.to_string(index=False), "", "teachers:"]
     for t in teachers:
-        lines.append(f"  {t.run_id}  {t.dataset} {t.student} seed {t.seed}  [{store.status(t.run_id)}]")
+        lines.append(f"  {t.run_id}  {t.dataset} {t.student} seed {t.seed}  [{known[t.run_id].status}]")
+    lines += state_lines(specs, known, (STALE, CORRUPT, RUNNING, QUEUED, FAILED))
     lines += ["", "estimated cost: " + estimate(store, specs, todo)]
     return "\n".join(lines)
+
+
+def state_lines(specs: list[RunSpec], known: dict, shown: tuple[str, ...]) -> list[str]:
+    """One line per run in one of the ``shown`` states, with its reason."""
+    lines = []
+    for s in specs:
+        st = known[s.run_id]
+        if st.status in shown:
+            lines.append(f"  {st.status:<8} {s.run_id} {s.method} {s.dataset} seed {s.seed}"
+                         + (f": {st.reason}" if st.reason else ""))
+    return [""] + lines if lines else []
+
+
+def jobs_for(opts: Options):
+    """SLURM job records of the results dir, when a scheduler can be asked about them."""
+    from bench.slurm import Jobs
+
+    return Jobs(Store(opts.results))
 
 
 def estimate(store: Store, specs: list[RunSpec], todo: list[RunSpec]) -> str:
@@ -87,12 +111,12 @@ def estimate(store: Store, specs: list[RunSpec], todo: list[RunSpec]) -> str:
 
 
 def status_text(plan: Plan, opts: Options) -> str:
-    frame = collect(plan, Store(opts.results))
-    runs = frame.drop_duplicates("run_id")
+    specs = with_teachers(plan.specs)
+    known = states(specs, opts, jobs_for(opts))
+    counts = pd.Series([st.status for st in known.values()]).value_counts().to_dict()
     lines = [f"suite {plan.suite}, profile {plan.profile}: "
-             + ", ".join(f"{k}: {v}" for k, v in runs["status"].value_counts().items())]
-    for _, r in runs[runs["status"] == FAILED].iterrows():
-        lines.append(f"  failed {r['run_id']} {r['label']} {r['dataset']} seed {r['seed']}: {r['error']}")
+             + ", ".join(f"{k}: {counts[k]}" for k in STATES if counts.get(k))]
+    lines += state_lines(specs, known, (FAILED, STALE, CORRUPT, RUNNING, QUEUED))[1:]
     return "\n".join(lines)
 
 
@@ -110,25 +134,103 @@ def run_suite(plan: Plan, opts: Options) -> None:
                    f"({spec.run_id}){error}")
 
     opts.slurm = {**plan.slurm, **{k: v for k, v in opts.slurm.items() if v is not None}}
+    checkpoint_seconds_from_env()
     if opts.executor != "slurm":  # on a cluster the data lives where the jobs run
-        check_data(select(with_teachers(plan.specs), store, opts.rerun, opts.retry_failed), opts)
-    run_specs(plan.specs, opts, on_finish=report)
+        check_data(select(with_teachers(plan.specs), opts), opts)
+    run_specs(plan.specs, opts, on_finish=report, name=plan.suite)
 
 
 def check_data(specs: list[RunSpec], opts: Options) -> None:
     """Load every dataset the pending runs need (their own and KD's alternatives) before
-    any run starts, so missing data stops the sweep with a UserError (exit 2) up front."""
+    any run starts, so missing or damaged data, or a training-set size larger than the
+    data, stops the sweep with a UserError (exit 2) up front."""
     names = {s.dataset for s in specs}
     names |= {str(s.config.get("transfer", "")).partition(":")[2] for s in specs} - {""}
-    for name in sorted(names):
-        load_raw(name, opts.data_root, opts.download)
+    sizes = {name: len(load_raw(name, opts.data_root, opts.download).y_train) for name in sorted(names)}
+    for s in specs:
+        if s.n_train is not None and s.n_train > sizes[s.dataset]:
+            raise UserError(f"n_train={s.n_train} is larger than {s.dataset}'s training set "
+                            f"({sizes[s.dataset]} images) in {opts.data_root}")
+
+
+SLURM_ONLY = ("partition", "gpus", "cpus", "mem_gb", "array_parallelism", "max_num_timeout")
+
+
+def check_flags(args) -> None:
+    """Flags that contradict each other or make no sense are an error, not a silent choice."""
+    modes = [f"--{m.replace('_', '-')}" for m in ("dry_run", "status", "aggregate_only") if getattr(args, m)]
+    if len(modes) > 1:
+        raise UserError(f"{' and '.join(modes)} cannot be combined: pick one")
+    if args.executor not in EXECUTORS:
+        raise UserError(f"--executor {args.executor!r} is unknown; accepted: {', '.join(EXECUTORS)}")
+    running_flags = [f for f, on in (("--rerun", args.rerun), ("--retry-failed", args.retry_failed),
+                                     ("--download", args.download),
+                                     ("--workers", args.workers is not None)) if on]
+    if (args.aggregate_only or args.status) and running_flags:
+        raise UserError(f"{modes[0]} runs nothing, so {', '.join(running_flags)} would be ignored")
+    if args.workers is not None and args.executor != "local":
+        raise UserError(f"--workers applies to --executor local only (got --executor {args.executor})")
+    for flag in ("workers", "threads", "gpus", "cpus", "mem_gb", "time_min", "array_parallelism"):
+        value = getattr(args, flag)
+        if value is not None and value < (0 if flag == "gpus" else 1):
+            raise UserError(f"--{flag.replace('_', '-')} must be at least {0 if flag == 'gpus' else 1}, "
+                            f"got {value}")
+    if args.max_num_timeout is not None and args.max_num_timeout < 0:
+        raise UserError(f"--max-num-timeout must be >= 0, got {args.max_num_timeout}")
+    slurm_given = [f"--{f.replace('_', '-')}" for f in SLURM_ONLY if getattr(args, f) is not None]
+    if slurm_given and args.executor != "slurm":
+        raise UserError(f"{', '.join(slurm_given)} only apply to --executor slurm")
+    if args.time_min is not None and args.executor not in ("slurm", "local"):
+        raise UserError("--time-min applies to --executor slurm or local only")
+    if args.device:
+        check_device(args.device)
+
+
+def check_device(name: str) -> None:
+    """An unknown or absent device is an error before any run starts."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UserError(f"--device {name!r} is not a torch device; accepted: cpu, cuda, cuda:N, mps") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise UserError(f"--device {name}: no CUDA device is available here; use --device cpu")
+        if device.index is not None and device.index >= count:
+            raise UserError(f"--device {name}: only {count} CUDA device(s) (cuda:0..cuda:{count - 1})")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"--device {name}: MPS is not available here; use --device cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"--device {name}: device type {device.type!r} is not supported; use cpu, cuda or mps")
+
+
+def check_paths(opts: Options, out_dir: Path, writes: bool) -> None:
+    """The results dir (and, when writing, the tables dir) must be usable directories."""
+    places = [("--results-dir", Path(opts.results))] + ([("--tables-dir", out_dir)] if writes else [])
+    for flag, path in places:
+        if path.exists() and not path.is_dir():
+            raise UserError(f"{flag} {path} is a file, not a directory; pass a directory")
+        if not writes:
+            continue
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / f".write-probe.{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise UserError(f"{flag} {path} is not writable ({exc.strerror or exc}); "
+                            "pass a directory you can write to") from None
 
 
 def aggregate_suite(plan: Plan, opts: Options, out_dir: Path, command: str | None = None) -> str:
     """Write tables, report and figures for ``plan``; return the terminal summary."""
     store = Store(opts.results)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results, frame = write_tables(plan, store, out_dir)
+    clean_tmp(out_dir)
+    known = states(with_teachers(plan.specs), opts)
+    results, frame = write_tables(plan, store, out_dir, known)
     figures = plot_curves(plan, store, frame, out_dir)
     command = command or "python " + " ".join(shlex.quote(a) for a in sys.argv)
     atomic_write_text(out_dir / "report.md", render_report(plan, results, frame, figures, command, out_dir))
@@ -136,6 +238,10 @@ def aggregate_suite(plan: Plan, opts: Options, out_dir: Path, command: str | Non
     for r in results:
         parts += [f"{r.table.id} ({r.table.metric}):", to_markdown(cell_texts(r))]
         parts += [f"  claim {v.claim.text}: {v.verdict}" for v in r.verdicts]
+    skipped = {r: st for r, st in known.items() if st.status in (STALE, CORRUPT)}
+    if skipped:
+        parts.append(f"{len(skipped)} run(s) not counted ({', '.join(sorted({st.status for st in skipped.values()}))}"
+                     "): see --status")
     parts.append(f"tables, report and figures in {out_dir}/")
     return "\n".join(parts)
 

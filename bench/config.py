@@ -10,6 +10,7 @@ import ast
 import dataclasses
 import functools
 import inspect
+import math
 import textwrap
 import typing
 from typing import Any
@@ -29,10 +30,34 @@ def build_config(cls: type, overrides: dict[str, Any], where: str) -> Any:
                 f"accepted: {', '.join(sorted(fields))}"
             )
         values[key] = _coerce(value, hints[key], f"{where}.{key}")
+        check_range(key, values[key], f"{where}.{key}")
     try:
         return cls(**values)
     except ValueError as exc:  # __post_init__ checks of allowed values
         raise UserError(f"{where}: {exc}") from None
+
+
+AT_LEAST_ONE = frozenset({"epochs", "batch_size", "generator_steps", "student_steps",
+                          "iters_per_epoch", "nz", "ngf"})
+"""Counts: a run with zero epochs or batches of zero images is a typo, not an experiment."""
+POSITIVE = frozenset({"lr", "lr_generator", "lr_student", "lr_gamma", "temperature", "generator_bn_eps"})
+NON_NEGATIVE = frozenset({"weight_decay", "generator_weight_decay", "momentum", "grad_clip",
+                          "memory_size", "pretrain_steps", "lr_milestones"})
+
+
+def check_range(name: str, value: Any, where: str) -> None:
+    """Reject values no paper uses: non-finite floats, counts < 1, rates <= 0, decays < 0."""
+    for v in value if isinstance(value, tuple) else (value,):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise UserError(f"{where}: {v!r} is not a finite number")
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            continue
+        if name in AT_LEAST_ONE and v < 1:
+            raise UserError(f"{where}: must be at least 1, got {v!r}")
+        if name in POSITIVE and v <= 0:
+            raise UserError(f"{where}: must be > 0, got {v!r}")
+        if name in NON_NEGATIVE and v < 0:
+            raise UserError(f"{where}: must be >= 0, got {v!r}")
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:

@@ -24,7 +24,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from bench.data import Data, load_data
-from bench.errors import Divergence, Preempted
+from bench.errors import CorruptCheckpoint, Divergence, Preempted, UserError
+from bench.fingerprint import data_fingerprint
 from bench.metrics import accuracy
 from bench.nets import build_classifier
 from bench.nets.build import init_seed
@@ -33,21 +34,40 @@ from bench.spec import RunSpec
 from bench.store import Store, atomic_torch_save, atomic_write_csv
 
 STOP = threading.Event()  # set by the runner's SIGTERM/SIGUSR2 handler
-CHECKPOINT_SECONDS = float(os.environ.get("BENCH_CHECKPOINT_SECONDS", "120"))
+STOP_SIGNAL: list[int] = []  # the signal that set STOP (SIGUSR2 asks a SLURM job to requeue)
+
+
+def checkpoint_seconds_from_env() -> float:
+    """``$BENCH_CHECKPOINT_SECONDS`` (default 120): seconds between periodic checkpoints."""
+    text = os.environ.get("BENCH_CHECKPOINT_SECONDS", "120")
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value < 0:
+        raise UserError(f"BENCH_CHECKPOINT_SECONDS={text!r} is not a number of seconds >= 0 "
+                        "(e.g. 120; 0 checkpoints after every step)")
+    return value
 
 
 class RunContext:
+    """What a method sees of its run. ``folder`` is the attempt's directory."""
+
     def __init__(self, spec: RunSpec, store: Store, data_root: Path, device: torch.device,
                  download: bool = False, show_progress: bool = True,
-                 checkpoint_seconds: float = CHECKPOINT_SECONDS):
+                 checkpoint_seconds: float | None = None, folder: Path | None = None):
         self.spec = spec
         self.store = store
-        self.dir = store.run_dir(spec.run_id)
+        self.dir = Path(folder) if folder else store.run_dir(spec.run_id)
         self.data_root = Path(data_root)
         self.device = device
         self.download = download
         self.show_progress = show_progress
-        self.checkpoint_seconds = checkpoint_seconds
+        self.checkpoint_seconds = (checkpoint_seconds_from_env() if checkpoint_seconds is None
+                                   else checkpoint_seconds)
+        self.started = time.monotonic()
+        self.elapsed_before = 0.0  # seconds spent by earlier sessions of this attempt
+        self.datasets: dict[str, str] = {}  # dataset name -> fingerprint of what was loaded
         self.generator = torch.Generator().manual_seed(spec.seed)
         self.curve: list[dict[str, Any]] = []
         self.state: dict[str, Any] = {}  # small resumable scalars a method keeps
@@ -66,6 +86,7 @@ class RunContext:
             self._data = load_data(self.spec.dataset, self.data_root, self.input_size,
                                    n_train=self.spec.n_train, seed=self.spec.seed,
                                    download=self.download).to(self.device)
+            self._fingerprint(self.spec.dataset)
             self.extra.update(train_size=len(self._data.y_train), test_size=len(self._data.y_test))
             if self._data.departures:
                 self.extra["data_departures"] = " | ".join(self._data.departures)
@@ -73,8 +94,18 @@ class RunContext:
 
     def alternative_data(self, name: str) -> Data:
         """Another dataset shaped and normalised like ``ctx.data`` (KD-REL / KD-UNR)."""
-        return load_data(name, self.data_root, self.input_size, normalise_as=self.data,
+        data = load_data(name, self.data_root, self.input_size, normalise_as=self.data,
                          seed=self.spec.seed, download=self.download).to(self.device)
+        self._fingerprint(name)
+        return data
+
+    def _fingerprint(self, name: str) -> None:
+        self.datasets[name] = data_fingerprint(name, str(self.data_root), self.download)
+
+    @property
+    def wall_time_s(self) -> float:
+        """Seconds spent on this attempt, over every session that resumed it."""
+        return self.elapsed_before + time.monotonic() - self.started
 
     def net(self, arch: str | None = None) -> nn.Module:
         """A fresh classifier whose initial weights depend only on (arch, seed)."""
@@ -93,13 +124,15 @@ class RunContext:
         tspec = self.spec.teacher
         if tspec is None:
             raise RuntimeError(f"method {self.spec.method!r} needs a teacher but the spec has none")
-        path = self.store.run_dir(tspec.run_id) / "model.pt"
-        if not path.exists():
-            raise RuntimeError(f"teacher run {tspec.run_id} has no model.pt; run the teacher first")
+        status, problem = self.store.verify(tspec.run_id)
+        if status != "done":
+            raise RuntimeError(f"teacher run {tspec.run_id} is {status} {problem}".strip())
         model = build_classifier(tspec.student, self.data.num_classes, self.data.input_shape[0], tspec.seed)
+        path = self.store.artefact(tspec.run_id, "model.pt")
         model.load_state_dict(torch.load(path, map_location=self.device))
         model.to(self.device).eval().requires_grad_(False)
         self.extra["teacher_run_id"] = tspec.run_id
+        self.extra["teacher_attempt"] = int(self.store.summary(tspec.run_id)["attempt"])
         self.extra["teacher_acc"] = self.evaluate(model)
         return model
 
@@ -142,15 +175,19 @@ class RunContext:
             "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
                     "torch": torch.get_rng_state(), "generator": self.generator.get_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
-            "curve": self.curve, "state": self.state,
+            "curve": self.curve, "state": self.state, "elapsed_s": self.wall_time_s,
         })
 
     def _restore(self) -> int:
         if not self.checkpoint_path.exists():
             return 0
-        ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
-        for key, obj in self._tracked.items():
-            obj.load_state_dict(ckpt["objects"][key])
+        try:
+            ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+            for key, obj in self._tracked.items():
+                obj.load_state_dict(ckpt["objects"][key])
+        except Exception as exc:  # garbage, truncated, or from other nets: start a new attempt
+            raise CorruptCheckpoint(f"{self.checkpoint_path} cannot be restored "
+                                    f"({type(exc).__name__}: {str(exc)[:120]})") from exc
         rng = ckpt["rng"]
         random.setstate(rng["python"])
         np.random.set_state(rng["numpy"])
@@ -160,6 +197,8 @@ class RunContext:
             torch.cuda.set_rng_state_all(rng["cuda"])
         self.curve = ckpt["curve"]
         self.state = ckpt["state"]
+        self.elapsed_before = float(ckpt.get("elapsed_s", 0.0))
+        self.started = time.monotonic()
         atomic_write_csv(self.dir / "curve.csv", self.curve)
         return int(ckpt["next_step"])
 

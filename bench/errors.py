@@ -14,3 +14,7 @@ class Preempted(BaseException):
 
     A BaseException so that a method's own ``except Exception`` cannot swallow it.
     """
+
+
+class CorruptCheckpoint(RuntimeError):
+    """A checkpoint that cannot be restored; the runner sets its attempt aside and starts anew."""

@@ -229,9 +229,22 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
             pairs[ds].append({"name": pair.get("name", f"{pair['teacher']}>{pair['student']}"),
                               "where": pwhere, **pair})
         check_keys(ds_params.get(ds, {}), set(METHODS.names()), f"{where}.dataset_params.{ds}")
+    seed_where = "--seeds" if seeds else f"{where}.seeds"
     for s in seed_list:
-        if not isinstance(s, int):
-            raise UserError(f"{where}.seeds: seeds must be integers, got {s!r}")
+        if not isinstance(s, int) or isinstance(s, bool) or s < 0:
+            raise UserError(f"{seed_where}: seeds must be integers >= 0, got {s!r}")
+    if len(set(seed_list)) != len(seed_list):
+        raise UserError(f"{seed_where}: seed listed twice in {seed_list}")
+    for n in n_list if isinstance(n_list, list) else [n_list]:
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+            raise UserError(f"{where}.n_train: expected a list of training-set sizes >= 1 "
+                            f"(or null for the full set), got {n!r}")
+    n_list = as_list(n_list, f"{where}.n_train")
+    # names defined in any profile: an experiment's pair preference list spans profiles
+    pair_names = {p.get("name", f"{p.get('teacher')}>{p.get('student')}")
+                  for prof_doc in profiles.values() if isinstance(prof_doc, dict)
+                  for v in (prof_doc.get("pairs") or {}).values()
+                  for p in (v if isinstance(v, list) else [v]) if isinstance(p, dict)}
 
     def resolved(method: str, variant_params: dict, ds: str, pair: dict, ctx_where: str,
                  swept: dict | None = None) -> tuple:
@@ -270,12 +283,21 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     for i, exp in enumerate(as_list(doc["experiments"], f"{path}: experiments")):
         ewhere = f"{path}: experiments[{i}]"
         check_keys(exp, EXPERIMENT_KEYS, ewhere, ("id", "methods"))
+        if exp["id"] in experiments:
+            raise UserError(f"{ewhere}.id: experiment id {exp['id']!r} is used twice; ids must be unique")
         experiments[exp["id"]] = exp
+        for name in exp.get("pairs") or []:
+            if name not in pair_names:
+                raise UserError(f"{ewhere}.pairs: unknown pair {name!r}; defined: {', '.join(sorted(pair_names))}")
         exp_datasets = [d for d in ds_list if d in per_profile(exp.get("datasets", ds_list), profile,
                                                                  f"{ewhere}.datasets")]
         for j, variant in enumerate(as_list(exp["methods"], f"{ewhere}.methods")):
             vwhere = f"{ewhere}.methods[{j}]"
             check_keys(variant, VARIANT_KEYS, vwhere, ("method",))
+            for name in variant.get("pairs") or []:
+                if name not in pair_names:
+                    raise UserError(f"{vwhere}.pairs: unknown pair {name!r}; "
+                                    f"defined: {', '.join(sorted(pair_names))}")
             method = variant["method"]
             entry = METHODS.get(method, f"{vwhere}.method")
             label = variant.get("label", entry.meta.get("label", method))
@@ -294,6 +316,8 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     for i, t in enumerate(doc.get("tables", [])):
         twhere = f"{path}: tables[{i}]"
         check_keys(t, TABLE_KEYS, twhere, ("id", "experiment"))
+        if any(t["id"] == other.id for other in tables):
+            raise UserError(f"{twhere}.id: table id {t['id']!r} is used twice; ids must be unique")
         if t["experiment"] not in experiments:
             raise UserError(f"{twhere}.experiment: unknown experiment {t['experiment']!r}; "
                             f"accepted: {', '.join(experiments)}")

@@ -102,12 +102,15 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
                       "d > 0 supports the claim; ± is the sample std, ddof=1):", ""]
             for v in result.verdicts:
                 lines += claim_lines(v)
-    failed = frame[frame["status"] == "failed"].drop_duplicates("run_id")
-    if not failed.empty:
-        lines += ["## Failed runs", ""]
-        for _, r in failed.iterrows():
-            lines.append(f"- `{r['run_id']}` {r['label']} {r['dataset']} seed {r['seed']}: {r['error']}")
-        lines.append("")
+    for state, title in (("failed", "Failed runs"), ("stale", "Stale runs (not counted: the code or "
+                         "data changed since they ran; rerun, or --accept-stale to count them)"),
+                         ("corrupt", "Damaged runs (not counted; the next sweep reruns them)")):
+        runs = frame[frame["status"] == state].drop_duplicates("run_id")
+        if not runs.empty:
+            lines += [f"## {title}", ""]
+            lines += [f"- `{r['run_id']}` {r['label']} {r['dataset']} seed {r['seed']}: {r['error']}"
+                      for _, r in runs.iterrows()]
+            lines.append("")
     if figures:
         lines += ["## Figures", ""]
         lines += [f"![{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in figures]

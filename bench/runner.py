@@ -8,11 +8,13 @@ preemption leaves the run unfinished, with a checkpoint to resume from.
 from __future__ import annotations
 
 import functools
+import json
+import os
 import platform
 import random
 import signal
 import subprocess
-import time
+import sys
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,12 +24,15 @@ import numpy as np
 import torch
 
 from bench import context
+from bench.cache import Expect, run_state
 from bench.config import build_config
 from bench.context import RunContext
-from bench.errors import Preempted
+from bench.errors import CorruptCheckpoint, Preempted
+from bench.fingerprint import code_closure, code_fingerprint, numerics
+from bench.lock import RunLock, describe
 from bench.registry import METHODS, load_plugins
 from bench.spec import RunSpec
-from bench.store import DONE, FAILED, Store
+from bench.store import CORRUPT, DONE, FAILED, Store, atomic_write_csv, atomic_write_text, clean_tmp
 
 
 @functools.lru_cache(maxsize=1)
@@ -66,6 +71,7 @@ def _on_signal(signum, frame) -> None:  # noqa: ARG001
 
     After a first Ctrl-C, a second one interrupts at once (default handler).
     """
+    context.STOP_SIGNAL[:] = [signum]
     context.STOP.set()
     if signum == signal.SIGINT:
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -73,25 +79,63 @@ def _on_signal(signum, frame) -> None:  # noqa: ARG001
 
 def execute(spec: RunSpec, results_root: str | Path, data_root: str | Path,
             device: str | None = None, download: bool = False, show_progress: bool = True,
-            handle_signals: bool = True) -> str:
-    """Run ``spec`` to completion (or resume it); return its final status.
+            handle_signals: bool = True, threads: int = 1, reuse: bool = True,
+            accept_stale: bool = False) -> str:
+    """Run ``spec`` to completion (or resume it) under its lock; return its final status.
+
+    Waits while another process holds the run, then returns ``done`` without training if
+    that process finished it (and ``reuse``). Otherwise it resumes the run's unfinished
+    attempt when that attempt was made by the same code with the same numerics, or starts
+    a new attempt, and publishes the attempt when it ends. A run already done is never
+    touched in place: a rerun that fails leaves the published result as it was.
 
     With ``handle_signals`` SIGTERM/SIGUSR2/SIGINT make the loop checkpoint and raise
-    Preempted at the next step; inside submitit jobs submitit keeps its own SIGUSR2
-    handler (requeue), and the run resumes from its last periodic checkpoint.
+    Preempted at the next step (the executors that requeue rely on it).
     """
     load_plugins()
     store = Store(results_root)
+    expect = Expect(str(data_root), threads, download, accept_stale)
+    lock = RunLock(store.lock_path(spec.run_id))
+    lock.acquire(wait=True, on_wait=lambda who: print(
+        f"run {spec.run_id} is held by {describe(who)}; waiting", file=sys.stderr, flush=True))
+    try:
+        clean_tmp(store.run_dir(spec.run_id))
+        state = run_state(spec, store, expect, mine=True)
+        if state.status == CORRUPT:
+            store.quarantine(spec.run_id, state.reason)
+        elif reuse and state.status == DONE:
+            return DONE
+        for _ in range(2):  # a second go only after setting a corrupt checkpoint aside
+            try:
+                return _attempt(spec, store, expect, device, show_progress, handle_signals)
+            except CorruptCheckpoint as exc:
+                print(f"run {spec.run_id}: {exc}; starting a new attempt", file=sys.stderr)
+                _set_aside(store, spec.run_id)
+        raise AssertionError("unreachable: a new attempt has no checkpoint")
+    finally:
+        lock.release()
+
+
+def _attempt(spec: RunSpec, store: Store, expect: Expect, device: str | None,
+             show_progress: bool, handle_signals: bool) -> str:
     dev = pick_device(device)
-    store.write_spec(spec.run_id, {
-        "spec": spec.to_dict(), "run_id": spec.run_id, "code_version": code_version(),
-        "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version(),
-        "device": str(dev), "host": platform.node(),
+    pinned = numerics(expect.threads, str(dev))
+    code = code_closure(METHODS.get(spec.method).obj.__module__) if spec.method in METHODS else {}
+    record = {"spec": spec.to_dict(), "run_id": spec.run_id, "code_version": code_version(),
+              "code_fingerprint": code_fingerprint(spec.method) if code else "", "code": code,
+              "numerics": pinned}
+    attempt = resumable_attempt(store, spec.run_id, record) or store.new_attempt(spec.run_id)
+    folder = store.attempt_dir(spec.run_id, attempt)
+    clean_tmp(folder)
+    atomic_write_text(folder / "spec.json", json.dumps({
+        **record, "torch": torch.__version__, "numpy": np.__version__,
+        "python": platform.python_version(), "device": str(dev), "host": platform.node(),
+        "slurm_job": os.environ.get("SLURM_JOB_ID", ""),
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    })
+    }, indent=2, sort_keys=True))
     seed_everything(spec.seed)
-    ctx = RunContext(spec, store, Path(data_root), dev, download=download, show_progress=show_progress)
-    start = time.monotonic()
+    ctx = RunContext(spec, store, Path(expect.data_root), dev, download=expect.download,
+                     show_progress=show_progress, folder=folder)
     row = spec_columns(spec)
     previous = install_stop_handlers() if handle_signals else {}
     try:
@@ -103,21 +147,63 @@ def execute(spec: RunSpec, results_root: str | Path, data_root: str | Path,
         row.update(ctx.extra)
         row.update(metrics)
         row.update(status=DONE, error="")
-    except Preempted:
+    except (Preempted, CorruptCheckpoint):
         raise
     except Exception as exc:  # the run fails, the sweep goes on
-        (ctx.dir / "error.log").write_text(traceback.format_exc())
+        write_quietly(folder / "error.log", traceback.format_exc())
         row.update(ctx.extra)
         row.update(status=FAILED, error=f"{type(exc).__name__}: {exc}".replace("\n", " "))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    row["wall_time_s"] = round(time.monotonic() - start, 2)
-    row["device"] = str(dev)
-    store.write_summary(spec.run_id, row)
+    row.update(wall_time_s=round(ctx.wall_time_s, 2), device=str(dev), code_fingerprint=record["code_fingerprint"],
+               data_fingerprint=json.dumps(ctx.datasets, sort_keys=True), threads=pinned["threads"],
+               deterministic=pinned["deterministic"], device_type=pinned["device_type"])
     if row["status"] == DONE:
         ctx.clear_checkpoint()
+    if row["status"] == FAILED and store.status(spec.run_id) == DONE:
+        # a rerun failed: keep the published result, keep the failure in its attempt
+        atomic_write_csv(folder / "summary.csv", [row])
+        print(f"run {spec.run_id}: attempt {attempt} failed ({row['error']}); the published "
+              f"result (attempt {store.summary(spec.run_id)['attempt']}) is kept", file=sys.stderr)
+        return FAILED
+    try:
+        store.publish(spec.run_id, attempt, row)
+    except OSError as exc:  # e.g. a full disk: the attempt stays unpublished and resumable
+        print(f"run {spec.run_id}: could not publish attempt {attempt}: {exc}", file=sys.stderr)
+        return FAILED
     return row["status"]
+
+
+def resumable_attempt(store: Store, run_id: str, record: dict[str, Any]) -> int | None:
+    """The latest unpublished attempt, if it has a checkpoint made by this code and numerics."""
+    attempts = store.attempts(run_id)
+    published = (store.summary(run_id) or {}).get("attempt")
+    if not attempts or attempts[-1] == published:
+        return None
+    folder = store.attempt_dir(run_id, attempts[-1])
+    try:
+        made_by = json.loads((folder / "spec.json").read_text())
+    except (OSError, ValueError):
+        return None
+    same = all(made_by.get(k) == record[k] for k in ("code_fingerprint", "numerics"))
+    return attempts[-1] if same and (folder / "checkpoint.pt").exists() else None
+
+
+def _set_aside(store: Store, run_id: str) -> None:
+    """Rename the latest attempt's checkpoint so that attempt is never resumed again."""
+    folder = store.attempt_dir(run_id, store.attempts(run_id)[-1])
+    path = folder / "checkpoint.pt"
+    if path.exists():
+        path.rename(folder / "checkpoint.pt.corrupt")
+
+
+def write_quietly(path: Path, text: str) -> None:
+    """Best effort (the failure path must not fail, e.g. on a full disk)."""
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        print(f"could not write {path}: {exc}", file=sys.stderr)
 
 
 def install_stop_handlers() -> dict:

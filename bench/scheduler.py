@@ -18,11 +18,14 @@ from typing import Any, Callable
 import submitit
 from tqdm.auto import tqdm
 
-from bench.errors import Preempted, UserError
 from bench import context
+from bench.cache import QUEUED, RUNNING, STALE, Expect, RunState, run_state
+from bench.errors import Preempted, UserError
+from bench.lock import holder
 from bench.runner import execute, install_stop_handlers
+from bench.slurm import Jobs, check_resources, record_job, signal_lead_s
 from bench.spec import RunSpec
-from bench.store import DONE, FAILED, PARTIAL, TODO, Store
+from bench.store import CORRUPT, DONE, FAILED, PARTIAL, TODO, Store
 
 EXECUTORS = ("inline", "debug", "local", "slurm")
 
@@ -37,34 +40,58 @@ class Options:
     data_root: str = "data"
     results: str = "results"
     download: bool = False
+    threads: int = 1
+    """torch threads per run, the same under every executor (part of what fixes the numbers)."""
+    accept_stale: bool = False
     slurm: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def expect(self) -> Expect:
+        return Expect(self.data_root, self.threads, self.download, self.accept_stale)
 
 
 class RunTask(submitit.helpers.Checkpointable):
-    """The callable submitted to submitit; on preemption submitit requeues it.
+    """The callable submitted to submitit; a preempted or timed-out job is requeued.
 
-    submitit's SIGUSR2 handler requeues the job and exits at once (it cannot wait for a
-    step boundary), so the run resumes from its last periodic checkpoint.
+    While the run trains, SIGUSR2 (SLURM's warning before the time limit or a preemption)
+    and SIGTERM only ask the loop to checkpoint at the next step boundary. Then, for
+    SIGUSR2, submitit's own handler is called: it counts timeouts (``max_num_timeout``)
+    and requeues the job, which resumes from that checkpoint. After SIGTERM the job ends
+    (SLURM requeues a preempted job itself; a cancelled one stays cancelled).
     """
 
     def __call__(self, spec: RunSpec, results: str, data_root: str, device: str | None,
-                 download: bool, threads: int | None = None) -> str:
-        if threads:
-            import torch
+                 download: bool, threads: int = 1, reuse: bool = True, accept_stale: bool = False) -> str:
+        context.STOP.clear()
+        try:
+            return execute(spec, results, data_root, device, download, show_progress=False,
+                           threads=threads, reuse=reuse, accept_stale=accept_stale)
+        except Preempted:
+            requeue = signal.getsignal(signal.SIGUSR2)  # submitit's, restored by execute
+            if context.STOP_SIGNAL == [signal.SIGUSR2] and callable(requeue):
+                requeue(signal.SIGUSR2, None)
+            raise
 
-            torch.set_num_threads(threads)
-        return execute(spec, results, data_root, device, download, show_progress=False,
-                       handle_signals=False)
+
+def states(specs: list[RunSpec], opts: Options, jobs=None) -> dict[str, RunState]:
+    store = Store(opts.results)
+    return {s.run_id: run_state(s, store, opts.expect, jobs) for s in specs}
 
 
-def select(specs: list[RunSpec], store: Store, rerun: bool, retry_failed: bool) -> list[RunSpec]:
-    """The specs that still need running: todo/partial, plus failed or done if asked."""
-    wanted = {TODO, PARTIAL}
-    if retry_failed:
+def select(specs: list[RunSpec], opts: Options, known: dict[str, RunState] | None = None,
+           busy_ok: bool = True) -> list[RunSpec]:
+    """The specs that need running: todo, partial, stale and corrupt ones, plus failed
+    (``retry_failed``) or every one (``rerun``). ``busy_ok=False`` leaves out runs another
+    process or a SLURM job already has (the SLURM launcher must not submit them twice)."""
+    known = known if known is not None else states(specs, opts)
+    wanted = {TODO, PARTIAL, STALE, CORRUPT}
+    if busy_ok:
+        wanted |= {RUNNING, QUEUED}
+    if opts.retry_failed:
         wanted.add(FAILED)
-    if rerun:
+    if opts.rerun:
         wanted |= {DONE, FAILED}
-    return [s for s in specs if store.status(s.run_id) in wanted]
+    return [s for s in specs if known[s.run_id].status in wanted]
 
 
 def phases(specs: list[RunSpec]) -> tuple[list[RunSpec], list[RunSpec]]:
@@ -86,29 +113,38 @@ def with_teachers(specs: list[RunSpec]) -> list[RunSpec]:
 
 
 def run_specs(specs: list[RunSpec], opts: Options,
-              on_finish: Callable[[RunSpec, str], None] = lambda s, st: None) -> None:
+              on_finish: Callable[[RunSpec, str], None] = lambda s, st: None, name: str = "advkd") -> None:
     """Run what is not done yet, teachers first; ``on_finish(spec, status)`` after each."""
     if opts.executor not in EXECUTORS:
         raise UserError(f"unknown executor {opts.executor!r}; accepted: {', '.join(EXECUTORS)}")
     if opts.executor == "local" and opts.workers < 1:
         raise UserError(f"--workers must be at least 1, got {opts.workers}")
+    if opts.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {opts.threads}")
     store = Store(opts.results)
     teachers, students = phases(with_teachers(specs))
-    todo_t = select(teachers, store, opts.rerun, opts.retry_failed)
-    todo_s = select(students, store, opts.rerun, opts.retry_failed)
     if opts.executor == "slurm":
-        submit_slurm(todo_t, todo_s, opts)
+        jobs = Jobs(store)
+        todo_t = select(teachers, opts, states(teachers, opts, jobs), busy_ok=False)
+        submit_slurm(todo_t, select(students, opts, states(students, opts, jobs), busy_ok=False),
+                     opts, name=name)
         return
-    bar = tqdm(total=len(todo_t) + len(todo_s), desc="runs", unit="run", dynamic_ncols=True)
+    todo_t = select(teachers, opts)
+    bar = tqdm(total=len(todo_t) + len(select(students, opts)), desc="runs", unit="run",
+               dynamic_ncols=True)
 
     def finished(spec: RunSpec, status: str) -> None:
         bar.update(1)
         on_finish(spec, status)
 
     context.STOP.clear()
-    previous = install_stop_handlers() if opts.executor != "local" else {}
+    previous = install_stop_handlers()
     try:
-        for phase in (todo_t, todo_s):
+        for phase in (todo_t, None):
+            if phase is None:  # students are chosen once their teachers are final
+                phase = select(students, opts)
+                bar.total = bar.n + len(phase)
+                bar.refresh()
             ready = []
             for spec in phase:
                 if spec.teacher and store.status(spec.teacher.run_id) != DONE:
@@ -129,24 +165,35 @@ def run_specs(specs: list[RunSpec], opts: Options,
 
 
 def fail_without_running(store: Store, spec: RunSpec, reason: str) -> None:
+    """Record a run that could not run; a result already published stays as it is."""
     from bench.runner import spec_columns
 
-    store.write_summary(spec.run_id, {**spec_columns(spec), "status": FAILED, "error": reason,
-                                      "wall_time_s": 0.0})
+    if store.status(spec.run_id) != DONE:
+        store.write_summary(spec.run_id, {**spec_columns(spec), "status": FAILED, "error": reason,
+                                          "wall_time_s": 0.0})
 
 
-def job_args(spec: RunSpec, opts: Options, threads: int | None = None) -> tuple:
-    return (spec, opts.results, opts.data_root, opts.device, opts.download, threads)
+def job_args(spec: RunSpec, opts: Options) -> tuple:
+    return (spec, opts.results, opts.data_root, opts.device, opts.download, opts.threads,
+            not opts.rerun, opts.accept_stale)
+
+
+def held_last(specs: list[RunSpec], opts: Options) -> list[RunSpec]:
+    """Runs another process holds go to the end: by then it has probably finished them."""
+    store = Store(opts.results)
+    busy = {s.run_id for s in specs if holder(store.lock_path(s.run_id)) is not None}
+    return [s for s in specs if s.run_id not in busy] + [s for s in specs if s.run_id in busy]
 
 
 def run_in_process(specs: list[RunSpec], opts: Options, finished) -> None:
     """inline / debug: one run after another in this process; a signal between runs stops too."""
     executor = submitit.DebugExecutor(folder=Path(opts.results) / "submitit" / "%j")
-    for spec in specs:
+    for spec in held_last(specs, opts):
         if context.STOP.is_set():
             raise Preempted("stopped between runs")
         if opts.executor == "inline":
-            status = execute(*job_args(spec, opts)[:5])
+            status = execute(*job_args(spec, opts)[:6], reuse=not opts.rerun,
+                             accept_stale=opts.accept_stale)
         else:
             status = executor.submit(RunTask(), *job_args(spec, opts)).result()
         finished(spec, status)
@@ -156,13 +203,12 @@ def run_local(specs: list[RunSpec], opts: Options, finished) -> None:
     """At most ``opts.workers`` subprocesses at a time (submitit would start all at once)."""
     executor = submitit.LocalExecutor(folder=Path(opts.results) / "submitit" / "%j")
     executor.update_parameters(timeout_min=int(opts.slurm.get("time_min") or 24 * 60))
-    threads = max(1, (os.cpu_count() or 1) // opts.workers)
-    pending = list(specs)
+    pending = held_last(specs, opts)
     running: list[tuple[RunSpec, Any]] = []
     while pending or running:
         while pending and len(running) < opts.workers:
             spec = pending.pop(0)
-            running.append((spec, executor.submit(RunTask(), *job_args(spec, opts, threads))))
+            running.append((spec, executor.submit(RunTask(), *job_args(spec, opts))))
         time.sleep(0.2)
         for item in [r for r in running if r[1].done()]:
             running.remove(item)
@@ -170,19 +216,43 @@ def run_local(specs: list[RunSpec], opts: Options, finished) -> None:
             try:
                 status = job.result()
             except Exception as exc:  # the subprocess died (OOM, kill): record it, go on
+                if context.STOP.is_set():
+                    continue  # stopped by our signal: it checkpointed and resumes next time
                 fail_without_running(Store(opts.results), spec, f"worker died: {exc}")
                 status = FAILED
             finished(spec, status)
+        if context.STOP.is_set():
+            stop_workers(running)
+            raise Preempted("stopped: the workers checkpointed their runs")
+
+
+def stop_workers(running: list[tuple[RunSpec, Any]], grace_s: float = 120.0) -> None:
+    """SIGTERM every worker (each checkpoints at its next step), then wait for them."""
+    for _, job in running:
+        process = getattr(job, "_process", None)
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for _, job in running:
+        process = getattr(job, "_process", None)
+        while process is not None and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if process is not None and process.poll() is None:
+            process.kill()
 
 
 def slurm_parameters(slurm: dict[str, Any]) -> dict[str, Any]:
     """Map the suite's / CLI's slurm block onto submitit AutoExecutor parameters."""
+    time_min = int(slurm.get("time_min") or 240)
     params: dict[str, Any] = {
-        "timeout_min": int(slurm.get("time_min") or 240),
+        "timeout_min": time_min,
         "gpus_per_node": int(slurm.get("gpus") or 0),
         "cpus_per_task": int(slurm.get("cpus") or 4),
         "mem_gb": int(slurm.get("mem_gb") or 16),
         "slurm_array_parallelism": int(slurm.get("array_parallelism") or 32),
+        "slurm_signal_delay_s": signal_lead_s(time_min),
+        "slurm_max_num_timeout": int(slurm.get("max_num_timeout") if slurm.get("max_num_timeout")
+                                     is not None else 3),
     }
     if slurm.get("partition"):
         params["slurm_partition"] = str(slurm["partition"])
@@ -194,23 +264,36 @@ def array_ids(jobs: list) -> list[str]:
 
 
 def submit_slurm(teachers: list[RunSpec], students: list[RunSpec], opts: Options,
-                 executor: Any = None) -> list:
-    """Submit teachers as one array, students as a second array that waits for it."""
-    executor = executor or submitit.AutoExecutor(folder=Path(opts.results) / "submitit" / "%j",
-                                                 cluster="slurm")
+                 executor: Any = None, name: str = "advkd") -> list:
+    """Submit teachers, then students with an ``afterany`` dependency on every teacher array.
+
+    One array per (phase, method), named ``<suite>.<method>``; each run's job id is
+    recorded in its ``job.json`` so later launches and ``--status`` know it is queued.
+    """
+    check_resources(opts.slurm)
+    folder = Path(opts.results) / "submitit" / "%j"
+    executor = executor or submitit.AutoExecutor(folder=folder, cluster="slurm")
     executor.update_parameters(**slurm_parameters(opts.slurm))
-    submitted = []
+    store = Store(opts.results)
+    submitted: list = []
 
-    def array(specs: list[RunSpec]) -> list:
-        columns = list(zip(*(job_args(s, opts) for s in specs)))
-        return executor.map_array(RunTask(), *columns) if specs else []
+    def arrays(specs: list[RunSpec]) -> list:
+        jobs = []
+        for method in dict.fromkeys(s.method for s in specs):
+            group = [s for s in specs if s.method == method]
+            executor.update_parameters(slurm_job_name=f"{name}.{method}")
+            columns = list(zip(*(job_args(s, opts) for s in group)))
+            for spec, job in zip(group, executor.map_array(RunTask(), *columns)):
+                record_job(store, spec.run_id, str(job.job_id), str(folder).replace("%j", str(job.job_id)))
+                jobs.append(job)
+        return jobs
 
-    t_jobs = array(teachers)
+    t_jobs = arrays(teachers)
     submitted += t_jobs
     if t_jobs:
         executor.update_parameters(
             slurm_additional_parameters={"dependency": "afterany:" + ":".join(array_ids(t_jobs))})
-    submitted += array(students)
+    submitted += arrays(students)
     tqdm.write(f"submitted {len(t_jobs)} teacher and {len(submitted) - len(t_jobs)} student jobs "
                f"(arrays {', '.join(array_ids(submitted)) or '-'}); check with --status")
     return submitted

@@ -1,26 +1,44 @@
-"""Results layout on disk: one folder per run_id with spec.json, curve.csv, summary.csv.
+"""Results layout on disk, with attempts that are published atomically and verified.
 
-Every file is written to a temporary name and renamed, so a killed process never
-leaves a half-written file behind. A run is *done* only when its summary says so.
+``<root>/runs/<run_id>/`` holds:
+
+- ``attempts/<k>/``: everything one attempt writes (spec.json, curve.csv, checkpoint.pt,
+  model.pt, error.log). An attempt is never modified after it is published, so a student
+  reading a teacher's ``model.pt`` can never see one being retrained.
+- ``summary.csv``: the published result, one row naming its ``attempt`` and the SHA-256 of
+  every artefact of that attempt. It is replaced (atomically) only when a new attempt
+  finishes; a run is *done* only when this row says so and every checksum matches.
+- ``lock``: the flock of the process working on the run (bench/lock.py).
+
+Every file is written to a temporary name (``.<name>.<pid>.<random>.tmp``) and renamed,
+so a killed process never leaves a half-written file; the temporaries of dead processes
+are removed by the next writer.
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import re
+import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
 
-DONE, FAILED, PARTIAL, TODO = "done", "failed", "partial", "todo"
+DONE, FAILED, PARTIAL, TODO, CORRUPT = "done", "failed", "partial", "todo", "corrupt"
 ID_COLUMNS = {"run_id": str, "teacher_run_id": str}
 """Hex run ids such as '9284223143e98332' would otherwise be parsed as floats."""
+NOT_ARTEFACTS = ("checkpoint.pt", "summary.csv")
+TMP = re.compile(r"^\..+\.(\d+)\.[^.]+\.tmp$")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -43,13 +61,42 @@ def atomic_write_csv(path: Path, rows: list[dict[str, Any]] | pd.DataFrame) -> N
 
 
 def atomic_torch_save(path: Path, obj: Any) -> None:
-    import io
-
     import torch
 
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def clean_tmp(directory: Path) -> list[Path]:
+    """Remove the temporaries that dead processes left in ``directory``; return them."""
+    removed = []
+    if not directory.is_dir():
+        return removed
+    for path in directory.iterdir():
+        match = TMP.match(path.name)
+        if match and not _alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != 0
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 class Store:
@@ -59,38 +106,122 @@ class Store:
         self.root = Path(root)
         self.runs = self.root / "runs"
 
+    # ----------------------------------------------------------------- paths
     def run_dir(self, run_id: str) -> Path:
         return self.runs / run_id
 
-    def summary(self, run_id: str) -> dict[str, Any] | None:
+    def lock_path(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "lock"
+
+    def attempt_dir(self, run_id: str, attempt: int) -> Path:
+        return self.run_dir(run_id) / "attempts" / str(attempt)
+
+    def attempts(self, run_id: str) -> list[int]:
+        folder = self.run_dir(run_id) / "attempts"
+        if not folder.is_dir():
+            return []
+        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+
+    def new_attempt(self, run_id: str) -> int:
+        attempt = max(self.attempts(run_id), default=0) + 1
+        self.attempt_dir(run_id, attempt).mkdir(parents=True)
+        return attempt
+
+    def artefact(self, run_id: str, name: str) -> Path:
+        """A file of the published attempt."""
+        row = self.summary(run_id) or {}
+        attempt = row.get("attempt")
+        if not isinstance(attempt, (int, float)) or attempt != attempt:
+            raise FileNotFoundError(f"run {run_id} has no published attempt")
+        return self.attempt_dir(run_id, int(attempt)) / name
+
+    # ----------------------------------------------------------------- published result
+    def read_summary(self, run_id: str) -> tuple[dict[str, Any] | None, str]:
+        """(published row, problem): the row is None when absent or unreadable."""
         path = self.run_dir(run_id) / "summary.csv"
         if not path.exists():
-            return None
-        rows = pd.read_csv(path, keep_default_na=False, na_values=[""],
-                           dtype=ID_COLUMNS).to_dict("records")
-        if not rows:
-            return None
-        row = rows[0]
+            return None, ""
+        try:
+            frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=ID_COLUMNS)
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            return None, f"summary.csv is unreadable ({type(exc).__name__}: {str(exc)[:80]})"
+        if len(frame) != 1:
+            return None, f"summary.csv has {len(frame)} rows, expected 1"
+        row = frame.to_dict("records")[0]
+        if row.get("run_id") != run_id or row.get("status") not in (DONE, FAILED):
+            return None, "summary.csv is incomplete (no run_id / status columns or wrong values)"
         if not isinstance(row.get("error"), str):
             row["error"] = ""
-        return row
+        return row, ""
+
+    def summary(self, run_id: str) -> dict[str, Any] | None:
+        return self.read_summary(run_id)[0]
+
+    def verify(self, run_id: str) -> tuple[str, str]:
+        """(status, problem): done only if the summary is whole and every checksum matches."""
+        row, problem = self.read_summary(run_id)
+        if problem:
+            return CORRUPT, problem
+        if row is None:
+            return (PARTIAL, "") if self.attempts(run_id) else (TODO, "")
+        if row["status"] == FAILED:
+            return FAILED, ""
+        try:
+            artefacts = json.loads(row.get("artefacts") or "")
+            attempt_dir = self.artefact(run_id, "")
+        except (ValueError, TypeError, FileNotFoundError):
+            return CORRUPT, "summary.csv carries no checksums (written by an older version?)"
+        for name, digest in artefacts.items():
+            path = attempt_dir / name
+            if not path.exists():
+                return CORRUPT, f"{path.relative_to(self.runs)} is missing"
+            if sha256(path) != digest:
+                return CORRUPT, f"{path.relative_to(self.runs)} does not match its checksum"
+        return DONE, ""
 
     def status(self, run_id: str) -> str:
-        summary = self.summary(run_id)
-        if summary is not None:
-            return str(summary.get("status", FAILED))
-        return PARTIAL if self.run_dir(run_id).exists() else TODO
+        return self.verify(run_id)[0]
 
     def error(self, run_id: str) -> str:
-        summary = self.summary(run_id) or {}
-        return str(summary.get("error", ""))
+        return str((self.summary(run_id) or {}).get("error", ""))
 
-    def write_spec(self, run_id: str, record: dict[str, Any]) -> None:
-        atomic_write_text(self.run_dir(run_id) / "spec.json", json.dumps(record, indent=2, sort_keys=True))
+    def publish(self, run_id: str, attempt: int | None, row: dict[str, Any]) -> None:
+        """Record ``row`` as the run's result, with the checksums of the attempt's files.
 
-    def write_summary(self, run_id: str, row: dict[str, Any]) -> None:
+        The attempt gets its own copy of the row; the run's summary.csv is replaced last,
+        in one rename, so readers see either the old result or the complete new one.
+        """
+        row = dict(row, attempt=attempt)
+        if attempt is not None:
+            folder = self.attempt_dir(run_id, attempt)
+            row["artefacts"] = json.dumps({p.name: sha256(p) for p in sorted(folder.iterdir())
+                                           if p.is_file() and p.name not in NOT_ARTEFACTS
+                                           and not TMP.match(p.name)}, sort_keys=True)
+            atomic_write_csv(folder / "summary.csv", [row])
         atomic_write_csv(self.run_dir(run_id) / "summary.csv", [row])
 
+    def write_summary(self, run_id: str, row: dict[str, Any]) -> None:
+        """Publish a result that has no attempt (a run failed before it could start)."""
+        self.publish(run_id, None, row)
+
+    def quarantine(self, run_id: str, problem: str) -> Path:
+        """Move a damaged published result aside (kept for inspection) so the run reruns."""
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        target = self.run_dir(run_id) / "quarantine" / stamp
+        target.mkdir(parents=True, exist_ok=True)
+        summary = self.run_dir(run_id) / "summary.csv"
+        row = self.summary(run_id) or {}
+        attempt = row.get("attempt")
+        if isinstance(attempt, (int, float)) and attempt == attempt:
+            folder = self.attempt_dir(run_id, int(attempt))
+            if folder.exists():
+                shutil.move(str(folder), str(target / folder.name))
+        if summary.exists():
+            shutil.move(str(summary), str(target / "summary.csv"))
+        (target / "why.txt").write_text(problem + "\n")
+        return target
+
+    # ----------------------------------------------------------------- bulk reads
     def summaries(self, run_ids: Iterable[str]) -> pd.DataFrame:
         rows = [s for s in (self.summary(r) for r in run_ids) if s is not None]
         return pd.DataFrame(rows)
@@ -98,7 +229,10 @@ class Store:
     def curves(self, run_ids: Iterable[str]) -> pd.DataFrame:
         frames = []
         for run_id in run_ids:
-            path = self.run_dir(run_id) / "curve.csv"
+            try:
+                path = self.artefact(run_id, "curve.csv")
+            except FileNotFoundError:
+                continue
             if path.exists() and path.stat().st_size:
                 frames.append(pd.read_csv(path).assign(run_id=run_id))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

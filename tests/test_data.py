@@ -36,7 +36,7 @@ def make_idx_folder(folder: Path, n_train: int = 40, n_test: int = 20) -> None:
 def test_read_idx_roundtrip(tmp_path: Path):
     arr = np.arange(2 * 3 * 4).reshape(2, 3, 4)
     write_idx(tmp_path / "x.gz", arr)
-    assert (read_idx(tmp_path / "x.gz") == arr).all()
+    assert (read_idx(tmp_path / "x.gz", arr.ndim) == arr).all()
 
 
 def test_mnist_from_generated_idx_files(tmp_path: Path):

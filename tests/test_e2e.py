@@ -80,9 +80,11 @@ def test_kill_9_then_restart_finishes_only_missing_runs(dirs):
     for run_dir in (dirs["results"] / "runs").iterdir():
         summary = pd.read_csv(run_dir / "summary.csv")
         assert len(summary) == 1 and summary["status"].iloc[0] == "done"
-        curve = pd.read_csv(run_dir / "curve.csv")
+        attempt = run_dir / "attempts" / str(summary["attempt"].iloc[0])
+        curve = pd.read_csv(attempt / "curve.csv")
         assert curve["step"].is_unique and curve["step"].is_monotonic_increasing
-        assert not list(run_dir.glob("*.tmp")) and not (run_dir / "checkpoint.pt").exists()
+        assert not list(run_dir.rglob("*.tmp")) and not (attempt / "checkpoint.pt").exists()
+        assert list((run_dir / "attempts").iterdir()) == [attempt]  # the killed run was resumed
     table = pd.read_csv(dirs["tables"] / "dfad_table2.csv")
     assert (table["n"] == 3).all()
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from bench.context import RunContext
 from bench.registry import METHODS
 from bench.scheduler import Options, run_specs, submit_slurm
+from bench.slurm import Jobs
 from bench.store import Store
 from tests.conftest import make_spec, run_cli
 
@@ -76,13 +77,13 @@ class FakeExecutor:
     """Records what would be sent to SLURM."""
 
     def __init__(self):
-        self.params, self.arrays, self.next_id = [], [], 100
+        self.params, self.arrays, self.next_id = {}, [], 100
 
     def update_parameters(self, **kw):
-        self.params.append(kw)
+        self.params.update(kw)
 
     def map_array(self, fn, *columns):
-        self.arrays.append((dict(self.params[-1]) if self.params else {}, list(columns[0])))
+        self.arrays.append((dict(self.params), list(columns[0])))
         self.next_id += 1
         return [FakeJob(f"{self.next_id}_{i}") for i in range(len(columns[0]))]
 
@@ -95,11 +96,16 @@ def test_slurm_submits_teacher_array_then_dependent_student_array(tmp_path):
                    slurm={"partition": "gpu", "gpus": 1, "time_min": 60, "array_parallelism": 8})
     jobs = submit_slurm([teacher], students, opts, executor=fake)
     assert len(jobs) == 3
-    first = fake.params[0]
+    first, second = (params for params, _ in fake.arrays)
     assert first["slurm_partition"] == "gpu" and first["gpus_per_node"] == 1
     assert first["slurm_array_parallelism"] == 8 and first["timeout_min"] == 60
+    assert first["slurm_job_name"] == "advkd.teacher" and second["slurm_job_name"] == "advkd.kd"
     assert [len(a[1]) for a in fake.arrays] == [1, 2]
-    assert fake.params[-1]["slurm_additional_parameters"] == {"dependency": "afterany:101"}
+    assert "slurm_additional_parameters" not in first
+    assert second["slurm_additional_parameters"] == {"dependency": "afterany:101"}
+    assert first["slurm_signal_delay_s"] == 300 and first["slurm_max_num_timeout"] == 3  # 60 min: 5 min lead
+    recorded = Jobs(Store(tmp_path)).recorded(students[1].run_id)
+    assert recorded["job_id"] == "102_1" and recorded["folder"].endswith("submitit/102_1")
 
 
 def test_debug_executor_runs_in_process(tmp_path):

@@ -31,12 +31,17 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path: Path):
 def test_status_transitions(tmp_path: Path):
     store = Store(tmp_path)
     assert store.status("abc") == "todo"
-    store.run_dir("abc").mkdir(parents=True)
+    first = store.new_attempt("abc")
     assert store.status("abc") == "partial"
-    store.write_summary("abc", {"run_id": "abc", "status": "failed", "error": "boom"})
+    store.publish("abc", first, {"run_id": "abc", "status": "failed", "error": "boom"})
     assert store.status("abc") == "failed" and store.error("abc") == "boom"
-    store.write_summary("abc", {"run_id": "abc", "status": "done", "error": ""})
+    second = store.new_attempt("abc")
+    (store.attempt_dir("abc", second) / "model.pt").write_bytes(b"weights")
+    store.publish("abc", second, {"run_id": "abc", "status": "done", "error": ""})
     assert store.status("abc") == "done" and store.error("abc") == ""
+    assert store.artefact("abc", "model.pt") == store.attempt_dir("abc", 2) / "model.pt"
+    (store.attempt_dir("abc", second) / "model.pt").write_bytes(b"garbage")
+    assert store.verify("abc") == ("corrupt", "abc/attempts/2/model.pt does not match its checksum")
 
 
 SPEC = RunSpec("toy", "digits", 3, "cnn8_half", freeze({}))

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from bench.data.base import RawData, missing
+from bench.errors import UserError
 from bench.registry import DATASETS
 
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -16,20 +17,50 @@ FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Parse one IDX file (optionally gzip-compressed) into a numpy array."""
+REFETCH = "delete it and fetch it again (--download, or the torchvision MNIST mirrors)"
+
+
+def read_idx(path: Path, ndim: int) -> np.ndarray:
+    """Parse one IDX file of unsigned bytes with ``ndim`` dimensions (gzip or plain).
+
+    Every way a file can be damaged (empty, truncated, not gzip, wrong element type,
+    fewer bytes than its header promises, images where labels belong) is a UserError
+    naming the file, what is wrong, and how to get a good copy.
+    """
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        data = fh.read()
-    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
+    try:
+        with opener(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise UserError(f"{path}: cannot be read as {'gzip' if path.suffix == '.gz' else 'IDX'} "
+                        f"({type(exc).__name__}: {exc}); {REFETCH}") from None
+    if len(data) < 4:
+        raise UserError(f"{path}: {len(data)} bytes, too short for an IDX header; {REFETCH}")
+    zero, dtype_code, dims = struct.unpack(">HBB", data[:4])
     if zero != 0 or dtype_code != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    shape = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+        raise UserError(f"{path}: not an unsigned-byte IDX file (magic {data[:4].hex()}, "
+                        f"expected 0000 08 0{ndim}); {REFETCH}")
+    if dims != ndim:
+        what = "images (N×28×28)" if ndim == 3 else "labels (N)"
+        raise UserError(f"{path}: holds a {dims}-dimensional array where {what} belong "
+                        "(images and labels swapped?); check the file names")
+    if len(data) < 4 + 4 * dims:
+        raise UserError(f"{path}: header cut short; {REFETCH}")
+    shape = struct.unpack(f">{dims}I", data[4:4 + 4 * dims])
+    body = len(data) - 4 - 4 * dims
+    if body != int(np.prod(shape)):
+        raise UserError(f"{path}: header promises {int(np.prod(shape))} bytes of shape {shape}, "
+                        f"the file has {body}; {REFETCH}")
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 def read_idx_folder(folder: Path) -> RawData:
-    xs_tr, ys_tr, xs_te, ys_te = (read_idx(folder / f) for f in FILES)
+    xs_tr, ys_tr, xs_te, ys_te = (read_idx(folder / f, 3 if "images" in f else 1) for f in FILES)
+    for images, labels, name in ((xs_tr, ys_tr, FILES[0]), (xs_te, ys_te, FILES[2])):
+        if len(images) != len(labels):
+            raise UserError(f"{folder / name}: {len(images)} images but {len(labels)} labels; {REFETCH}")
+        if labels.size and labels.max() > 9:
+            raise UserError(f"{folder}: labels outside 0..9 (max {labels.max()}); {REFETCH}")
     img = lambda a: torch.from_numpy(a.copy()).float().unsqueeze(1) / 255.0  # noqa: E731
     lab = lambda a: torch.from_numpy(a.astype(np.int64))  # noqa: E731
     return RawData(img(xs_tr), lab(ys_tr), img(xs_te), lab(ys_te))

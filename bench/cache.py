@@ -1,0 +1,111 @@
+"""Is a run's cached result usable? One state per run, with the reason when it is not.
+
+States: ``done`` (published, checksums match, same code, data and numerics), ``stale``
+(published but something it depends on changed since: the sweep reruns it unless
+``--accept-stale``), ``corrupt`` (damaged files: quarantined and rerun), ``failed``,
+``running`` (another process holds its lock), ``queued`` (a SLURM job waits for it),
+``partial`` (an unfinished attempt to resume) and ``todo``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from bench.fingerprint import code_closure, code_fingerprint, data_fingerprint
+from bench.lock import describe, holder
+from bench.registry import METHODS
+from bench.spec import RunSpec
+from bench.store import CORRUPT, DONE, FAILED, PARTIAL, TODO, Store
+
+STALE, RUNNING, QUEUED = "stale", "running", "queued"
+STATES = (DONE, STALE, FAILED, CORRUPT, RUNNING, QUEUED, PARTIAL, TODO)
+
+
+@dataclass(frozen=True)
+class RunState:
+    status: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What the current invocation would run with: data root and the pinned numerics."""
+
+    data_root: str = "data"
+    threads: int = 1
+    download: bool = False
+    accept_stale: bool = False
+
+
+def run_state(spec: RunSpec, store: Store, expect: Expect, jobs=None, mine: bool = False) -> RunState:
+    """The state of ``spec``'s run; ``jobs`` (bench.slurm) reports SLURM jobs when given;
+    ``mine``: the caller holds the run's lock itself."""
+    who = None if mine else holder(store.lock_path(spec.run_id))
+    if who is not None:
+        return RunState(RUNNING, describe(who))
+    status, problem = store.verify(spec.run_id)
+    if status == DONE:
+        reasons = stale_reasons(spec, store, expect)
+        if reasons and not expect.accept_stale:
+            return RunState(STALE, "; ".join(reasons))
+        return RunState(DONE, "; ".join(reasons) and "accepted stale: " + "; ".join(reasons))
+    if status == CORRUPT:
+        return RunState(CORRUPT, problem)
+    if jobs is not None:
+        job = jobs.state(spec.run_id)
+        if job is not None:
+            return job
+    if status == FAILED:
+        return RunState(FAILED, store.error(spec.run_id))
+    return RunState(status)
+
+
+def stale_reasons(spec: RunSpec, store: Store, expect: Expect) -> list[str]:
+    """Why a published result no longer answers ``spec`` with today's code and data."""
+    row = store.summary(spec.run_id) or {}
+    reasons = []
+    if spec.method in METHODS and row.get("code_fingerprint") != code_fingerprint(spec.method):
+        reasons.append("code changed: " + (changed_modules(spec, store) or "no fingerprint recorded"))
+    for name, digest in _json(row.get("data_fingerprint")).items():
+        try:
+            now = data_fingerprint(name, expect.data_root, expect.download)
+        except Exception:  # data not reachable from here (e.g. a login node): cannot tell
+            continue
+        if now != digest:
+            reasons.append(f"data changed: {name}")
+    if row.get("device_type") == "cpu" and _int(row.get("threads")) not in (None, expect.threads):
+        reasons.append(f"ran with {_int(row.get('threads'))} threads, now {expect.threads}")
+    if spec.teacher:
+        teacher = store.summary(spec.teacher.run_id) or {}
+        used, now = _int(row.get("teacher_attempt")), _int(teacher.get("attempt"))
+        if used is not None and now is not None and used != now:
+            reasons.append(f"teacher {spec.teacher.run_id} was rebuilt (attempt {used} -> {now})")
+        elif teacher and stale_reasons(spec.teacher, store, expect):
+            reasons.append(f"teacher {spec.teacher.run_id} is stale")
+    return reasons
+
+
+def changed_modules(spec: RunSpec, store: Store) -> str:
+    """The modules whose code differs from the published attempt's record."""
+    try:
+        recorded = json.loads(store.artefact(spec.run_id, "spec.json").read_text()).get("code", {})
+    except (OSError, ValueError):
+        return ""
+    now = code_closure(METHODS.get(spec.method).obj.__module__)
+    changed = sorted(m for m in set(now) | set(recorded) if now.get(m) != recorded.get(m))
+    return ", ".join(changed)
+
+
+def _json(text) -> dict:
+    try:
+        value = json.loads(text) if isinstance(text, str) and text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,140 @@
+"""Fingerprints of what a run's numbers depend on besides its spec: code, data, numerics.
+
+The run id hashes the spec only. A cached result is reused only when these match too
+(benchopt keys its cache on the solver's code in the same spirit):
+
+- **code**: the method's module and every project module it imports, transitively
+  (``bench``, ``methods``, ``baselines`` or the plugin's own file), each hashed as its
+  syntax tree without docstrings, so comments, docstrings and formatting do not make a
+  result stale but any change to what executes does. Modules that only move results
+  around (store, scheduler, report, ...) are left out: they cannot change a number.
+- **data**: SHA-256 of the raw tensors a run loaded (content, not file dates), plus the
+  tensors' shapes for a readable reason.
+- **numerics**: the torch thread count and determinism flags the run was pinned to.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+PROJECT = Path(__file__).resolve().parents[1]
+PROJECT_PACKAGES = ("bench", "methods", "baselines")
+BOOKKEEPING = frozenset({
+    "bench.aggregate", "bench.api", "bench.cache", "bench.claims", "bench.departures",
+    "bench.errors", "bench.fingerprint", "bench.grid", "bench.lock", "bench.plots",
+    "bench.registry", "bench.report", "bench.runner", "bench.scheduler", "bench.slurm",
+    "bench.store",
+})
+"""Modules that store, schedule or report results; editing them cannot change a number."""
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _module_file(name: str) -> Path | None:
+    module = sys.modules.get(name)
+    path = getattr(module, "__file__", None)
+    if path is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            return None
+        path = spec.origin if spec else None
+    return Path(path) if path and path.endswith(".py") else None
+
+
+def _imports(tree: ast.AST, name: str, is_package: bool) -> set[str]:
+    """Project modules named by the import statements of module ``name``."""
+    package = name if is_package else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            found.add(base)
+            found |= {f"{base}.{a.name}" for a in node.names}  # `from pkg import module`
+    return {m for m in found if m.split(".")[0] in PROJECT_PACKAGES}
+
+
+@functools.lru_cache(maxsize=None)
+def _module_digest(name: str) -> tuple[str, frozenset[str]] | None:
+    path = _module_file(name)
+    if path is None:
+        return None
+    tree = _strip_docstrings(ast.parse(path.read_text(), str(path)))
+    digest = hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+    return digest, frozenset(_imports(tree, name, path.name == "__init__.py"))
+
+
+def code_closure(module: str) -> dict[str, str]:
+    """Module name -> digest for ``module`` and the project modules it imports, transitively."""
+    seen: dict[str, str] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        if name in seen or name in BOOKKEEPING:
+            continue
+        found = _module_digest(name)
+        if found is None:
+            continue
+        seen[name], deps = found
+        todo.extend(sorted(deps))
+    return dict(sorted(seen.items()))
+
+
+def code_fingerprint(method: str) -> str:
+    """16 hex digits identifying the code of a registered method and what it imports."""
+    from bench.registry import METHODS
+
+    closure = code_closure(METHODS.get(method).obj.__module__)
+    return hashlib.sha256(json.dumps(closure, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def tensor_digest(*tensors: torch.Tensor) -> str:
+    """SHA-256 (16 hex digits) of tensors' dtypes, shapes and bytes."""
+    h = hashlib.sha256()
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=16)
+def data_fingerprint(name: str, root: str, download: bool = False) -> str:
+    """Digest of dataset ``name``'s raw tensors as loaded from ``root`` (once per process)."""
+    from bench.data.base import load_raw
+
+    raw = load_raw(name, root, download)
+    return tensor_digest(raw.x_train, raw.y_train, raw.x_test, raw.y_test)
+
+
+def numerics(threads: int, device: str) -> dict[str, object]:
+    """Pin what changes float results besides the spec; return what was pinned.
+
+    The thread count changes the order of reductions on CPU, so every executor runs a
+    run with the same count (``--threads``, default 1) instead of torch's default.
+    """
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    return {"threads": threads, "deterministic": True, "device_type": torch.device(device).type}

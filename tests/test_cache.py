@@ -1,0 +1,280 @@
+"""The results cache never hands back a wrong number.
+
+Done attempts are immutable and checksummed; code, data or thread-count changes make a
+result stale; the same run id gives the same numbers under every executor; one process
+writes a run at a time.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from bench import fingerprint
+from bench.cache import Expect, run_state
+from bench.data.base import RawData, load_raw
+from bench.fingerprint import code_fingerprint
+from bench.lock import RunLock, holder
+from bench.registry import DATASETS
+from bench.runner import execute
+from bench.scheduler import Options, run_specs
+from bench.store import Store
+from tests.conftest import ROOT, make_spec, run, run_cli
+
+TEACHER = {"epochs": 1, "batch_size": 128, "lr": 0.05}
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_rerun_builds_a_new_attempt_and_never_touches_the_published_one(tmp_path):
+    teacher = make_spec("teacher", "cnn8", TEACHER)
+    student = make_spec("kd", "cnn8_half", {"epochs": 1}, teacher)
+    run(teacher, tmp_path)
+    run(student, tmp_path)
+    store = Store(tmp_path)
+    first_model = store.artefact(teacher.run_id, "model.pt")
+    before = digest(first_model)
+    assert store.summary(student.run_id)["teacher_attempt"] == 1
+
+    assert execute(teacher, tmp_path, ".", show_progress=False, reuse=False) == "done"
+    assert store.summary(teacher.run_id)["attempt"] == 2
+    assert digest(first_model) == before  # attempt 1 is untouched: readers of it were safe
+    assert store.artefact(teacher.run_id, "model.pt").parent.name == "2"
+    state = run_state(student, store, Expect("."))
+    assert state.status == "stale" and "was rebuilt (attempt 1 -> 2)" in state.reason
+
+
+def test_a_run_reads_the_published_teacher_while_a_rebuild_is_in_progress(tmp_path):
+    teacher = make_spec("teacher", "cnn8", TEACHER)
+    run(teacher, tmp_path)
+    store = Store(tmp_path)
+    published = digest(store.artefact(teacher.run_id, "model.pt"))
+    attempt = store.new_attempt(teacher.run_id)  # a rebuild half way: its model.pt is junk
+    (store.attempt_dir(teacher.run_id, attempt) / "model.pt").write_bytes(b"half-trained")
+    assert store.status(teacher.run_id) == "done"
+    assert digest(store.artefact(teacher.run_id, "model.pt")) == published
+    student = run(make_spec("kd", "cnn8_half", {"epochs": 1}, teacher), tmp_path)
+    assert student["teacher_attempt"] == 1
+
+
+def test_summary_carries_checksums_and_a_damaged_artefact_is_detected(tmp_path):
+    teacher = make_spec("teacher", "cnn8", TEACHER)
+    summary = run(teacher, tmp_path)
+    artefacts = json.loads(summary["artefacts"])
+    assert set(artefacts) == {"model.pt", "curve.csv", "spec.json"}
+    store = Store(tmp_path)
+    assert artefacts["model.pt"] == digest(store.artefact(teacher.run_id, "model.pt"))
+    store.artefact(teacher.run_id, "model.pt").write_bytes(b"garbage")
+    assert store.verify(teacher.run_id)[0] == "corrupt"
+    assert execute(teacher, tmp_path, ".", show_progress=False) == "done"  # quarantined, rebuilt
+    assert store.status(teacher.run_id) == "done"
+    assert list((store.run_dir(teacher.run_id) / "quarantine").glob("*/why.txt"))
+
+
+PROBE = '''
+"""A method written by the test: its code is edited to check staleness."""
+from dataclasses import dataclass
+from bench.registry import METHODS
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    epochs: int = 2
+
+
+@METHODS.register("cache_probe", config=ProbeConfig, family="test", paper="-", needs_teacher=False)
+def cache_probe(ctx, cfg):
+    data = ctx.data
+    for step in ctx.steps(cfg.epochs):
+        ctx.log(step, acc=float(data.y_test.float().mean()) * SCALE)
+    return ctx.accuracy_summary()
+
+
+SCALE = 1.0
+'''
+
+
+@pytest.fixture(scope="module")
+def probe_file(tmp_path_factory):
+    """The probe method's module, imported once from a folder of its own."""
+    import importlib
+
+    folder = tmp_path_factory.mktemp("plugin")
+    path = folder / "advkd_cache_probe.py"
+    path.write_text(PROBE)
+    sys.path.insert(0, str(folder))
+    importlib.import_module("advkd_cache_probe")
+    yield path
+    sys.path.remove(str(folder))
+
+
+@pytest.fixture
+def probe_module(probe_file):
+    probe_file.write_text(PROBE)
+    fingerprint._module_digest.cache_clear()
+    yield probe_file
+    probe_file.write_text(PROBE)
+    fingerprint._module_digest.cache_clear()
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text().replace(old, new))
+    fingerprint._module_digest.cache_clear()
+
+
+def test_edited_method_code_makes_its_results_stale_but_a_docstring_edit_does_not(tmp_path, probe_module):
+    spec = make_spec("cache_probe", "cnn8_half")
+    run(spec, tmp_path / "r")
+    store, expect = Store(tmp_path / "r"), Expect(".")
+    assert run_state(spec, store, expect).status == "done"
+
+    edit(probe_module, "its code is edited", "its docstring is edited")
+    edit(probe_module, "SCALE = 1.0", "SCALE = 1.0  # a comment")
+    assert run_state(spec, store, expect).status == "done"
+
+    before = code_fingerprint("cache_probe")
+    edit(probe_module, "SCALE = 1.0", "SCALE = 0.0")  # the loss multiplied by 0, as in the audit
+    assert code_fingerprint("cache_probe") != before
+    state = run_state(spec, store, expect)
+    assert state.status == "stale" and "code changed: advkd_cache_probe" in state.reason
+
+    # a sweep reruns it (new attempt), unless --accept-stale keeps it
+    opts = Options(results=str(tmp_path / "r"), data_root=".", accept_stale=True)
+    seen = []
+    run_specs([spec], opts, on_finish=lambda s, st: seen.append(st))
+    assert seen == [] and store.summary(spec.run_id)["attempt"] == 1
+    run_specs([spec], Options(results=str(tmp_path / "r"), data_root="."),
+              on_finish=lambda s, st: seen.append(st))
+    assert seen == ["done"] and store.summary(spec.run_id)["attempt"] == 2
+
+
+def test_the_code_closure_follows_imports_and_leaves_out_bookkeeping():
+    closure = fingerprint.code_closure("baselines.kd")
+    assert {"baselines.kd", "bench.context", "bench.train", "bench.losses", "bench.data.base"} <= set(closure)
+    assert not {"bench.store", "bench.report", "bench.scheduler"} & set(closure)
+
+
+@DATASETS.register("test_npz", num_classes=2, embedded=False, where="<data-root>/tiny.npz",
+                   native_size=8, channels=1)
+def _tiny_npz(root: Path, download: bool) -> RawData:
+    arrays = np.load(root / "tiny.npz")
+    x = torch.from_numpy(arrays["x"]).float()
+    y = torch.from_numpy(arrays["y"]).long()
+    return RawData(x, y, x, y)
+
+
+def test_changed_data_makes_results_stale(tmp_path, probe_module):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "tiny.npz", x=rng.random((20, 1, 8, 8)), y=np.arange(20) % 2)
+    spec = make_spec("cache_probe", "cnn8_half", dataset="test_npz")
+    run(spec, tmp_path / "r", tmp_path)
+    store = Store(tmp_path / "r")
+    assert run_state(spec, store, Expect(str(tmp_path))).status == "done"
+    np.savez(tmp_path / "tiny.npz", x=rng.random((20, 1, 8, 8)), y=np.arange(20) % 2)
+    load_raw.cache_clear()
+    fingerprint.data_fingerprint.cache_clear()
+    state = run_state(spec, store, Expect(str(tmp_path)))
+    assert state.status == "stale" and state.reason == "data changed: test_npz"
+
+
+def test_a_different_thread_count_is_stale_and_recorded(tmp_path):
+    teacher = make_spec("teacher", "cnn8", TEACHER)
+    assert execute(teacher, tmp_path, ".", show_progress=False, threads=2) == "done"
+    store = Store(tmp_path)
+    assert store.summary(teacher.run_id)["threads"] == 2
+    assert run_state(teacher, store, Expect(".", threads=2)).status == "done"
+    state = run_state(teacher, store, Expect(".", threads=1))
+    assert state.status == "stale" and state.reason == "ran with 2 threads, now 1"
+
+
+def test_same_run_id_same_numbers_inline_and_in_local_workers(dirs):
+    common = ["--suite", "dfkd_small", "--profile", "smoke", "--tables-dir", str(dirs["tables"])]
+    inline = run_cli(*common, "--results-dir", str(dirs["tmp"] / "inline"))
+    local = run_cli(*common, "--results-dir", str(dirs["tmp"] / "local"), "--executor", "local",
+                    "--workers", "2")
+    assert inline.returncode == 0 and local.returncode == 0, local.stderr[-2000:]
+
+    def accuracies(folder: str) -> dict:
+        rows = pd.concat([pd.read_csv(p, dtype={"run_id": str}) for p in
+                          (dirs["tmp"] / folder).glob("runs/*/summary.csv")])
+        return dict(zip(rows["run_id"], rows["acc_best"]))
+
+    a, b = accuracies("inline"), accuracies("local")
+    assert len(a) == 12 and a == b
+
+
+def test_two_sweeps_on_one_results_dir_train_each_run_once(dirs):
+    args = [sys.executable, str(ROOT / "run_all.py"), "--suite", "dfkd_small", "--profile", "smoke",
+            "--results-dir", str(dirs["results"])]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    procs = [subprocess.Popen([*args, "--tables-dir", str(dirs["tmp"] / f"t{i}")], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in (0, 1)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs[0][1][-2000:] + outs[1][1][-2000:]
+    runs = list((dirs["results"] / "runs").iterdir())
+    assert len(runs) == 12
+    assert all([a.name for a in (r / "attempts").iterdir()] == ["1"] for r in runs)  # trained once
+    assert (dirs["tmp"] / "t0" / "dfad_table2.csv").read_bytes() == (dirs["tmp"] / "t1" / "dfad_table2.csv").read_bytes()
+
+
+def test_lock_dies_with_its_process_and_a_stale_lock_file_is_taken_over(tmp_path):
+    path = tmp_path / "lock"
+    code = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from bench.lock import RunLock
+        RunLock({str(path)!r}).acquire()
+        print("held", flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    who = holder(path)
+    assert who["pid"] == proc.pid
+    assert not RunLock(path).acquire(wait=False)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert holder(path) is None  # the file is still there, naming a dead process: stale
+    lock = RunLock(path)
+    assert lock.acquire(wait=False)
+    lock.release()
+
+
+def test_a_second_process_waits_for_the_holder_then_reuses_its_result(tmp_path):
+    teacher = make_spec("teacher", "cnn8", TEACHER)
+    store = Store(tmp_path)
+    lock = RunLock(store.lock_path(teacher.run_id))
+    lock.acquire()
+    assert run_state(teacher, store, Expect(".")).status == "running"
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from tests.conftest import make_spec
+        from bench.runner import execute
+        spec = make_spec("teacher", "cnn8", {TEACHER!r})
+        print(execute(spec, {str(tmp_path)!r}, ".", show_progress=False), flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(8)
+    assert proc.poll() is None  # it waits for the lock
+    from bench.runner import _attempt  # finish the run while holding the lock, as a first sweep would
+
+    _attempt(teacher, store, Expect("."), None, False, False)
+    lock.release()
+    out, err = proc.communicate(timeout=120)
+    assert out.strip() == "done" and "is held by pid" in err
+    assert store.attempts(teacher.run_id) == [1]  # the waiter reused the result
