@@ -20,7 +20,7 @@ from bench.context import checkpoint_seconds_from_env
 from bench.errors import UserError
 from bench.scheduler import EXECUTORS, Options, phases, run_specs, select, states, with_teachers
 from bench.spec import RunSpec
-from bench.store import CORRUPT, DONE, FAILED, Store, atomic_write_text, clean_tmp
+from bench.store import CORRUPT, DONE, FAILED, PARTIAL, Store, atomic_write_text, clean_tmp
 
 load_plugins()
 
@@ -64,7 +64,7 @@ def dry_run_text(plan: Plan, opts: Options) -> str:
              table.to_string(index=False), "", "teachers:"]
     for t in teachers:
         lines.append(f"  {t.run_id}  {t.dataset} {t.student} seed {t.seed}  [{known[t.run_id].status}]")
-    lines += state_lines(specs, known, (STALE, CORRUPT, RUNNING, QUEUED, FAILED))
+    lines += state_lines(specs, known, (STALE, CORRUPT, RUNNING, QUEUED, FAILED, PARTIAL))
     lines += ["", "estimated cost: " + estimate(store, specs, todo)]
     return "\n".join(lines)
 
@@ -116,7 +116,7 @@ def status_text(plan: Plan, opts: Options) -> str:
     counts = pd.Series([st.status for st in known.values()]).value_counts().to_dict()
     lines = [f"suite {plan.suite}, profile {plan.profile}: "
              + ", ".join(f"{k}: {counts[k]}" for k in STATES if counts.get(k))]
-    lines += state_lines(specs, known, (FAILED, STALE, CORRUPT, RUNNING, QUEUED))[1:]
+    lines += state_lines(specs, known, (FAILED, STALE, CORRUPT, RUNNING, QUEUED, PARTIAL))[1:]
     return "\n".join(lines)
 
 

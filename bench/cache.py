@@ -57,6 +57,10 @@ def run_state(spec: RunSpec, store: Store, expect: Expect, jobs=None, mine: bool
             return job
     if status == FAILED:
         return RunState(FAILED, store.error(spec.run_id))
+    if status == PARTIAL:
+        last = store.attempts(spec.run_id)[-1]
+        has = (store.attempt_dir(spec.run_id, last) / "checkpoint.pt").exists()
+        return RunState(PARTIAL, f"attempt {last} unfinished" + (", resumes from its checkpoint" if has else ""))
     return RunState(status)
 
 

@@ -200,6 +200,8 @@ class RunContext:
         self.elapsed_before = float(ckpt.get("elapsed_s", 0.0))
         self.started = time.monotonic()
         atomic_write_csv(self.dir / "curve.csv", self.curve)
+        print(f"run {self.spec.run_id}: resuming at step {ckpt['next_step']} from {self.checkpoint_path}",
+              file=sys.stderr, flush=True)
         return int(ckpt["next_step"])
 
     def steps(self, total: int, desc: str | None = None) -> Iterator[int]:

@@ -32,7 +32,7 @@ VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets", "p
 PAIR_KEYS = {"name", "teacher", "student", "params"}
 TABLE_KEYS = {"id", "experiment", "rows", "cols", "metric", "reference", "caption", "protocol", "cost"}
 REFERENCE_KEYS = {"paper", "table", "metric", "datasets", "methods", "pairs", "runs"}
-SLURM_KEYS = {"partition", "gpus", "cpus", "mem_gb", "time_min", "array_parallelism"}
+SLURM_KEYS = {"partition", "gpus", "cpus", "mem_gb", "time_min", "array_parallelism", "max_num_timeout"}
 
 
 @dataclass(frozen=True)

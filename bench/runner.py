@@ -99,7 +99,7 @@ def execute(spec: RunSpec, results_root: str | Path, data_root: str | Path,
     lock.acquire(wait=True, on_wait=lambda who: print(
         f"run {spec.run_id} is held by {describe(who)}; waiting", file=sys.stderr, flush=True))
     try:
-        clean_tmp(store.run_dir(spec.run_id))
+        store.clean_tmp(spec.run_id)
         state = run_state(spec, store, expect, mine=True)
         if state.status == CORRUPT:
             store.quarantine(spec.run_id, state.reason)
@@ -176,18 +176,21 @@ def _attempt(spec: RunSpec, store: Store, expect: Expect, device: str | None,
 
 
 def resumable_attempt(store: Store, run_id: str, record: dict[str, Any]) -> int | None:
-    """The latest unpublished attempt, if it has a checkpoint made by this code and numerics."""
+    """The latest unpublished attempt, if this code with these numerics made it: it resumes
+    from its checkpoint, or starts over in place when it was killed before the first one."""
     attempts = store.attempts(run_id)
     published = (store.summary(run_id) or {}).get("attempt")
     if not attempts or attempts[-1] == published:
         return None
     folder = store.attempt_dir(run_id, attempts[-1])
+    if (folder / "summary.csv").exists():  # it ended (a failed rerun): never resumed
+        return None
     try:
         made_by = json.loads((folder / "spec.json").read_text())
     except (OSError, ValueError):
         return None
     same = all(made_by.get(k) == record[k] for k in ("code_fingerprint", "numerics"))
-    return attempts[-1] if same and (folder / "checkpoint.pt").exists() else None
+    return attempts[-1] if same else None
 
 
 def _set_aside(store: Store, run_id: str) -> None:

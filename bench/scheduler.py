@@ -123,6 +123,8 @@ def run_specs(specs: list[RunSpec], opts: Options,
         raise UserError(f"--threads must be at least 1, got {opts.threads}")
     store = Store(opts.results)
     teachers, students = phases(with_teachers(specs))
+    for spec in teachers + students:  # leftovers of a kill -9 (only those of dead processes)
+        store.clean_tmp(spec.run_id)
     if opts.executor == "slurm":
         jobs = Jobs(store)
         todo_t = select(teachers, opts, states(teachers, opts, jobs), busy_ok=False)
@@ -251,8 +253,6 @@ def slurm_parameters(slurm: dict[str, Any]) -> dict[str, Any]:
         "mem_gb": int(slurm.get("mem_gb") or 16),
         "slurm_array_parallelism": int(slurm.get("array_parallelism") or 32),
         "slurm_signal_delay_s": signal_lead_s(time_min),
-        "slurm_max_num_timeout": int(slurm.get("max_num_timeout") if slurm.get("max_num_timeout")
-                                     is not None else 3),
     }
     if slurm.get("partition"):
         params["slurm_partition"] = str(slurm["partition"])
@@ -272,7 +272,9 @@ def submit_slurm(teachers: list[RunSpec], students: list[RunSpec], opts: Options
     """
     check_resources(opts.slurm)
     folder = Path(opts.results) / "submitit" / "%j"
-    executor = executor or submitit.AutoExecutor(folder=folder, cluster="slurm")
+    timeouts = opts.slurm.get("max_num_timeout")
+    executor = executor or submitit.AutoExecutor(
+        folder=folder, cluster="slurm", slurm_max_num_timeout=3 if timeouts is None else int(timeouts))
     executor.update_parameters(**slurm_parameters(opts.slurm))
     store = Store(opts.results)
     submitted: list = []
@@ -283,7 +285,11 @@ def submit_slurm(teachers: list[RunSpec], students: list[RunSpec], opts: Options
             group = [s for s in specs if s.method == method]
             executor.update_parameters(slurm_job_name=f"{name}.{method}")
             columns = list(zip(*(job_args(s, opts) for s in group)))
-            for spec, job in zip(group, executor.map_array(RunTask(), *columns)):
+            try:
+                submitted_jobs = executor.map_array(RunTask(), *columns)
+            except submitit.core.utils.FailedJobError as exc:
+                raise UserError(f"sbatch refused the {method} array: {str(exc).strip()[-400:]}") from None
+            for spec, job in zip(group, submitted_jobs):
                 record_job(store, spec.run_id, str(job.job_id), str(folder).replace("%j", str(job.job_id)))
                 jobs.append(job)
         return jobs

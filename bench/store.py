@@ -135,6 +135,11 @@ class Store:
             raise FileNotFoundError(f"run {run_id} has no published attempt")
         return self.attempt_dir(run_id, int(attempt)) / name
 
+    def clean_tmp(self, run_id: str) -> list[Path]:
+        """Remove temporaries dead processes left in the run's folder and its attempts."""
+        folders = [self.run_dir(run_id)] + [self.attempt_dir(run_id, a) for a in self.attempts(run_id)]
+        return [p for folder in folders for p in clean_tmp(folder)]
+
     # ----------------------------------------------------------------- published result
     def read_summary(self, run_id: str) -> tuple[dict[str, Any] | None, str]:
         """(published row, problem): the row is None when absent or unreadable."""

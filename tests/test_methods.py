@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bench.store import Store
 from tests.conftest import make_spec, run
 from tests.test_data import make_idx_folder
 
@@ -60,7 +61,7 @@ def test_paper_profile_nets_run_two_steps_on_generated_mnist(tmp_path):
                      teacher, dataset="mnist")
     assert dfad.config["ngf"] == 64 and dfad.config["nz"] == 100
     summary = run(dfad, tmp_path / "r", tmp_path / "data")
-    curve = pd.read_csv(tmp_path / "r" / "runs" / dfad.run_id / "curve.csv")
+    curve = pd.read_csv(Store(tmp_path / "r").artefact(dfad.run_id, "curve.csv"))
     assert curve["step"].tolist() == [2] and curve[["loss_s", "loss_g"]].notna().all().all()
     assert summary["acc_best"] == curve["acc"].max()
 

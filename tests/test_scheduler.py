@@ -88,7 +88,8 @@ class FakeExecutor:
         return [FakeJob(f"{self.next_id}_{i}") for i in range(len(columns[0]))]
 
 
-def test_slurm_submits_teacher_array_then_dependent_student_array(tmp_path):
+def test_slurm_submits_teacher_array_then_dependent_student_array(tmp_path, monkeypatch):
+    monkeypatch.setattr("bench.slurm._run", lambda cmd: None)  # no sinfo: nothing to check against
     teacher = make_spec("teacher", "cnn8", {"epochs": 1})
     students = [make_spec("kd", "cnn8_half", {"epochs": e}, teacher) for e in (1, 2)]
     fake = FakeExecutor()
@@ -103,7 +104,7 @@ def test_slurm_submits_teacher_array_then_dependent_student_array(tmp_path):
     assert [len(a[1]) for a in fake.arrays] == [1, 2]
     assert "slurm_additional_parameters" not in first
     assert second["slurm_additional_parameters"] == {"dependency": "afterany:101"}
-    assert first["slurm_signal_delay_s"] == 300 and first["slurm_max_num_timeout"] == 3  # 60 min: 5 min lead
+    assert first["slurm_signal_delay_s"] == 300  # 60 min: a 5 min lead
     recorded = Jobs(Store(tmp_path)).recorded(students[1].run_id)
     assert recorded["job_id"] == "102_1" and recorded["folder"].endswith("submitit/102_1")
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from sklearn.model_selection import train_test_split
 
 from bench.data.augment import Augment
 from bench.data.base import RawData, missing
@@ -71,6 +70,8 @@ def caltech101(root: Path, download: bool) -> RawData:
     if not folder.is_dir():
         raise missing("caltech101", [split, folder], "Unpack DFAD's 101_ObjectCategories_split.zip (linked "
                       "from its README) or 101_ObjectCategories.tar.gz (torchvision's layout) there.")
+    from sklearn.model_selection import train_test_split  # here: 1.6 s of start-up otherwise
+
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and d.name != "BACKGROUND_Google")
     paths, labels = [], []
     for label, name in enumerate(classes):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models import resnet as tv_resnet
 
 from bench.registry import NETS
 
@@ -84,6 +83,8 @@ class TorchvisionResNet(nn.Module):
 
     def __init__(self, depth: int, num_classes: int, in_channels: int):
         super().__init__()
+        from torchvision.models import resnet as tv_resnet  # here: 2 s of start-up otherwise
+
         builder = {18: tv_resnet.resnet18, 34: tv_resnet.resnet34}[depth]
         self.net = builder(weights=None, num_classes=num_classes)
         if in_channels != 3:

@@ -1,0 +1,361 @@
+"""A corpus of bad inputs and bad states: each ends with a clear message and the right exit
+code, never a traceback, and never changes a finished run.
+
+Bad input (flags, suite files, data files, environment) exits 2 before anything runs.
+Bad state (damaged result files, leftovers of a kill -9) is reported, set aside and rerun
+(exit 0). One finished sweep is shared by all cases; after each case its files must be
+byte-identical.
+"""
+from __future__ import annotations
+
+import copy
+import gzip
+import shutil
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import run_all
+from tests.conftest import run_cli
+
+SUITE = {
+    "name": "tiny",
+    "papers": [],
+    "profiles": {"smoke": {
+        "datasets": ["digits"], "seeds": [0],
+        "pairs": {"digits": {"name": "cnn8", "teacher": "cnn8", "student": "cnn8_half"},
+                  "mnist": {"name": "lenet", "teacher": "lenet5", "student": "lenet5_half"}},
+        "params": {"teacher": {"epochs": 1, "batch_size": 128, "lr": 0.05},
+                   "kd": {"epochs": 1, "batch_size": 128}},
+    }},
+    "experiments": [{"id": "e", "methods": [{"method": "teacher"}, {"method": "kd", "label": "KD"}]}],
+    "tables": [{"id": "t", "experiment": "e", "rows": "label", "cols": "dataset", "metric": "acc_best"}],
+    "claims": [{"claim": "Teacher > KD", "table": "t"}],
+}
+
+
+def snapshot(results: Path) -> dict[str, bytes]:
+    """Every byte of every run except the lock files (rewritten by whoever takes them)."""
+    return {str(p.relative_to(results)): p.read_bytes() for p in sorted(results.rglob("*"))
+            if p.is_file() and p.name != "lock"}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> dict:
+    """A results dir with the tiny suite finished, and its byte snapshot."""
+    root = tmp_path_factory.mktemp("finished")
+    suite = root / "tiny.yaml"
+    suite.write_text(yaml.safe_dump(SUITE))
+    results, tables = root / "results", root / "tables"
+    assert run_all.main(["--suite", str(suite), "--profile", "smoke", "--results-dir", str(results),
+                         "--tables-dir", str(tables)]) == 0
+    return {"root": root, "suite": suite, "results": results, "tables": tables, "bytes": snapshot(results)}
+
+
+def cli(capsys, *argv: str) -> tuple[int, str]:
+    """run_all.main in this process: (exit code, stderr + stdout). argparse errors exit 2 too."""
+    try:
+        code = run_all.main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.err + out.out
+
+
+def base(f: dict, *extra: str) -> list[str]:
+    return ["--suite", str(f["suite"]), "--profile", "smoke", "--results-dir", str(f["results"]),
+            "--tables-dir", str(f["tables"]), *extra]
+
+
+FLAG_CASES = [
+    (["--device", "nosuch"], "is not a torch device"),
+    (["--device", "cuda:3"], "--device cuda:3"),
+    (["--device", "cuda"], "--device cuda"),
+    (["--device", "gpu"], "is not a torch device"),
+    (["--device", "cpu:x"], "is not a torch device"),
+    (["--device", "meta"], "is not supported"),
+    (["--seeds", "-1"], "seeds must be integers >= 0"),
+    (["--seeds", "0", "0"], "seed listed twice"),
+    (["--seeds", "x"], "invalid int value"),
+    (["--executor", "local", "--workers", "0"], "--workers must be at least 1"),
+    (["--workers", "2"], "--workers applies to --executor local only"),
+    (["--threads", "0"], "--threads must be at least 1"),
+    (["--threads", "-3"], "--threads must be at least 1"),
+    (["--executor", "nosuch"], "--executor 'nosuch' is unknown"),
+    (["--profile", "nosuch"], "profile 'nosuch' is not defined"),
+    (["--dry-run", "--status"], "cannot be combined"),
+    (["--status", "--aggregate-only"], "cannot be combined"),
+    (["--aggregate-only", "--rerun"], "runs nothing, so --rerun would be ignored"),
+    (["--status", "--retry-failed"], "runs nothing, so --retry-failed would be ignored"),
+    (["--status", "--download"], "runs nothing, so --download would be ignored"),
+    (["--partition", "debug"], "only apply to --executor slurm"),
+    (["--gpus", "1"], "only apply to --executor slurm"),
+    (["--executor", "slurm", "--time-min", "1"], "--time-min 1 is too short"),
+    (["--executor", "slurm", "--cpus", "0"], "--cpus must be at least 1"),
+    (["--executor", "slurm", "--mem-gb", "-1"], "--mem-gb must be at least 1"),
+    (["--executor", "slurm", "--gpus", "-1"], "--gpus must be at least 0"),
+    (["--executor", "slurm", "--array-parallelism", "0"], "--array-parallelism must be at least 1"),
+    (["--executor", "slurm", "--max-num-timeout", "-1"], "--max-num-timeout must be >= 0"),
+    (["--executor", "local", "--time-min", "0"], "--time-min must be at least 1"),
+    (["--time-min", "30"], "--time-min applies to --executor slurm or local only"),
+    (["--dataset", "nosuch"], "unknown dataset 'nosuch'"),
+    (["--dataset", "mnist", "--data-root", "/nonexistent/data"], "dataset 'mnist' not found"),
+    (["--epochs", "3"], "unrecognized arguments"),
+]
+
+
+@pytest.mark.parametrize("extra,message", FLAG_CASES, ids=[" ".join(c[0]) for c in FLAG_CASES])
+def test_bad_flag(finished, capsys, extra, message):
+    code, text = cli(capsys, *base(finished, *extra))
+    assert code == 2 and message in text and "Traceback" not in text, text
+    assert snapshot(finished["results"]) == finished["bytes"]
+
+
+def test_no_suite_and_unknown_suite(finished, capsys):
+    code, text = cli(capsys)
+    assert code == 2 and "--suite is required" in text
+    code, text = cli(capsys, "--suite", "nosuch")
+    assert code == 2 and "nosuch" in text and "Traceback" not in text
+
+
+PATH_CASES = [
+    ("results-file", lambda f: ["--results-dir", str(f["suite"])], "is a file, not a directory"),
+    ("results-file-status", lambda f: ["--results-dir", str(f["suite"]), "--status"], "is a file"),
+    ("results-file-dry-run", lambda f: ["--results-dir", str(f["suite"]), "--dry-run"], "is a file"),
+    ("results-unwritable", lambda f: ["--results-dir", "/proc/advkd-results"], "is not writable"),
+    ("tables-file", lambda f: ["--tables-dir", str(f["suite"])], "is a file, not a directory"),
+    ("tables-unwritable", lambda f: ["--tables-dir", "/proc/advkd-tables"], "is not writable"),
+    ("tables-file-aggregate", lambda f: ["--tables-dir", str(f["suite"]), "--aggregate-only"], "is a file"),
+]
+
+
+@pytest.mark.parametrize("name,extra,message", PATH_CASES, ids=[c[0] for c in PATH_CASES])
+def test_bad_path(finished, capsys, name, extra, message):
+    code, text = cli(capsys, *base(finished), *extra(finished))
+    assert code == 2 and message in text and "Traceback" not in text, text
+    assert snapshot(finished["results"]) == finished["bytes"]
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "nan", ""])
+def test_bad_checkpoint_interval(finished, capsys, monkeypatch, value):
+    monkeypatch.setenv("BENCH_CHECKPOINT_SECONDS", value)
+    code, text = cli(capsys, *base(finished, "--rerun"))
+    assert code == 2 and "BENCH_CHECKPOINT_SECONDS" in text and "Traceback" not in text, text
+    assert snapshot(finished["results"]) == finished["bytes"]
+
+
+def smoke(doc: dict) -> dict:
+    return doc["profiles"]["smoke"]
+
+
+SUITE_CASES = [
+    ("epochs 0", lambda d: smoke(d)["params"]["kd"].update(epochs=0), "epochs: must be at least 1"),
+    ("epochs -1", lambda d: smoke(d)["params"]["teacher"].update(epochs=-1), "must be at least 1"),
+    ("epochs 1.5", lambda d: smoke(d)["params"]["kd"].update(epochs=1.5), "expected int"),
+    ("epochs true", lambda d: smoke(d)["params"]["kd"].update(epochs=True), "expected int"),
+    ("batch 0", lambda d: smoke(d)["params"]["kd"].update(batch_size=0), "batch_size: must be at least 1"),
+    ("lr negative", lambda d: smoke(d)["params"]["kd"].update(lr=-0.1), "lr: must be > 0"),
+    ("lr zero", lambda d: smoke(d)["params"]["teacher"].update(lr=0), "lr: must be > 0"),
+    ("lr nan", lambda d: smoke(d)["params"]["kd"].update(lr=float("nan")), "not a finite number"),
+    ("lr inf", lambda d: smoke(d)["params"]["kd"].update(lr=float("inf")), "not a finite number"),
+    ("lr word", lambda d: smoke(d)["params"]["kd"].update(lr="fast"), "expected float"),
+    ("weight decay", lambda d: smoke(d)["params"]["kd"].update(weight_decay=-1), "must be >= 0"),
+    ("temperature 0", lambda d: smoke(d)["params"]["kd"].update(temperature=0), "temperature: must be > 0"),
+    ("milestone", lambda d: smoke(d)["params"]["kd"].update(lr_milestones=[-1]), "must be >= 0"),
+    ("unknown param", lambda d: smoke(d)["params"]["kd"].update(epoch=3), "unknown parameter 'epoch'"),
+    ("n_train 0", lambda d: smoke(d).update(n_train=[0]), "training-set sizes >= 1"),
+    ("n_train -5", lambda d: smoke(d).update(n_train=[-5]), "training-set sizes >= 1"),
+    ("n_train word", lambda d: smoke(d).update(n_train=["many"]), "training-set sizes >= 1"),
+    ("n_train scalar", lambda d: smoke(d).update(n_train=100), "expected a non-empty list"),
+    ("n_train too big", lambda d: smoke(d).update(n_train=[100000]), "n_train=100000 is larger"),
+    ("seeds -1", lambda d: smoke(d).update(seeds=[-1]), "seeds must be integers >= 0"),
+    ("seeds twice", lambda d: smoke(d).update(seeds=[0, 0]), "seed listed twice"),
+    ("seeds word", lambda d: smoke(d).update(seeds=["a"]), "seeds must be integers"),
+    ("no datasets", lambda d: smoke(d).update(datasets=[]), "expected a non-empty list"),
+    ("unknown dataset", lambda d: smoke(d).update(datasets=["nosuch"]), "unknown dataset 'nosuch'"),
+    ("no pair for dataset", lambda d: smoke(d).update(datasets=["usps"]), "no teacher/student pair"),
+    ("unknown net", lambda d: smoke(d)["pairs"]["digits"].update(student="nosuch"), "unknown net 'nosuch'"),
+    ("unknown method", lambda d: d["experiments"][0]["methods"].append({"method": "nosuch"}),
+     "unknown method 'nosuch'"),
+    ("duplicate experiment", lambda d: d["experiments"].append(copy.deepcopy(d["experiments"][0])),
+     "experiment id 'e' is used twice"),
+    ("duplicate table", lambda d: d["tables"].append(copy.deepcopy(d["tables"][0])), "table id 't' is used twice"),
+    ("unknown experiment pair", lambda d: d["experiments"][0].update(pairs=["resnet"]), "unknown pair 'resnet'"),
+    ("unknown variant pair", lambda d: d["experiments"][0]["methods"][1].update(pairs=["wrn"]),
+     "unknown pair 'wrn'"),
+    ("table of unknown experiment", lambda d: d["tables"][0].update(experiment="x"), "unknown experiment 'x'"),
+    ("claim of unknown row", lambda d: d["claims"].append({"claim": "KD > Nope", "table": "t"}), "Nope"),
+    ("unknown profile key", lambda d: smoke(d).update(epochs=3), "unknown key 'epochs'"),
+    ("unknown top key", lambda d: d.update(runs=3), "unknown key 'runs'"),
+    ("missing profiles", lambda d: d.pop("profiles"), "missing required key 'profiles'"),
+    ("slurm key", lambda d: d.update(slurm={"gpu": 1}), "unknown key 'gpu'"),
+]
+
+
+@pytest.mark.parametrize("name,mutate,message", SUITE_CASES, ids=[c[0] for c in SUITE_CASES])
+def test_bad_suite_file(finished, capsys, tmp_path, name, mutate, message):
+    doc = copy.deepcopy(SUITE)
+    mutate(doc)
+    suite = tmp_path / "bad.yaml"
+    suite.write_text(yaml.safe_dump(doc))
+    args = base(finished)
+    args[1] = str(suite)
+    code, text = cli(capsys, *args)
+    assert code == 2 and message in text and "Traceback" not in text, text
+    assert str(suite) in text or "n_train=" in text  # the message names the file
+    assert snapshot(finished["results"]) == finished["bytes"]
+
+
+@pytest.mark.parametrize("text,message", [("a: [1, 2", "not valid YAML"), ("- 1\n- 2\n", "expected a mapping"),
+                                          ("", "expected a mapping")], ids=["broken", "list", "empty"])
+def test_suite_that_is_not_a_mapping(finished, capsys, tmp_path, text, message):
+    suite = tmp_path / "bad.yaml"
+    suite.write_text(text)
+    code, out = cli(capsys, "--suite", str(suite), "--results-dir", str(finished["results"]))
+    assert code == 2 and message in out and "Traceback" not in out
+
+
+def idx_bytes(arr: np.ndarray, dtype_code: int = 0x08) -> bytes:
+    header = struct.pack(">HBB", 0, dtype_code, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    return header + arr.astype(np.uint8).tobytes()
+
+
+MNIST = {"train-images-idx3-ubyte.gz": np.zeros((20, 28, 28)), "train-labels-idx1-ubyte.gz": np.arange(20) % 10,
+         "t10k-images-idx3-ubyte.gz": np.zeros((10, 28, 28)), "t10k-labels-idx1-ubyte.gz": np.arange(10) % 10}
+TRAIN_X, TRAIN_Y = "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"
+DATA_CASES = [
+    ("truncated", lambda f: f[TRAIN_X].write_bytes(f[TRAIN_X].read_bytes()[:40]), "cannot be read as gzip"),
+    ("random bytes", lambda f: f[TRAIN_X].write_bytes(np.random.default_rng(0).bytes(500)),
+     "cannot be read as gzip"),
+    ("empty", lambda f: f[TRAIN_Y].write_bytes(b""), "too short for an IDX header"),
+    ("empty gzip", lambda f: f[TRAIN_Y].write_bytes(gzip.compress(b"")), "too short for an IDX header"),
+    ("float dtype", lambda f: f[TRAIN_X].write_bytes(gzip.compress(idx_bytes(np.zeros((20, 28, 28)), 0x0D))),
+     "not an unsigned-byte IDX file"),
+    ("body shorter than header", lambda f: f[TRAIN_X].write_bytes(
+        gzip.compress(idx_bytes(np.zeros((20, 28, 28)))[:-100])), "header promises 15680 bytes"),
+    ("images and labels swapped", lambda f: (f[TRAIN_X].rename(f[TRAIN_X].with_suffix(".tmpx")),
+                                             f[TRAIN_Y].rename(f[TRAIN_X]),
+                                             f[TRAIN_X].with_suffix(".tmpx").rename(f[TRAIN_Y])),
+     "images and labels swapped"),
+    ("fewer labels", lambda f: f[TRAIN_Y].write_bytes(gzip.compress(idx_bytes(np.arange(19) % 10))),
+     "20 images but 19 labels"),
+    ("labels out of range", lambda f: f[TRAIN_Y].write_bytes(gzip.compress(idx_bytes(np.arange(20)))),
+     "labels outside 0..9"),
+    ("missing file", lambda f: f[TRAIN_Y].unlink(), "dataset 'mnist' not found"),
+]
+
+
+@pytest.mark.parametrize("name,damage,message", DATA_CASES, ids=[c[0] for c in DATA_CASES])
+def test_damaged_mnist_files_stop_the_sweep_up_front(finished, capsys, tmp_path, name, damage, message):
+    from bench.data.base import load_raw
+
+    folder = tmp_path / "data" / "MNIST" / "raw"
+    folder.mkdir(parents=True)
+    files = {}
+    for fname, arr in MNIST.items():
+        files[fname] = folder / fname
+        files[fname].write_bytes(gzip.compress(idx_bytes(arr)))
+    damage(files)
+    load_raw.cache_clear()
+    code, text = cli(capsys, *base(finished, "--dataset", "mnist", "--data-root", str(tmp_path / "data")))
+    assert code == 2 and message in text and "Traceback" not in text, text
+    assert snapshot(finished["results"]) == finished["bytes"]
+
+
+def test_an_unwritable_error_log_does_not_fail_the_failure_path(tmp_path, monkeypatch):
+    """ENOSPC while recording a failure: the run is still recorded failed, no exception."""
+    import errno
+
+    from bench.runner import execute
+    from bench.store import Store
+    from tests.conftest import make_spec
+
+    real = Path.write_text
+
+    def full_disk(self, *a, **k):
+        if self.name == "error.log":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    spec = make_spec("teacher", "cnn8", {"epochs": 1, "lr": 1e30})  # diverges
+    assert execute(spec, tmp_path, ".", show_progress=False) == "failed"
+    assert "Divergence" in Store(tmp_path).error(spec.run_id)
+
+
+def test_a_real_subprocess_exits_2_without_traceback(finished):
+    out = run_cli(*base(finished, "--device", "cuda:3"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "--device cuda:3" in out.stderr
+
+
+def teacher_and_student(results: Path) -> tuple[Path, Path]:
+    """The run dirs of the tiny suite's teacher and student."""
+    import pandas as pd
+
+    runs = {pd.read_csv(p)["method"].iloc[0]: p.parent for p in results.glob("runs/*/summary.csv")}
+    return runs["teacher"], runs["kd"]
+
+
+def published(run: Path) -> Path:
+    import pandas as pd
+
+    return run / "attempts" / str(pd.read_csv(run / "summary.csv")["attempt"].iloc[0])
+
+
+def unfinished_attempt_with_garbage_checkpoint(run: Path) -> None:
+    done = published(run)
+    fresh = run / "attempts" / "9"
+    fresh.mkdir()
+    shutil.copy(done / "spec.json", fresh / "spec.json")
+    (fresh / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    (run / "summary.csv").unlink()
+
+
+STATE_CASES = [
+    ("summary random bytes", "student", lambda r: (r / "summary.csv").write_bytes(np.random.default_rng(1).bytes(300)),
+     "corrupt", "summary.csv"),
+    ("summary empty", "student", lambda r: (r / "summary.csv").write_bytes(b""), "corrupt", "unreadable"),
+    ("summary half row", "student", lambda r: (r / "summary.csv").write_bytes(
+        (r / "summary.csv").read_bytes()[:-200]), "corrupt", "summary.csv"),
+    ("summary of another run", "student", lambda r: (r / "summary.csv").write_text(
+        (r / "summary.csv").read_text().replace(r.name, "0" * 16)), "corrupt", "incomplete"),
+    ("teacher model garbage", "teacher", lambda r: (published(r) / "model.pt").write_bytes(b"junk"),
+     "corrupt", "model.pt does not match its checksum"),
+    ("curve missing", "student", lambda r: (published(r) / "curve.csv").unlink(), "corrupt", "curve.csv is missing"),
+    ("attempt deleted", "student", lambda r: shutil.rmtree(published(r)), "corrupt", "is missing"),
+    ("checkpoint garbage", "student", unfinished_attempt_with_garbage_checkpoint, "partial", ""),
+    ("stale lock", "student", lambda r: (r / "lock").write_text('{"host": "gone", "pid": 999999999}'), "done", ""),
+    ("tmp of a dead process", "student", lambda r: (r / ".summary.csv.999999999.abc.tmp").write_bytes(b"x"),
+     "done", ""),
+]
+
+
+@pytest.mark.parametrize("name,which,damage,state,reason", STATE_CASES, ids=[c[0] for c in STATE_CASES])
+def test_damaged_results_are_reported_set_aside_and_rerun(finished, capsys, tmp_path, name, which, damage,
+                                                          state, reason):
+    results = tmp_path / "results"
+    shutil.copytree(finished["results"], results)
+    teacher, student = teacher_and_student(results)
+    run = teacher if which == "teacher" else student
+    damage(run)
+    (finished["tables"] / ".t.md.999999999.xyz.tmp").write_bytes(b"left by kill -9")
+    args = ["--suite", str(finished["suite"]), "--profile", "smoke", "--results-dir", str(results),
+            "--tables-dir", str(tmp_path / "tables")]
+    for mode in ("--status", "--dry-run", "--aggregate-only"):
+        code, text = cli(capsys, *args, mode)
+        assert code == 0 and "Traceback" not in text, (mode, text)
+        if state != "done" and mode != "--aggregate-only":
+            assert f"{state}" in text and run.name in text and reason in text, (mode, text)
+    code, text = cli(capsys, *args, "--tables-dir", str(finished["tables"]))
+    assert code == 0 and "Traceback" not in text, text
+    code, text = cli(capsys, *args, "--status")
+    assert "done: 2" in text, text
+    assert not list(results.rglob("*.tmp")) and not list(finished["tables"].glob("*.tmp"))
+    if which == "student":  # the teacher is untouched, byte for byte
+        assert {k: v for k, v in snapshot(results).items() if teacher.name in k} == \
+            {k: v for k, v in finished["bytes"].items() if teacher.name in k}
+    if state == "corrupt":
+        assert list((run / "quarantine").glob("*/why.txt"))
