@@ -83,7 +83,8 @@ def dispatch(args: argparse.Namespace) -> int:
                           "array_parallelism": args.array_parallelism,
                           "max_num_timeout": args.max_num_timeout})
     out_dir = Path(args.tables_dir) if args.tables_dir else api.default_tables_dir(plan, args.dataset)
-    api.check_paths(opts, out_dir, writes=not (args.dry_run or args.status))
+    aggregates = not (args.dry_run or args.status or (args.executor == "slurm" and not args.aggregate_only))
+    api.check_paths(opts, out_dir, writes=not (args.dry_run or args.status), tables=aggregates)
     if args.dry_run:
         print(api.dry_run_text(plan, opts))
         return 0

@@ -206,9 +206,9 @@ def check_device(name: str) -> None:
         raise UserError(f"--device {name}: device type {device.type!r} is not supported; use cpu, cuda or mps")
 
 
-def check_paths(opts: Options, out_dir: Path, writes: bool) -> None:
-    """The results dir (and, when writing, the tables dir) must be usable directories."""
-    places = [("--results-dir", Path(opts.results))] + ([("--tables-dir", out_dir)] if writes else [])
+def check_paths(opts: Options, out_dir: Path, writes: bool, tables: bool) -> None:
+    """The results dir (and the tables dir when this command writes tables) must be usable."""
+    places = [("--results-dir", Path(opts.results))] + ([("--tables-dir", out_dir)] if tables else [])
     for flag, path in places:
         if path.exists() and not path.is_dir():
             raise UserError(f"{flag} {path} is a file, not a directory; pass a directory")
