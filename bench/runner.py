@@ -110,7 +110,7 @@ def execute(spec: RunSpec, results_root: str | Path, data_root: str | Path,
                 return _attempt(spec, store, expect, device, show_progress, handle_signals)
             except CorruptCheckpoint as exc:
                 print(f"run {spec.run_id}: {exc}; starting a new attempt", file=sys.stderr)
-                _set_aside(store, spec.run_id)
+                store.quarantine(spec.run_id, str(exc), attempt=store.attempts(spec.run_id)[-1])
         raise AssertionError("unreachable: a new attempt has no checkpoint")
     finally:
         lock.release()
@@ -191,14 +191,6 @@ def resumable_attempt(store: Store, run_id: str, record: dict[str, Any]) -> int 
         return None
     same = all(made_by.get(k) == record[k] for k in ("code_fingerprint", "numerics"))
     return attempts[-1] if same else None
-
-
-def _set_aside(store: Store, run_id: str) -> None:
-    """Rename the latest attempt's checkpoint so that attempt is never resumed again."""
-    folder = store.attempt_dir(run_id, store.attempts(run_id)[-1])
-    path = folder / "checkpoint.pt"
-    if path.exists():
-        path.rename(folder / "checkpoint.pt.corrupt")
 
 
 def write_quietly(path: Path, text: str) -> None:

@@ -209,20 +209,19 @@ class Store:
         """Publish a result that has no attempt (a run failed before it could start)."""
         self.publish(run_id, None, row)
 
-    def quarantine(self, run_id: str, problem: str) -> Path:
-        """Move a damaged published result aside (kept for inspection) so the run reruns."""
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        target = self.run_dir(run_id) / "quarantine" / stamp
+    def quarantine(self, run_id: str, problem: str, attempt: int | None = None) -> Path:
+        """Move damage aside (kept for inspection, with ``why.txt``) so the run reruns:
+        ``attempt`` if given, else the published result and the attempt it names."""
+        target = self.run_dir(run_id) / "quarantine" / time.strftime("%Y%m%dT%H%M%S")
         target.mkdir(parents=True, exist_ok=True)
         summary = self.run_dir(run_id) / "summary.csv"
-        row = self.summary(run_id) or {}
-        attempt = row.get("attempt")
-        if isinstance(attempt, (int, float)) and attempt == attempt:
-            folder = self.attempt_dir(run_id, int(attempt))
-            if folder.exists():
-                shutil.move(str(folder), str(target / folder.name))
-        if summary.exists():
-            shutil.move(str(summary), str(target / "summary.csv"))
+        if attempt is None:
+            published = (self.summary(run_id) or {}).get("attempt")
+            attempt = int(published) if isinstance(published, (int, float)) and published == published else None
+            if summary.exists():
+                shutil.move(str(summary), str(target / "summary.csv"))
+        if attempt is not None and self.attempt_dir(run_id, attempt).exists():
+            shutil.move(str(self.attempt_dir(run_id, attempt)), str(target / str(attempt)))
         (target / "why.txt").write_text(problem + "\n")
         return target
 
