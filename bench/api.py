@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -121,10 +122,14 @@ def status_text(plan: Plan, opts: Options) -> str:
 
 
 def run_suite(plan: Plan, opts: Options) -> None:
+    """Run what the plan still needs; one line per finished run, then one summary line."""
     store = Store(opts.results)
     labels = {j.spec.run_id: j.label for j in plan.jobs}
+    ended: dict[str, int] = {}
+    started = time.monotonic()
 
     def report(spec: RunSpec, status: str) -> None:
+        ended[status] = ended.get(status, 0) + 1
         summary = store.summary(spec.run_id) or {}
         metric = summary.get("acc_best")
         metric_text = f"acc_best={metric:.4f}" if isinstance(metric, float) and metric == metric else ""
@@ -138,6 +143,21 @@ def run_suite(plan: Plan, opts: Options) -> None:
     if opts.executor != "slurm":  # on a cluster the data lives where the jobs run
         check_data(select(with_teachers(plan.specs), opts), opts)
     run_specs(plan.specs, opts, on_finish=report, name=plan.suite)
+    if opts.executor != "slurm":
+        print(sweep_summary(len(with_teachers(plan.specs)), ended, time.monotonic() - started),
+              file=sys.stderr)
+
+
+def sweep_summary(total: int, ended: dict[str, int], seconds: float) -> str:
+    """One line: what this sweep trained, what it found done, what failed, how long it took."""
+    ran = sum(ended.values())
+    cached = total - ran
+    if not ran:
+        return f"{cached} runs already done, nothing to train"
+    failed = ended.get(FAILED, 0)
+    minutes, secs = divmod(round(seconds), 60)
+    return (f"{ran} run(s) trained ({ran - failed} done, {failed} failed), {cached} already done; "
+            f"{minutes}m{secs:02d}s")
 
 
 def check_data(specs: list[RunSpec], opts: Options) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,7 +134,7 @@ def run_specs(specs: list[RunSpec], opts: Options,
         return
     todo_t = select(teachers, opts)
     bar = tqdm(total=len(todo_t) + len(select(students, opts)), desc="runs", unit="run",
-               dynamic_ncols=True)
+               dynamic_ncols=True, disable=not sys.stderr.isatty())  # piped: the per-run lines only
 
     def finished(spec: RunSpec, status: str) -> None:
         bar.update(1)

@@ -46,10 +46,14 @@ def test_smoke_suite_writes_tables_report_figures_then_rerun_skips(dirs):
     before = summaries(dirs["results"])
     assert len(before) == n_runs()
 
+    assert f"{n_runs()} run(s) trained ({n_runs()} done, 0 failed), 0 already done" in out.stderr
+    assert "\r" not in out.stdout + out.stderr  # piped: plain lines, no progress-bar redraws
+
     again = run_cli(*cli_args(dirs))
     assert again.returncode == 0
     assert summaries(dirs["results"]) == before  # nothing was trained again
     assert "[done]" not in again.stdout + again.stderr
+    assert f"{n_runs()} runs already done, nothing to train" in again.stderr
     assert pd.read_csv(dirs["tables"] / "dfad_table2.csv").equals(table)
 
     status = run_cli(*cli_args(dirs, "--status"))
