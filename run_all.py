@@ -74,7 +74,7 @@ def dispatch(args: argparse.Namespace) -> int:
         raise UserError("--suite is required (or --list to see the suites)")
     api.check_flags(args)
     plan = api.plan_for(args.suite, args.profile, args.dataset, args.seeds)
-    opts = Options(executor=args.executor, workers=args.workers or 2, rerun=args.rerun,
+    opts = Options(executor=args.executor, workers=2 if args.workers is None else args.workers, rerun=args.rerun,
                    retry_failed=args.retry_failed, device=args.device,
                    data_root=str(args.data_root or default_data_root()), results=args.results_dir,
                    download=args.download, threads=args.threads, accept_stale=args.accept_stale,
@@ -82,6 +82,7 @@ def dispatch(args: argparse.Namespace) -> int:
                           "mem_gb": args.mem_gb, "time_min": args.time_min,
                           "array_parallelism": args.array_parallelism,
                           "max_num_timeout": args.max_num_timeout})
+    opts.validate()
     out_dir = Path(args.tables_dir) if args.tables_dir else api.default_tables_dir(plan, args.dataset)
     aggregates = not (args.dry_run or args.status or (args.executor == "slurm" and not args.aggregate_only))
     api.check_paths(opts, out_dir, writes=not (args.dry_run or args.status), tables=aggregates)

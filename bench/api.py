@@ -19,7 +19,7 @@ from bench.report import render_report
 from bench.cache import QUEUED, RUNNING, STALE, STATES
 from bench.context import checkpoint_seconds_from_env
 from bench.errors import UserError
-from bench.scheduler import EXECUTORS, Options, phases, run_specs, select, states, with_teachers
+from bench.scheduler import Options, phases, run_specs, select, states, with_teachers
 from bench.spec import RunSpec
 from bench.store import CORRUPT, DONE, FAILED, PARTIAL, Store, atomic_write_text, clean_tmp
 
@@ -181,8 +181,6 @@ def check_flags(args) -> None:
     modes = [f"--{m.replace('_', '-')}" for m in ("dry_run", "status", "aggregate_only") if getattr(args, m)]
     if len(modes) > 1:
         raise UserError(f"{' and '.join(modes)} cannot be combined: pick one")
-    if args.executor not in EXECUTORS:
-        raise UserError(f"--executor {args.executor!r} is unknown; accepted: {', '.join(EXECUTORS)}")
     running_flags = [f for f, on in (("--rerun", args.rerun), ("--retry-failed", args.retry_failed),
                                      ("--download", args.download),
                                      ("--workers", args.workers is not None)) if on]
@@ -190,7 +188,7 @@ def check_flags(args) -> None:
         raise UserError(f"{modes[0]} runs nothing, so {', '.join(running_flags)} would be ignored")
     if args.workers is not None and args.executor != "local":
         raise UserError(f"--workers applies to --executor local only (got --executor {args.executor})")
-    for flag in ("workers", "threads", "gpus", "cpus", "mem_gb", "time_min", "array_parallelism"):
+    for flag in ("gpus", "cpus", "mem_gb", "time_min", "array_parallelism"):
         value = getattr(args, flag)
         if value is not None and value < (0 if flag == "gpus" else 1):
             raise UserError(f"--{flag.replace('_', '-')} must be at least {0 if flag == 'gpus' else 1}, "

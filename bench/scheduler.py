@@ -46,6 +46,15 @@ class Options:
     accept_stale: bool = False
     slurm: dict[str, Any] = field(default_factory=dict)
 
+    def validate(self) -> None:
+        """Reject an unknown executor or a worker / thread count below 1 (UserError)."""
+        if self.executor not in EXECUTORS:
+            raise UserError(f"--executor {self.executor!r} is unknown; accepted: {', '.join(EXECUTORS)}")
+        if self.workers < 1:
+            raise UserError(f"--workers must be at least 1, got {self.workers}")
+        if self.threads < 1:
+            raise UserError(f"--threads must be at least 1, got {self.threads}")
+
     @property
     def expect(self) -> Expect:
         return Expect(self.data_root, self.threads, self.download, self.accept_stale)
@@ -116,12 +125,7 @@ def with_teachers(specs: list[RunSpec]) -> list[RunSpec]:
 def run_specs(specs: list[RunSpec], opts: Options,
               on_finish: Callable[[RunSpec, str], None] = lambda s, st: None, name: str = "advkd") -> None:
     """Run what is not done yet, teachers first; ``on_finish(spec, status)`` after each."""
-    if opts.executor not in EXECUTORS:
-        raise UserError(f"unknown executor {opts.executor!r}; accepted: {', '.join(EXECUTORS)}")
-    if opts.executor == "local" and opts.workers < 1:
-        raise UserError(f"--workers must be at least 1, got {opts.workers}")
-    if opts.threads < 1:
-        raise UserError(f"--threads must be at least 1, got {opts.threads}")
+    opts.validate()
     store = Store(opts.results)
     teachers, students = phases(with_teachers(specs))
     for spec in teachers + students:  # leftovers of a kill -9 (only those of dead processes)

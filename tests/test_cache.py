@@ -6,7 +6,6 @@ writes a run at a time.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -29,14 +28,10 @@ from bench.lock import RunLock, holder
 from bench.registry import DATASETS
 from bench.runner import execute
 from bench.scheduler import Options, run_specs
-from bench.store import Store
+from bench.store import Store, sha256 as digest
 from tests.conftest import ROOT, make_spec, run, run_cli
 
 TEACHER = {"epochs": 1, "batch_size": 128, "lr": 0.05}
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_rerun_builds_a_new_attempt_and_never_touches_the_published_one(tmp_path):

@@ -127,8 +127,6 @@ def test_sigterm_to_the_local_launcher_checkpoints_its_workers_and_leaves_none_b
         time.sleep(0.1)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=200)
-    if proc.returncode == 0:  # the sweep ended before the signal: nothing to check
-        return
     assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]
     time.sleep(1)
     assert all(holder(lock) is None for lock in runs.glob("*/lock"))  # no worker still holds a run

@@ -21,7 +21,6 @@ import pytest
 import yaml
 
 from bench.api import status_text
-from bench.cache import Expect
 from bench.grid import load_plan
 from bench.scheduler import Options
 from bench.slurm import Jobs, _minutes, check_resources, signal_lead_s
@@ -217,4 +216,3 @@ def test_sbatch_options_are_checked_against_sinfo(monkeypatch):
 def test_signal_lead_time_follows_the_limit():
     assert signal_lead_s(2) == 15 and signal_lead_s(60) == 300 and signal_lead_s(20) == 120
     assert _minutes("1-00:00:00") == 1440 and _minutes("30:00") == 30 and _minutes("infinite") is None
-    assert Expect().threads == 1
