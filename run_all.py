@@ -17,6 +17,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--aggregate-only", action="store_true", help="rebuild tables from results")
     p.add_argument("--dataset", action="append", help="replace the profile's datasets (repeatable)")
     p.add_argument("--seeds", type=int, nargs="+", help="replace the profile's seeds")
+    p.add_argument("--n-train", type=int, nargs="+", dest="n_train",
+                   help="replace the profile's training-set sizes (suites with n_train, e.g. kdgan_compression)")
+    p.add_argument("--experiment", action="append",
+                   help="run and report only this experiment of the suite (repeatable), e.g. kdgan_table1")
+    p.add_argument("--set", action="append", metavar="METHOD.KEY=VALUE",
+                   help="override a method parameter for every run (repeatable), e.g. --set kdgan.epochs=10; "
+                        "listed as a departure in the report")
     p.add_argument("--executor", default="inline", help="inline | debug | local | slurm")
     p.add_argument("--workers", type=int, default=None, help="parallel runs for --executor local (default 2)")
     p.add_argument("--threads", type=int, default=1,
@@ -73,7 +80,8 @@ def dispatch(args: argparse.Namespace) -> int:
     if not args.suite:
         raise UserError("--suite is required (or --list to see the suites)")
     api.check_flags(args)
-    plan = api.plan_for(args.suite, args.profile, args.dataset, args.seeds)
+    plan = api.plan_for(args.suite, args.profile, args.dataset, args.seeds, args.n_train, args.set,
+                        args.experiment)
     opts = Options(executor=args.executor, workers=2 if args.workers is None else args.workers, rerun=args.rerun,
                    retry_failed=args.retry_failed, device=args.device,
                    data_root=str(args.data_root or default_data_root()), results=args.results_dir,

@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from bench.context import RunContext
-from bench.losses import kd_kl
+from bench.losses import hinton_kd, kd_kl
 from bench.registry import DATASETS, METHODS
 from bench.train import EpochRecipe, train_epochs
 
@@ -73,10 +72,9 @@ def kd(ctx: RunContext, cfg: KDConfig) -> dict[str, float]:
         with torch.no_grad():
             t_logits = teacher(x)
         s_logits = student(x)
-        soft = kd_kl(s_logits, t_logits, cfg.temperature)
         if kind != "original":
-            return soft
-        return (1 - cfg.alpha) * F.cross_entropy(s_logits, data.y_train[idx]) + cfg.alpha * soft
+            return kd_kl(s_logits, t_logits, cfg.temperature)
+        return hinton_kd(s_logits, t_logits, data.y_train[idx], cfg.temperature, cfg.alpha)
 
     train_epochs(ctx, student, cfg, inputs=source, n=len(data.x_train), batch_loss=batch_loss)
     return ctx.accuracy_summary()

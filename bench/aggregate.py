@@ -93,6 +93,7 @@ def collect(plan: Plan, store: Store, known: dict | None = None) -> pd.DataFrame
     jobs = pd.DataFrame([{"experiment": j.experiment, "label": j.label, "run_id": j.spec.run_id,
                           "dataset": j.spec.dataset, "pair": j.pair, "seed": j.spec.seed, "arch": j.spec.student,
                           "n_train": j.spec.n_train} for j in plan.jobs])
+    jobs["n_train"] = jobs["n_train"].astype("Int64")  # 100, not 100.0, in column labels
     summaries = store.summaries(jobs["run_id"].unique())
     if summaries.empty:
         return jobs.assign(status="todo", error="")
@@ -107,9 +108,11 @@ def collect(plan: Plan, store: Store, known: dict | None = None) -> pd.DataFrame
 
 
 def column_key(frame: pd.DataFrame, cols: str) -> pd.Series:
-    """The table's column label per row: a frame column, or ``a+b`` joining two."""
-    parts = cols.split("+")
-    return frame[parts].astype(str).agg(" ".join, axis=1)
+    """The table's column label per row: a frame column, or ``a+b`` joining two
+    (``n_train`` shows as ``n=100``, as KDGAN's tables head their columns)."""
+    parts = [frame[p].map(lambda n: f"n={n}") if p == "n_train" else frame[p].astype(str)
+             for p in cols.split("+")]
+    return pd.concat(parts, axis=1).agg(" ".join, axis=1)
 
 
 def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
@@ -124,11 +127,14 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
     # the paper's numbers are shown only beside columns run on the official data sizes
     ref = {k: v for k, v in ref.items() if k[0] not in sizes or sizes[k[0]].matches}
     cells = []
-    for (row, col, dataset, pair), group in sub.groupby([table.rows, "column", "dataset", "pair"], sort=False):
+    by_n = "n_train" in (table.reference or {})
+    for (row, col, dataset, pair, n), group in sub.groupby([table.rows, "column", "dataset", "pair", "n_train"],
+                                                           sort=False, dropna=False):
         group = group.drop_duplicates("run_id")  # one teacher shared by all seeds counts once
         done = group[group["status"] == "done"]
         values = pd.to_numeric(done.get(table.metric, pd.Series(dtype=float)), errors="coerce").dropna()
-        paper = ref.get((dataset, pair, row), ref.get((dataset, None, row), (np.nan, np.nan)))
+        setting = int(n) if by_n and not pd.isna(n) else pair
+        paper = ref.get((dataset, setting, row), ref.get((dataset, None, row), (np.nan, np.nan)))
         params, macs = arch_cost(group["arch"].iloc[0], dataset) if table.cost else (np.nan, np.nan)
         paper_macs = ref_cost.get((dataset, pair, row), ref_cost.get((dataset, None, row), (np.nan,)))[0]
         cells.append({"label": row, "column": col, "dataset": dataset, "pair": pair, "n": len(values), "n_expected": len(group),
@@ -140,9 +146,16 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
                       "params": params, "macs": macs, "paper_macs": paper_macs})
     cells_df = pd.DataFrame(cells)
     result = TableResult(table, cells_df, rows, cols, [], with_paper, sizes)
-    result.verdicts = [check_claim(parse_claim(c["claim"]), result.samples, cols)
+    result.verdicts = [check_claim(parse_claim(c["claim"]), result.samples, claim_columns(c, cols))
                        for c in plan.claims if c["table"] == table.id]
     return result
+
+
+def claim_columns(claim: dict, cols: list[str]) -> list[str]:
+    """The columns a claim is about: all, or those of its ``n_train`` sizes ("... n=100")."""
+    if "n_train" not in claim:
+        return cols
+    return [c for c in cols if any(c.endswith(f" n={n}") for n in claim["n_train"])]
 
 
 def reference_samples(table: Table) -> tuple[dict[tuple[str, str], Sample], list[str]]:
@@ -152,7 +165,8 @@ def reference_samples(table: Table) -> tuple[dict[tuple[str, str], Sample], list
     runs = int((table.reference or {}).get("runs", 1))
     cells, cols = {}, []
     for (dataset, pair, label), (value, std) in reference_lookup(table, keep_missing=True).items():
-        col = " ".join(str(v) for v in (dataset, pair) if v is not None) if "+" in table.cols else dataset
+        setting = f"n={pair}" if "n_train" in (table.reference or {}) else pair
+        col = " ".join(str(v) for v in (dataset, setting) if v is not None) if "+" in table.cols else dataset
         failed = pd.isna(value)
         cells[(label, col)] = Sample(np.nan if failed else value, np.nan if pd.isna(std) else std,
                                      0 if failed else runs, int(failed))
@@ -171,13 +185,14 @@ def reference_lookup(table: Table, keep_missing: bool = False, metric: str | Non
     """(our dataset, our pair or None, row label) -> the paper's (value, std).
 
     ``reference.datasets`` maps our dataset names to the paper's, ``reference.pairs``
-    our pair names to the paper's setting strings, ``reference.methods`` our labels to
-    the paper's method names (identity where absent).
+    our pair names (or ``reference.n_train`` our training sizes: KDGAN's columns) to the
+    paper's setting strings, ``reference.methods`` our labels to the paper's method
+    names (identity where absent).
     """
     ref = table.reference or {}
     values = paper_values(ref["paper"], ref["table"], metric or ref.get("metric", "accuracy"))
     methods = ref.get("methods", {})
-    settings = ref.get("pairs", {})
+    settings = ref.get("n_train", ref.get("pairs", {}))
     out = {}
     for dataset, paper_name in ref.get("datasets", {}).items():
         for _, r in values[values["dataset"] == paper_name].iterrows():

@@ -43,8 +43,9 @@ def list_text() -> str:
 
 
 def plan_for(suite: str, profile: str, datasets: list[str] | None = None,
-             seeds: list[int] | None = None) -> Plan:
-    return load_plan(suite, profile, datasets, seeds)
+             seeds: list[int] | None = None, n_train: list[int] | None = None,
+             overrides: list[str] | None = None, only: list[str] | None = None) -> Plan:
+    return load_plan(suite, profile, datasets, seeds, n_train, overrides, only)
 
 
 def dry_run_text(plan: Plan, opts: Options) -> str:
@@ -59,12 +60,15 @@ def dry_run_text(plan: Plan, opts: Options) -> str:
     table = grid.groupby(["experiment", "label", "dataset", "pair"], sort=False)["status"].agg(
         runs="count", done=lambda s: int((s == DONE).sum())).reset_index()
     lines = [f"suite {plan.suite} ({plan.path}), profile {plan.profile}",
-             f"{len(specs)} distinct runs: {len(teachers)} teachers, {len(students)} others; "
+             f"{len(specs)} distinct runs: {len(teachers)} teachers and pretrained players, "
+             f"{len(students)} others; "
              + ", ".join(f"{k}: {counts[k]}" for k in STATES if counts.get(k)),
              f"to run now: {len(todo)} (executor {opts.executor}, {opts.threads} thread(s) per run)", "",
-             table.to_string(index=False), "", "teachers:"]
+             table.to_string(index=False), "", "teachers and pretrained players:"]
     for t in teachers:
-        lines.append(f"  {t.run_id}  {t.dataset} {t.student} seed {t.seed}  [{known[t.run_id].status}]")
+        size = f" n={t.n_train}" if t.n_train else ""
+        lines.append(f"  {t.run_id}  {t.method} {t.dataset}{size} {t.student} seed {t.seed}  "
+                     f"[{known[t.run_id].status}]")
     lines += state_lines(specs, known, (STALE, CORRUPT, RUNNING, QUEUED, FAILED, PARTIAL))
     lines += ["", "estimated cost: " + estimate(store, specs, todo)]
     return "\n".join(lines)

@@ -79,13 +79,13 @@ def stale_reasons(spec: RunSpec, store: Store, expect: Expect) -> list[str]:
             reasons.append(f"data changed: {name}")
     if row.get("device_type") == "cpu" and _int(row.get("threads")) not in (None, expect.threads):
         reasons.append(f"ran with {_int(row.get('threads'))} threads, now {expect.threads}")
-    if spec.teacher:
-        teacher = store.summary(spec.teacher.run_id) or {}
-        used, now = _int(row.get("teacher_attempt")), _int(teacher.get("attempt"))
+    for role, dep in spec.roles():
+        published = store.summary(dep.run_id) or {}
+        used, now = _int(row.get(f"{role}_attempt")), _int(published.get("attempt"))
         if used is not None and now is not None and used != now:
-            reasons.append(f"teacher {spec.teacher.run_id} was rebuilt (attempt {used} -> {now})")
-        elif teacher and stale_reasons(spec.teacher, store, expect):
-            reasons.append(f"teacher {spec.teacher.run_id} is stale")
+            reasons.append(f"{role} {dep.run_id} was rebuilt (attempt {used} -> {now})")
+        elif published and stale_reasons(dep, store, expect):
+            reasons.append(f"{role} {dep.run_id} is stale")
     return reasons
 
 

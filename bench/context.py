@@ -83,9 +83,11 @@ class RunContext:
     @property
     def data(self) -> Data:
         if self._data is None:
+            cfg = self.spec.config  # data choices a method config may carry (DataChoice)
             self._data = load_data(self.spec.dataset, self.data_root, self.input_size,
                                    n_train=self.spec.n_train, seed=self.spec.seed,
-                                   download=self.download).to(self.device)
+                                   download=self.download, subset=cfg.get("train_subset", "stratified"),
+                                   normalise=cfg.get("normalise", "dataset")).to(self.device)
             self._fingerprint(self.spec.dataset)
             self.extra.update(train_size=len(self._data.y_train), test_size=len(self._data.y_test))
             if self._data.departures:
@@ -121,19 +123,28 @@ class RunContext:
 
     def teacher(self) -> nn.Module:
         """The frozen, eval-mode teacher trained by this run's teacher run."""
-        tspec = self.spec.teacher
-        if tspec is None:
-            raise RuntimeError(f"method {self.spec.method!r} needs a teacher but the spec has none")
-        status, problem = self.store.verify(tspec.run_id)
+        return self.pretrained("teacher").eval().requires_grad_(False)
+
+    def pretrained(self, role: str) -> nn.Module:
+        """The published model of this run's ``role`` dependency (``teacher`` or a role of
+        ``spec.pretrained``), checksum verified, in train mode: a method that trains it
+        further (KDGAN's teacher, classifier and discriminator) starts from these weights.
+        Its run id, attempt and test accuracy are recorded (a rebuilt dependency makes this
+        run stale)."""
+        deps = dict(self.spec.roles())
+        if role not in deps:
+            raise RuntimeError(f"method {self.spec.method!r} needs a {role} but the spec has none")
+        dep = deps[role]
+        status, problem = self.store.verify(dep.run_id)
         if status != "done":
-            raise RuntimeError(f"teacher run {tspec.run_id} is {status} {problem}".strip())
-        model = build_classifier(tspec.student, self.data.num_classes, self.data.input_shape[0], tspec.seed)
-        path = self.store.artefact(tspec.run_id, "model.pt")
+            raise RuntimeError(f"{role} run {dep.run_id} is {status} {problem}".strip())
+        model = build_classifier(dep.student, self.data.num_classes, self.data.input_shape[0], dep.seed)
+        path = self.store.artefact(dep.run_id, "model.pt")
         model.load_state_dict(torch.load(path, map_location=self.device))
-        model.to(self.device).eval().requires_grad_(False)
-        self.extra["teacher_run_id"] = tspec.run_id
-        self.extra["teacher_attempt"] = int(self.store.summary(tspec.run_id)["attempt"])
-        self.extra["teacher_acc"] = self.evaluate(model)
+        model.to(self.device)
+        self.extra[f"{role}_run_id"] = dep.run_id
+        self.extra[f"{role}_attempt"] = int(self.store.summary(dep.run_id)["attempt"])
+        self.extra[f"{role}_acc"] = self.evaluate(model)
         return model
 
     def save_model(self, model: nn.Module) -> None:

@@ -5,8 +5,15 @@ profiles and method parameters stop with a UserError naming the file, the key an
 the accepted values. Parameters are merged as: the method config's paper defaults
 < the experiment variant's params (what makes the variant: e.g. ABM in MAD's setting)
 < ``profile.params[method]`` (budgets: a quick profile shrinks them)
-< ``profile.dataset_params[dataset][method]`` < the pair's ``params[method]``
+< ``profile.dataset_params[dataset][method]``
+< ``profile.n_train_params[dataset][n][method]`` (KDGAN's batch size, alpha, beta per n)
+< the pair's ``params[method]`` < ``--set method.key=value`` on the command line
 < the variant's ``sweep`` value (the point of an ablation).
+
+A method registered with ``pretrained=(roles...)`` (the adversarial-label family) starts
+from nets pretrained on its own labelled set: its teacher and each role (``classifier``:
+the student's architecture and seed; ``discriminator``: the pair's discriminator, by default
+the teacher's architecture) become ``pretrain`` runs on the same n_train.
 """
 from __future__ import annotations
 
@@ -25,13 +32,18 @@ from bench.spec import RunSpec, freeze
 SUITES_DIR = Path(__file__).parent / "suites"
 PROFILES = ("smoke", "quick", "paper")
 TOP_KEYS = {"name", "papers", "description", "profiles", "experiments", "tables", "claims", "slurm"}
-PROFILE_KEYS = {"description", "datasets", "seeds", "n_train", "pairs", "params", "dataset_params",
+PROFILE_KEYS = {"description", "datasets", "seeds", "n_train", "pairs", "params", "dataset_params", "n_train_params",
                 "executor", "matches_paper", "teacher_seed", "departures", "choices"}
-EXPERIMENT_KEYS = {"id", "methods", "datasets", "pairs", "figure", "description", "profiles"}
+EXPERIMENT_KEYS = {"id", "methods", "datasets", "pairs", "figure", "description", "profiles", "n_train"}
 VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets", "pairs"}
-PAIR_KEYS = {"name", "teacher", "student", "params"}
+PAIR_KEYS = {"name", "teacher", "student", "discriminator", "params"}
+DISCRIMINATOR_SEED = 10_000
+"""Offset between a discriminator's seed and its teacher's: same architecture, own weights."""
 TABLE_KEYS = {"id", "experiment", "rows", "cols", "metric", "reference", "caption", "protocol", "cost"}
-REFERENCE_KEYS = {"paper", "table", "metric", "datasets", "methods", "pairs", "runs"}
+REFERENCE_KEYS = {"paper", "table", "metric", "datasets", "methods", "pairs", "n_train", "runs"}
+FIGURE_KEYS = {"kind", "y", "log_y"}
+FIGURE_KINDS = ("curves", "sweep")
+"""An experiment's ``figure``: true, or {kind: curves | sweep, y: metric(s), log_y} (bench/plots.py)."""
 SLURM_KEYS = {"partition", "gpus", "cpus", "mem_gb", "time_min", "array_parallelism", "max_num_timeout"}
 
 
@@ -194,9 +206,43 @@ def sweep(label: str, variant: dict, where: str) -> list[tuple[str, dict]]:
     return [(f"{label}[{name}={v}]", {name: v}) for v in as_list(values, f"{where}.sweep.{name}")]
 
 
+def parse_overrides(items: list[str] | None) -> dict[str, dict[str, Any]]:
+    """``["kdgan.epochs=10", ...]`` -> ``{"kdgan": {"epochs": 10}}`` (values read as YAML)."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items or []:
+        target, eq, text = item.partition("=")
+        method, dot, key = target.partition(".")
+        if not (eq and dot and method and key):
+            raise UserError(f"--set {item!r}: expected METHOD.KEY=VALUE, e.g. kdgan.epochs=10")
+        try:
+            out.setdefault(method, {})[key] = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise UserError(f"--set {item!r}: the value is not valid YAML: {exc}") from None
+    return out
+
+
+def experiment_sizes(exp: dict, dataset: str, profile: str, sizes: list, where: str) -> list:
+    """The training sizes an experiment runs on ``dataset``: the profile's, or those of
+    them its ``n_train`` names, a list or a mapping from datasets / profiles / ``default``
+    to lists (KDGAN Table 1: MNIST 100 / 1k / 10k, CIFAR-10 500 / 5k / 50k)."""
+    wanted = exp.get("n_train")
+    if isinstance(wanted, dict):
+        check_keys(wanted, set(DATASETS.names()) | set(PROFILES) | {"default"}, where)
+        wanted = next((wanted[k] for k in (dataset, profile, "default") if k in wanted), None)
+    if wanted is None:
+        return sizes
+    return [n for n in sizes if n in as_list(wanted, where)]
+
+
 def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = None,
-              seeds: list[int] | None = None) -> Plan:
-    """Read, validate and expand ``suite`` for ``profile`` (with optional CLI overrides)."""
+              seeds: list[int] | None = None, n_train: list[int] | None = None,
+              overrides: list[str] | None = None, only: list[str] | None = None) -> Plan:
+    """Read, validate and expand ``suite`` for ``profile`` (with optional CLI overrides:
+    datasets, seeds, training-set sizes, ``--set`` method parameters, and ``only`` the
+    named experiments)."""
+    cli = parse_overrides(overrides)
+    for method, values in cli.items():
+        build_config(METHODS.get(method, "--set").meta["config"], values, f"--set {method}")
     path = suite_path(suite)
     doc = {k: v for k, v in read_yaml(path).items() if not str(k).startswith("x-")}  # anchor holders
     doc = check_keys(doc, TOP_KEYS, str(path), ("name", "profiles", "experiments"))
@@ -207,10 +253,12 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     prof = check_keys(profiles[profile], PROFILE_KEYS, where, ("datasets", "seeds", "pairs"))
     ds_list = datasets or as_list(prof["datasets"], f"{where}.datasets")
     seed_list = seeds or as_list(prof["seeds"], f"{where}.seeds")
-    n_list = prof.get("n_train", [None])
+    raw_n = n_train or prof.get("n_train", [None])
+    n_where = "--n-train" if n_train else f"{where}.n_train"
     raw_pairs = check_keys(prof["pairs"], set(DATASETS.names()), f"{where}.pairs")
     params = check_keys(prof.get("params", {}), set(METHODS.names()), f"{where}.params")
     ds_params = check_keys(prof.get("dataset_params", {}), set(DATASETS.names()), f"{where}.dataset_params")
+    n_params = check_keys(prof.get("n_train_params", {}), set(DATASETS.names()), f"{where}.n_train_params")
     matches_paper = bool(prof.get("matches_paper", False))
     pairs: dict[str, list[dict]] = {}
     for ds in ds_list:
@@ -223,23 +271,39 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
         for k, pair in enumerate(entries):
             pwhere = f"{where}.pairs.{ds}" + (f"[{k}]" if isinstance(raw_pairs[ds], list) else "")
             check_keys(pair, PAIR_KEYS, pwhere, ("teacher", "student"))
-            for role in ("teacher", "student"):
-                NETS.get(pair[role], f"{pwhere}.{role}")
+            for role in ("teacher", "student", "discriminator"):
+                if role in pair:
+                    NETS.get(pair[role], f"{pwhere}.{role}")
             check_keys(pair.get("params", {}), set(METHODS.names()), f"{pwhere}.params")
             pairs[ds].append({"name": pair.get("name", f"{pair['teacher']}>{pair['student']}"),
                               "where": pwhere, **pair})
         check_keys(ds_params.get(ds, {}), set(METHODS.names()), f"{where}.dataset_params.{ds}")
+        by_n = n_params.get(ds, {})
+        if not isinstance(by_n, dict):
+            raise UserError(f"{where}.n_train_params.{ds}: expected a mapping from training-set sizes "
+                            f"to method params, got {by_n!r}")
+        for n, layer in by_n.items():
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise UserError(f"{where}.n_train_params.{ds}: keys are training-set sizes >= 1, got {n!r}")
+            check_keys(layer, set(METHODS.names()), f"{where}.n_train_params.{ds}.{n}")
     seed_where = "--seeds" if seeds else f"{where}.seeds"
     for s in seed_list:
         if not isinstance(s, int) or isinstance(s, bool) or s < 0:
             raise UserError(f"{seed_where}: seeds must be integers >= 0, got {s!r}")
     if len(set(seed_list)) != len(seed_list):
         raise UserError(f"{seed_where}: seed listed twice in {seed_list}")
-    for n in n_list if isinstance(n_list, list) else [n_list]:
+    if isinstance(raw_n, dict):  # per dataset: KDGAN's MNIST and CIFAR-10 columns differ
+        check_keys(raw_n, set(DATASETS.names()), n_where)
+        n_by_ds = {ds: as_list(raw_n.get(ds, [None]), f"{n_where}.{ds}") for ds in ds_list}
+    else:
+        n_by_ds = {ds: as_list(raw_n, n_where) for ds in ds_list}
+    for n in [n for ns in n_by_ds.values() for n in ns]:
         if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
-            raise UserError(f"{where}.n_train: expected a list of training-set sizes >= 1 "
+            raise UserError(f"{n_where}: expected a list of training-set sizes >= 1 "
                             f"(or null for the full set), got {n!r}")
-    n_list = as_list(n_list, f"{where}.n_train")
+    profile_n = prof.get("n_train", [None])  # the paper's columns: a CLI subset of them still compares
+    profile_n = {n for v in (profile_n.values() if isinstance(profile_n, dict) else [profile_n])
+                 for n in (v if isinstance(v, list) else [v]) if isinstance(n, (int, type(None)))}
     # names defined in any profile: an experiment's pair preference list spans profiles
     pair_names = {p.get("name", f"{p.get('teacher')}>{p.get('student')}")
                   for prof_doc in profiles.values() if isinstance(prof_doc, dict)
@@ -247,36 +311,57 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                   for p in (v if isinstance(v, list) else [v]) if isinstance(p, dict)}
 
     def resolved(method: str, variant_params: dict, ds: str, pair: dict, ctx_where: str,
-                 swept: dict | None = None) -> tuple:
+                 swept: dict | None = None, n: int | None = None) -> tuple:
         cls = METHODS.get(method, ctx_where).meta["config"]
         layers = [(variant_params or {}, f"{ctx_where}.params"),
                   (params.get(method) or {}, f"{where}.params.{method}"),
                   (ds_params.get(ds, {}).get(method) or {}, f"{where}.dataset_params.{ds}.{method}"),
+                  (n_params.get(ds, {}).get(n, {}).get(method) or {},
+                   f"{where}.n_train_params.{ds}.{n}.{method}"),
                   (pair.get("params", {}).get(method) or {}, f"{pair['where']}.params.{method}"),
+                  (cli.get(method) or {}, f"--set {method}"),
                   (swept or {}, f"{ctx_where}.sweep")]
         for layer, layer_where in layers:  # each layer alone, so errors point at their line
             build_config(cls, layer, layer_where)
         merged = {k: v for layer, _ in layers for k, v in layer.items()}
         if matches_paper:
-            require_dataset_settings(method, cls, ds, [layers[i][0] for i in (0, 2, 3)], ctx_where)
+            require_dataset_settings(method, cls, ds, [layers[i][0] for i in (0, 2, 3, 4)], ctx_where)
         cfg = build_config(cls, merged, ctx_where)
         return freeze(config_dict(cfg))
 
-    def expand(method, entry, label, variant_params, swept, ds, pair, exp_id, vwhere) -> list[Job]:
+    def expand(method, entry, label, variant_params, swept, ds, pair, exp_id, vwhere, ns) -> list[Job]:
         out = []
         for seed in seed_list:
             t_seed = prof.get("teacher_seed", seed)
-            teacher = RunSpec("teacher", ds, t_seed, pair["teacher"],
-                              resolved("teacher", {}, ds, pair, f"{where}.params.teacher"))
+            roles = entry.meta.get("pretrained", ())
+            teacher = None
+            if method == "teacher" or (entry.meta.get("needs_teacher") and not roles):
+                teacher = RunSpec("teacher", ds, t_seed, pair["teacher"],
+                                  resolved("teacher", {}, ds, pair, f"{where}.params.teacher"))
             if method == "teacher":
                 out.append(Job(teacher, exp_id, label, pair["name"]))
                 continue
-            p = resolved(method, variant_params, ds, pair, vwhere, swept)
-            for n in n_list:
-                spec = RunSpec(method, ds, seed, pair["student"], p,
-                               teacher if entry.meta.get("needs_teacher") else None, n)
+            for n in ns:
+                p = resolved(method, variant_params, ds, pair, vwhere, swept, n)
+                if roles and entry.meta.get("needs_teacher"):  # players pretrained on the same labelled set
+                    teacher = pretrain_spec(ds, t_seed, pair["teacher"], pair, n)
+                spec = RunSpec(method, ds, seed, pair["student"], p, teacher, n,
+                               tuple(sorted((role, role_spec(role, ds, seed, t_seed, pair, n))
+                                            for role in roles)))
                 out.append(Job(spec, exp_id, label, pair["name"]))
         return out
+
+    def pretrain_spec(ds: str, seed: int, arch: str, pair: dict, n: int | None) -> RunSpec:
+        return RunSpec("pretrain", ds, seed, arch, resolved("pretrain", {}, ds, pair,
+                                                            f"{where}.params.pretrain", n=n), n_train=n)
+
+    def role_spec(role: str, ds: str, seed: int, t_seed: int, pair: dict, n: int | None) -> RunSpec:
+        if role == "classifier":  # the runs differ in C's initialisation (P:kdgan §4.1)
+            return pretrain_spec(ds, seed, pair["student"], pair, n)
+        if role == "discriminator":
+            return pretrain_spec(ds, t_seed + DISCRIMINATOR_SEED, pair.get("discriminator", pair["teacher"]),
+                                 pair, n)
+        raise UserError(f"{pair['where']}: unknown pretrained role {role!r}; accepted: classifier, discriminator")
 
     experiments = {}
     jobs: list[Job] = []
@@ -286,11 +371,19 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
         if exp["id"] in experiments:
             raise UserError(f"{ewhere}.id: experiment id {exp['id']!r} is used twice; ids must be unique")
         experiments[exp["id"]] = exp
+        if isinstance(exp.get("figure"), dict):
+            check_keys(exp["figure"], FIGURE_KEYS, f"{ewhere}.figure")
+            if exp["figure"].get("kind", "curves") not in FIGURE_KINDS:
+                raise UserError(f"{ewhere}.figure.kind: unknown kind {exp['figure']['kind']!r}; "
+                                f"accepted: {', '.join(FIGURE_KINDS)}")
         for name in exp.get("pairs") or []:
             if name not in pair_names:
                 raise UserError(f"{ewhere}.pairs: unknown pair {name!r}; defined: {', '.join(sorted(pair_names))}")
+        exp_n = {ds: experiment_sizes(exp, ds, profile, n_by_ds[ds], f"{ewhere}.n_train") for ds in ds_list}
         exp_datasets = [d for d in ds_list if d in per_profile(exp.get("datasets", ds_list), profile,
                                                                  f"{ewhere}.datasets")]
+        if only and exp["id"] not in only:
+            continue  # --experiment: validated above, not expanded
         for j, variant in enumerate(as_list(exp["methods"], f"{ewhere}.methods")):
             vwhere = f"{ewhere}.methods[{j}]"
             check_keys(variant, VARIANT_KEYS, vwhere, ("method",))
@@ -310,8 +403,12 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                         continue  # e.g. MAD Table 1 prints DFAD for ResNet pairs only
                     for var_label, swept in sweep(label, variant, vwhere):
                         jobs += expand(method, entry, var_label, variant.get("params", {}), swept,
-                                       ds, pair, exp["id"], vwhere)
+                                       ds, pair, exp["id"], vwhere, exp_n[ds])
 
+    unknown = sorted(set(only or []) - set(experiments))
+    if unknown:
+        raise UserError(f"--experiment: unknown experiment(s) {', '.join(unknown)}; "
+                        f"accepted: {', '.join(experiments)}")
     tables = []
     for i, t in enumerate(doc.get("tables", [])):
         twhere = f"{path}: tables[{i}]"
@@ -328,7 +425,9 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     table_ids = [t.id for t in tables]
     for i, c in enumerate(doc.get("claims", [])):
         cwhere = f"{path}: claims[{i}]"
-        c = check_keys(c, {"claim", "table", "source"}, cwhere, ("claim", "table"))
+        c = check_keys(c, {"claim", "table", "source", "n_train"}, cwhere, ("claim", "table"))
+        if "n_train" in c:  # a claim about some training sizes only (KDGAN: "at small n")
+            as_list(c["n_train"], f"{cwhere}.n_train")
         if c["table"] not in table_ids:
             raise UserError(f"{cwhere}.table: unknown table {c['table']!r}; accepted: {', '.join(table_ids)}")
         claim = parse_claim(c["claim"], f"{cwhere}.claim")
@@ -344,6 +443,8 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     slurm = check_keys(doc.get("slurm", {}), SLURM_KEYS, f"{path}: slurm")
     notes = {key: [str(x) for x in as_list(prof[key], f"{where}.{key}")] if key in prof else []
              for key in ("departures", "choices")}
+    notes["departures"] += [f"set on the command line: --set {item}" for item in overrides or []]
     return Plan(doc["name"], profile, path, list(doc.get("papers", [])), jobs, tables, claims,
-                slurm, bool(prof.get("matches_paper", False)) and datasets is None, experiments,
+                slurm, bool(prof.get("matches_paper", False)) and set(ds_list) <= set(prof["datasets"])
+                and {n for ns in n_by_ds.values() for n in ns} <= profile_n, experiments,
                 notes["departures"], notes["choices"])

@@ -72,3 +72,29 @@ def class_balance_entropy(logits: torch.Tensor) -> torch.Tensor:
     """
     p_mean = F.softmax(logits, dim=1).mean(dim=0).clamp_min(1e-12)
     return (p_mean * torch.log10(p_mean)).sum()
+
+
+def distn_mse(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
+              temperature: float, soft_weight: float) -> torch.Tensor:
+    """DISTN as KDGAN's code runs it (C:KDGAN gen_model.py, methods_spec §2):
+    ((1 - l) * CE + l * T^2 * MSE(z_s / T, z_t / T)) / B, the mean CE and the element-mean
+    MSE divided by the batch size once more."""
+    t = temperature
+    hard = F.cross_entropy(student_logits, labels)
+    soft = F.mse_loss(student_logits / t, teacher_logits.detach() / t)
+    return ((1 - soft_weight) * hard + soft_weight * t * t * soft) / student_logits.shape[0]
+
+
+def hinton_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
+              temperature: float, soft_weight: float) -> torch.Tensor:
+    """(1 - a) * CE + a * T^2 * KL(p_t^T || p_s^T): Hinton et al.'s loss (the ``kd`` method's)."""
+    hard = F.cross_entropy(student_logits, labels)
+    return (1 - soft_weight) * hard + soft_weight * kd_kl(student_logits, teacher_logits, temperature)
+
+
+def noisy_logits(teacher_logits: torch.Tensor, drop: float, sigma: float) -> torch.Tensor:
+    """Sau & Balasubramanian's perturbed teacher as KDGAN's code draws it (methods_spec §4):
+    z_t * m with m = dropout_r(1) + N(0, sigma^2) elementwise, dropout_r(1) being 0 with
+    probability r and 1/(1-r) otherwise (TF's rescaled dropout)."""
+    keep = (torch.rand_like(teacher_logits) >= drop).to(teacher_logits.dtype) / (1 - drop)
+    return teacher_logits.detach() * (keep + sigma * torch.randn_like(teacher_logits))

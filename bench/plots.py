@@ -1,7 +1,12 @@
-"""Training curves from the runs' curve.csv files: one PNG per experiment and dataset.
+"""Figures from the runs' results: one PNG per experiment and dataset (and pair / n).
 
-Accuracy against epoch, one line per method label (mean over seeds, band = ±1 std);
-the teacher appears as a dashed horizontal line at its mean accuracy.
+An experiment's ``figure`` says what to draw:
+- ``true`` or ``{kind: curves, y: [acc]}``: curves.csv columns against epoch, one line per
+  method label (mean over seeds, band = ±1 std); for accuracy the teacher appears as a
+  dashed line at its mean (KDGAN Fig. 3a; Fig. 7 plots ``grad_var_adv``/``grad_var_ds``).
+- ``{kind: sweep, y: [acc_best]}``: a summary metric against each ``sweep`` parameter's
+  value, one panel per swept parameter, log x-axis where the values span decades (KDGAN
+  Figs. 4 and 6).
 """
 from __future__ import annotations
 
@@ -18,37 +23,86 @@ from bench.grid import Plan  # noqa: E402
 from bench.store import Store  # noqa: E402
 
 
+def figure_spec(figure) -> dict | None:
+    """An experiment's ``figure`` value as {kind, y, log_y} (None: no figure)."""
+    if not figure:
+        return None
+    spec = {"kind": "curves", "y": ["acc"], "log_y": False}
+    if isinstance(figure, dict):
+        spec.update(figure)
+        spec["y"] = [spec["y"]] if isinstance(spec["y"], str) else list(spec["y"])
+    return spec
+
+
 def plot_curves(plan: Plan, store: Store, frame: pd.DataFrame, out_dir: Path) -> list[Path]:
     """``frame`` is aggregate.collect's job table; returns the written figure paths."""
     written = []
     done = frame[frame["status"] == "done"]
     for exp_id, exp in plan.experiments.items():
-        if not exp.get("figure"):
+        spec = figure_spec(exp.get("figure"))
+        if spec is None:
             continue
         exp_runs = done[done["experiment"] == exp_id]
         several_pairs = exp_runs.groupby("dataset")["pair"].nunique().max() > 1 if len(exp_runs) else False
-        for (dataset, pair), runs in exp_runs.groupby(["dataset", "pair"]):
-            curves = store.curves(runs["run_id"].unique())
-            if curves.empty or "acc" not in curves:
+        several_n = exp_runs["n_train"].nunique() > 1
+        for (dataset, pair, n), runs in exp_runs.groupby(["dataset", "pair", "n_train"], dropna=False):
+            where = (f"{dataset} {pair}" if several_pairs else dataset) + (f" n={n}" if several_n else "")
+            draw = draw_sweep if spec["kind"] == "sweep" else draw_curves
+            fig = draw(store, runs, exp, spec)
+            if fig is None:
                 continue
-            curves = curves.merge(runs[["run_id", "label"]].drop_duplicates(), on="run_id")
-            x = "epoch" if "epoch" in curves else "step"
-            teacher = curves[curves["label"] == "Teacher"]
-            students = curves[curves["label"] != "Teacher"]
-            fig, ax = plt.subplots(figsize=(6.4, 4.2))
-            sns.lineplot(data=students, x=x, y="acc", hue="label", errorbar="sd", ax=ax)
-            if not teacher.empty:
-                best = teacher.groupby("run_id")["acc"].max().mean()
-                ax.axhline(best, ls="--", color="black", lw=1, label=f"Teacher ({best:.3f})")
-            where = f"{dataset} {pair}" if several_pairs else dataset
-            ax.set(title=f"{plan.suite} / {exp_id} / {where} ({plan.profile})",
-                   xlabel=f"{x} (as each method defines it)", ylabel="test accuracy")
-            ax.legend(loc="lower right", fontsize=8)
+            fig.suptitle(f"{plan.suite} / {exp_id} / {where} ({plan.profile})", fontsize=10)
             fig.tight_layout()
-            stem = f"{exp_id}_{dataset}" + (f"_{pair.replace('>', '-')}" if several_pairs else "")
+            stem = (f"{exp_id}_{dataset}" + (f"_{pair.replace('>', '-')}" if several_pairs else "")
+                    + (f"_n{n}" if several_n else ""))
             path = out_dir / "figures" / f"{stem}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             fig.savefig(path, dpi=120)
             plt.close(fig)
             written.append(path)
     return written
+
+
+def draw_curves(store: Store, runs: pd.DataFrame, exp: dict, spec: dict):
+    curves = store.curves(runs["run_id"].unique())
+    ys = [y for y in spec["y"] if y in curves]
+    if curves.empty or not ys:
+        return None
+    curves = curves.merge(runs[["run_id", "label"]].drop_duplicates(), on="run_id")
+    x = "epoch" if "epoch" in curves else "step"
+    fig, axes = plt.subplots(1, len(ys), figsize=(6.4 * len(ys), 4.2), squeeze=False)
+    for ax, y in zip(axes[0], ys):
+        teacher = curves[curves["label"] == "Teacher"]
+        students = curves[(curves["label"] != "Teacher") & curves[y].notna()]
+        sns.lineplot(data=students, x=x, y=y, hue="label", errorbar="sd", ax=ax)
+        if y == "acc" and not teacher.empty:
+            best = teacher.groupby("run_id")["acc"].max().mean()
+            ax.axhline(best, ls="--", color="black", lw=1, label=f"Teacher ({best:.3f})")
+        if spec["log_y"]:
+            ax.set_yscale("log")
+        ax.set(xlabel=f"{x} (as each method defines it)", ylabel="test accuracy" if y == "acc" else y)
+        ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def draw_sweep(store: Store, runs: pd.DataFrame, exp: dict, spec: dict):
+    panels = [(v.get("label", v["method"]), name) for v in exp["methods"]
+              for name in (v.get("sweep") or {})]
+    ys = [y for y in spec["y"] if y in runs]
+    if not panels or not ys:
+        return None
+    fig, axes = plt.subplots(len(ys), len(panels), figsize=(4.4 * len(panels), 3.6 * len(ys)), squeeze=False)
+    for col, (label, name) in enumerate(panels):
+        swept = runs[runs["label"].str.startswith(f"{label}[{name}=")].copy()
+        if swept.empty or f"cfg.{name}" not in swept:
+            continue
+        swept["x"] = pd.to_numeric(swept[f"cfg.{name}"], errors="coerce")
+        for row, y in enumerate(ys):
+            ax = axes[row][col]
+            swept[y] = pd.to_numeric(swept[y], errors="coerce")
+            sns.lineplot(data=swept, x="x", y=y, errorbar="sd", marker="o", ax=ax)
+            positive = swept["x"][swept["x"] > 0]
+            if len(positive) and positive.max() / positive.min() >= 100:
+                ax.set_xscale("log")
+            ax.set(xlabel=f"{label}: {name}", ylabel=y)
+    return fig

@@ -139,8 +139,9 @@ def _attempt(spec: RunSpec, store: Store, expect: Expect, device: str | None,
     row = spec_columns(spec)
     previous = install_stop_handlers() if handle_signals else {}
     try:
-        if spec.teacher and store.status(spec.teacher.run_id) != DONE:
-            raise RuntimeError(f"teacher run {spec.teacher.run_id} is {store.status(spec.teacher.run_id)}")
+        for role, dep in spec.roles():
+            if store.status(dep.run_id) != DONE:
+                raise RuntimeError(f"{role} run {dep.run_id} is {store.status(dep.run_id)}")
         entry = METHODS.get(spec.method)
         cfg = build_config(entry.meta["config"], spec.config, f"run {spec.run_id}")
         metrics = entry.obj(ctx, cfg)

@@ -105,18 +105,19 @@ def select(specs: list[RunSpec], opts: Options, known: dict[str, RunState] | Non
 
 
 def phases(specs: list[RunSpec]) -> tuple[list[RunSpec], list[RunSpec]]:
-    """Teachers first (a teacher run is any spec another spec depends on)."""
-    teacher_ids = {s.teacher.run_id for s in specs if s.teacher}
+    """Teachers first (a teacher run is any spec another spec depends on: a teacher or a
+    pretrained net)."""
+    teacher_ids = {d.run_id for s in specs for d in s.dependencies}
     teachers = [s for s in specs if s.run_id in teacher_ids or s.method == "teacher"]
     return teachers, [s for s in specs if s not in teachers]
 
 
 def with_teachers(specs: list[RunSpec]) -> list[RunSpec]:
-    """Add every spec's teacher spec (deduplicated by run_id, order kept)."""
+    """Add every spec's dependencies (teacher, pretrained nets; deduplicated by run_id)."""
     out: dict[str, RunSpec] = {}
     for s in specs:
-        if s.teacher:
-            out.setdefault(s.teacher.run_id, s.teacher)
+        for dep in s.dependencies:
+            out.setdefault(dep.run_id, dep)
     for s in specs:
         out.setdefault(s.run_id, s)
     return list(out.values())
@@ -154,10 +155,11 @@ def run_specs(specs: list[RunSpec], opts: Options,
                 bar.refresh()
             ready = []
             for spec in phase:
-                if spec.teacher and store.status(spec.teacher.run_id) != DONE:
-                    fail_without_running(store, spec, f"teacher run {spec.teacher.run_id} is "
-                                         f"{store.status(spec.teacher.run_id)}: "
-                                         f"{store.error(spec.teacher.run_id)}")
+                missing = [(role, dep) for role, dep in spec.roles() if store.status(dep.run_id) != DONE]
+                if missing:
+                    role, dep = missing[0]
+                    fail_without_running(store, spec, f"{role} run {dep.run_id} is "
+                                         f"{store.status(dep.run_id)}: {store.error(dep.run_id)}")
                     finished(spec, FAILED)
                 else:
                     ready.append(spec)

@@ -37,13 +37,25 @@ class RunSpec:
     params: tuple[tuple[str, Any], ...] = ()
     teacher: RunSpec | None = None
     n_train: int | None = None
+    pretrained: tuple[tuple[str, RunSpec], ...] = ()
+    """Other nets this run starts from, by role (KDGAN's pretrained classifier and
+    discriminator): ``(("classifier", spec), ...)``, each the spec of a ``pretrain`` run."""
+
+    @property
+    def dependencies(self) -> list[RunSpec]:
+        """Runs whose published models this run loads: its teacher, then its pretrained nets."""
+        return ([self.teacher] if self.teacher else []) + [spec for _, spec in self.pretrained]
+
+    def roles(self) -> list[tuple[str, RunSpec]]:
+        """(role, spec) of every dependency; the teacher's role is ``teacher``."""
+        return ([("teacher", self.teacher)] if self.teacher else []) + list(self.pretrained)
 
     @property
     def config(self) -> dict[str, Any]:
         return dict(self.params)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "method": self.method,
             "dataset": self.dataset,
             "seed": self.seed,
@@ -52,6 +64,9 @@ class RunSpec:
             "teacher": self.teacher.to_dict() if self.teacher else None,
             "n_train": self.n_train,
         }
+        if self.pretrained:  # absent when empty, so specs without it keep their run ids
+            out["pretrained"] = {role: spec.to_dict() for role, spec in self.pretrained}
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunSpec:
@@ -63,6 +78,7 @@ class RunSpec:
             params=freeze(d.get("params", {})),
             teacher=cls.from_dict(d["teacher"]) if d.get("teacher") else None,
             n_train=d.get("n_train"),
+            pretrained=tuple((role, cls.from_dict(v)) for role, v in sorted(d.get("pretrained", {}).items())),
         )
 
     def canonical_json(self) -> str:

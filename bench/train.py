@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
 
 from bench.context import RunContext
-from bench.data.augment import NONE, augment_batch, step_generator
+from bench.data.augment import augment_batch, augmentation, step_generator
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,8 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 def train_epochs(ctx: RunContext, model: nn.Module, recipe: EpochRecipe, *,
                  inputs: torch.Tensor | None, n: int | None = None,
                  batch_loss: Callable[[torch.Tensor | None, torch.Tensor], torch.Tensor],
-                 on_epoch_end: Callable[[int, float], None] | None = None) -> None:
+                 on_epoch_end: Callable[[int, float], None] | None = None,
+                 optimizer: Callable[[Any], torch.optim.Optimizer] | None = None) -> None:
     """Run ``recipe.epochs`` passes over ``inputs`` (or ``n`` draws when there are no
     inputs: RANDOM's noise) with SGD, one step per batch.
 
@@ -74,11 +75,13 @@ def train_epochs(ctx: RunContext, model: nn.Module, recipe: EpochRecipe, *,
     (when ``recipe.augment``; seeded by (seed, step), so resume-safe), and their
     training-set indices, and returns the loss. After each epoch the scheduler steps,
     the model is evaluated and the curve row (step, epoch, loss, acc, lr) is logged;
-    ``on_epoch_end(epoch, acc)`` follows.
+    ``on_epoch_end(epoch, acc)`` follows. ``optimizer(params)`` replaces the recipe's
+    SGD (KDGAN's pretraining uses Adam).
     """
     n = len(inputs) if inputs is not None else n
-    aug = ctx.data.augment if recipe.augment else NONE
-    opt = sgd(model.parameters(), recipe.lr, recipe.momentum, recipe.weight_decay)
+    aug = augmentation(recipe.augment, ctx.data.augment)
+    opt = (optimizer(model.parameters()) if optimizer else
+           sgd(model.parameters(), recipe.lr, recipe.momentum, recipe.weight_decay))
     sched = multistep(opt, recipe.lr_milestones, recipe.lr_gamma)
     ctx.track(model=model, opt=opt, sched=sched)
     per_epoch = math.ceil(n / recipe.batch_size)

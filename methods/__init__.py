@@ -1,2 +1,2 @@
 """The five papers' own methods; importing this package registers them."""
-from methods import dfad, mad  # noqa: F401
+from methods import dfad, kdgan, mad  # noqa: F401

@@ -120,3 +120,17 @@ def test_mnist_training_data_is_not_augmented(tmp_path: Path):
 
     make_idx_folder(tmp_path / "MNIST" / "raw")
     assert load_data("mnist", tmp_path, size=32).augment == Augment()
+
+
+def test_random_affine_is_seeded_keeps_black_black_and_is_identity_at_zero_ranges():
+    from bench.data.augment import AFFINE
+
+    x = torch.rand(6, 1, 28, 28)
+    a = augment_batch(x, AFFINE, step_generator(0, 5))
+    assert torch.equal(a, augment_batch(x, AFFINE, step_generator(0, 5)))  # a pure function of (seed, step)
+    assert not torch.allclose(a, x, atol=1e-3)
+    tiny = Augment(rotate=1e-6)
+    assert torch.allclose(augment_batch(x, tiny, step_generator(0, 5)), x, atol=1e-4)
+    black = torch.full((2, 1, 28, 28), -0.4242)  # MNIST's normalised black
+    moved = augment_batch(black, AFFINE, step_generator(1, 1), torch.tensor([-0.4242]))
+    assert torch.allclose(moved, black, atol=1e-5)  # what moves in is black, not zero

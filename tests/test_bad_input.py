@@ -104,6 +104,12 @@ FLAG_CASES = [
     (["--dataset", "nosuch"], "unknown dataset 'nosuch'"),
     (["--dataset", "mnist", "--data-root", "/nonexistent/data"], "dataset 'mnist' not found"),
     (["--epochs", "3"], "unrecognized arguments"),
+    (["--set", "dfad.epochs"], "expected METHOD.KEY=VALUE"),
+    (["--set", "dfad.nosuch=3"], "unknown parameter 'nosuch' for DFADConfig"),
+    (["--set", "dfad.epochs=0"], "must be at least 1"),
+    (["--set", "nosuch.epochs=3"], "unknown method 'nosuch'"),
+    (["--experiment", "nosuch"], "unknown experiment(s) nosuch"),
+    (["--n-train", "0"], "training-set sizes >= 1"),
 ]
 
 

@@ -97,7 +97,7 @@ def test_paper_profile_dry_run_lists_the_grid(dirs):
     out = run_cli(*cli_args(dirs)[:2], "--profile", "paper", "--dry-run", "--results-dir",
                   str(dirs["results"]))
     assert out.returncode == 0, out.stderr
-    assert "262 distinct runs: 7 teachers, 255 others" in out.stdout
+    assert "262 distinct runs: 7 teachers and pretrained players, 255 others" in out.stdout
     assert "KD-REL" in out.stdout and "mnist" in out.stdout
     assert not (dirs["results"] / "runs").exists()
 

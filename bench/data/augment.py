@@ -24,10 +24,19 @@ class Augment:
     crop: int | None = None
     pad: int = 0
     flip: bool = False
+    rotate: float = 0.0
+    """Random affine (Keras ImageDataGenerator's ranges, KDGAN's MNIST AffineGenerator):
+    rotation in degrees, ..."""
+    shift: float = 0.0
+    """... translation as a fraction of the image size, ..."""
+    zoom: float = 0.0
+    """... and zoom factor in [1 - zoom, 1 + zoom]; black fills what moves in."""
 
     def describe(self) -> str:
         parts = ([f"random crop {self.crop} (pad {self.pad})"] if self.crop else []) + (
             ["horizontal flip"] if self.flip else [])
+        if self.rotate or self.shift or self.zoom:
+            parts.append(f"random affine (rotation {self.rotate:g} deg, shift {self.shift:g}, zoom {self.zoom:g})")
         return " + ".join(parts) or "none"
 
 
@@ -43,9 +52,11 @@ def augment_batch(x: torch.Tensor, aug: Augment, generator: torch.Generator,
                   fill: torch.Tensor | None = None) -> torch.Tensor:
     """Augment a normalised batch (N, C, H, W). ``fill`` (C,) is the normalised value of a
     black pixel, used for the padding (zero when None)."""
-    if aug.crop is None and not aug.flip:
+    if aug.crop is None and not aug.flip and not (aug.rotate or aug.shift or aug.zoom):
         return x
     n, c, h, w = x.shape
+    if aug.rotate or aug.shift or aug.zoom:
+        x = random_affine(x, aug, generator, fill)
     if aug.crop is not None:
         if aug.crop > h + 2 * aug.pad or aug.crop > w + 2 * aug.pad:
             raise ValueError(f"crop {aug.crop} is larger than the padded image {h + 2 * aug.pad}x{w + 2 * aug.pad}")
@@ -63,3 +74,40 @@ def augment_batch(x: torch.Tensor, aug: Augment, generator: torch.Generator,
         flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
         x = torch.where(flip[:, None, None, None], x.flip(-1), x)
     return x
+
+
+def random_affine(x: torch.Tensor, aug: Augment, generator: torch.Generator,
+                  fill: torch.Tensor | None) -> torch.Tensor:
+    """Rotate, shift and zoom each image by its own random amounts (bilinear; the area
+    that moves in is black, ``fill`` in normalised space)."""
+    n, c = x.shape[:2]
+    u = lambda: torch.rand(n, generator=generator) * 2 - 1  # noqa: E731  U(-1, 1)
+    angle = torch.deg2rad(u() * aug.rotate)
+    scale = 1 + u() * aug.zoom
+    tx, ty = u() * aug.shift * 2, u() * aug.shift * 2  # grid units span 2 per image side
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1).to(x)
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    fill_v = (torch.zeros(c, device=x.device) if fill is None else fill.to(x.device)).view(1, c, 1, 1)
+    return torch.nn.functional.grid_sample(x - fill_v, grid, align_corners=False) + fill_v
+
+
+AFFINE = Augment(rotate=15.0, shift=0.1, zoom=0.1)
+"""C:KDGAN data_utils.AffineGenerator: rotation 15 degrees, shift 0.1, zoom 0.1 (MNIST)."""
+
+AUGMENT_CHOICES = ("none", "flip", "affine", "dataset")
+
+
+def augmentation(choice: bool | str, declared: Augment) -> Augment:
+    """A recipe's augmentation: ``True`` / ``"dataset"`` the dataset's declared one (CIFAR:
+    crop 32 pad 4 + flip), ``"flip"`` mirroring only (KDGAN's paper, CIFAR), ``False`` /
+    ``"none"`` nothing, ``"affine"`` KDGAN's code's MNIST augmentation (AFFINE)."""
+    if choice is True or choice == "dataset":
+        return declared
+    if choice == "flip":
+        return Augment(flip=True)
+    if choice == "affine":
+        return AFFINE
+    if choice is False or choice == "none":
+        return NONE
+    raise ValueError(f"augment must be one of {', '.join(AUGMENT_CHOICES)}, got {choice!r}")

@@ -100,13 +100,72 @@ def stratified_subset(y: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     return torch.from_numpy(np.sort(np.concatenate(picked)))
 
 
+def last_subset(y: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """The last n images of the training file (KDGAN's MNIST code, methods_spec §9)."""
+    if n > len(y):
+        raise UserError(f"n_train={n} is larger than the training set ({len(y)} images)")
+    return torch.arange(len(y) - n, len(y))
+
+
+def first_per_class_subset(y: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """The first n/C images of each class in file order (KDGAN's CIFAR-10 code: the first
+    n/10 of each class of data_batch_1)."""
+    classes = torch.unique(y)
+    if n % len(classes):
+        raise UserError(f"n_train={n} is not a multiple of the {len(classes)} classes "
+                        "(train_subset 'first_per_class' takes n/C images of each class)")
+    picked = [torch.nonzero(y == c).flatten()[: n // len(classes)] for c in classes]
+    short = [int(c) for c, p in zip(classes, picked) if len(p) < n // len(classes)]
+    if short:
+        raise UserError(f"n_train={n}: classes {short} have fewer than {n // len(classes)} training images")
+    return torch.sort(torch.cat(picked)).values
+
+
+SUBSETS = {"stratified": stratified_subset, "last": last_subset, "first_per_class": first_per_class_subset}
+"""How a training subset of size n_train is drawn (``DataChoice.train_subset``)."""
+
+
+@dataclass(frozen=True)
+class DataChoice:
+    """Data fields a method config may carry; ``ctx.data`` reads them from the spec.
+
+    Defaults are the harness's (seeded class-balanced subsets, normalised inputs); the
+    KDGAN family sets its code's choices (the last n MNIST images, raw [0, 1] pixels)."""
+
+    train_subset: str = "stratified"
+    """stratified (seeded, class-balanced) | last (last n of the file) | first_per_class."""
+    normalise: str = "dataset"
+    """One of NORMALISATIONS: dataset (channel statistics) | none ([0, 1] pixels) |
+    pixel_mean (subtract the training set's mean image) | per_image (each image to zero
+    mean, unit variance, TF's per_image_standardization)."""
+
+    def __post_init__(self):
+        if self.train_subset not in SUBSETS:
+            raise ValueError(f"train_subset must be one of {', '.join(SUBSETS)}, got {self.train_subset!r}")
+        if self.normalise not in NORMALISATIONS:
+            raise ValueError(f"normalise must be one of {', '.join(NORMALISATIONS)}, got {self.normalise!r}")
+
+
+NORMALISATIONS = ("dataset", "none", "pixel_mean", "per_image")
+
+
+def per_image_standardise(x: torch.Tensor) -> torch.Tensor:
+    """(x - mean) / max(std, 1/sqrt(numel)) per image (TF's per_image_standardization)."""
+    flat = x.flatten(1)
+    std = flat.std(dim=1, unbiased=False).clamp_min(1.0 / flat.shape[1] ** 0.5)
+    return ((flat - flat.mean(dim=1, keepdim=True)) / std[:, None]).view_as(x)
+
+
 def load_data(name: str, root: str | Path, size: int, channels: int | None = None,
               n_train: int | None = None, seed: int = 0, download: bool = False,
-              normalise_as: Data | None = None) -> Data:
+              normalise_as: Data | None = None, subset: str = "stratified",
+              normalise: str = "dataset") -> Data:
     """Dataset ``name`` resized to ``size``, normalised, with an optional train subset.
 
     ``normalise_as`` reuses another dataset's channels and statistics: alternative
-    data for KD-REL/KD-UNR must look like the teacher's own inputs.
+    data for KD-REL/KD-UNR must look like the teacher's own inputs. ``subset`` names
+    one of SUBSETS; ``normalise`` one of NORMALISATIONS (the recorded mean/std then
+    describe where a black pixel lands: what crop padding fills with).
     """
     entry = DATASETS.get(name)
     raw = load_raw(name, str(root), download)
@@ -115,10 +174,12 @@ def load_data(name: str, root: str | Path, size: int, channels: int | None = Non
     x_test = match_channels(resize(raw.x_test, size), channels)
     y_train = raw.y_train
     if n_train is not None:
-        keep = stratified_subset(y_train, n_train, seed)
+        keep = SUBSETS[subset](y_train, n_train, seed)
         x_train, y_train = x_train[keep], y_train[keep]
     if normalise_as is not None:
         mean, std = normalise_as.mean, normalise_as.std
+    elif normalise != "dataset":
+        return _normalised_otherwise(name, entry, raw, x_train, y_train, x_test, channels, size, normalise)
     elif entry.meta.get("mean"):
         mean, std = tuple(entry.meta["mean"]), tuple(entry.meta["std"])
     else:  # statistics of the full training set, so they do not depend on the subset
@@ -129,6 +190,20 @@ def load_data(name: str, root: str | Path, size: int, channels: int | None = Non
     s = torch.tensor(std).view(1, -1, 1, 1)
     return Data(name, (x_train - m) / s, y_train, (x_test - m) / s, raw.y_test,
                 entry.meta["num_classes"], mean, std, entry.meta.get("augment", NONE), raw.departures)
+
+
+def _normalised_otherwise(name, entry, raw, x_train, y_train, x_test, channels, size, mode) -> Data:
+    """KDGAN's inputs: raw pixels (MNIST), the training set's mean image subtracted
+    (its paper, CIFAR) or per-image standardisation (its CIFAR code)."""
+    zeros = (0.0,) * channels
+    if mode == "pixel_mean":  # the mean image of the full training set, so subsets share it
+        mean_image = match_channels(resize(raw.x_train, size), channels).mean(dim=0, keepdim=True)
+        x_train, x_test = x_train - mean_image, x_test - mean_image
+        zeros = tuple(mean_image.mean(dim=(0, 2, 3)).tolist())
+    elif mode == "per_image":
+        x_train, x_test = per_image_standardise(x_train), per_image_standardise(x_test)
+    return Data(name, x_train, y_train, x_test, raw.y_test, entry.meta["num_classes"], zeros,
+                (1.0,) * channels, entry.meta.get("augment", NONE), raw.departures)
 
 
 def batches(n: int, batch_size: int, generator: torch.Generator, drop_last: bool = False):
