@@ -30,15 +30,15 @@ def list_text() -> str:
     lines = ["Suites:"]
     for name in suite_names():
         doc = read_yaml(suite_path(name))
-        lines.append(f"  {name:<16} papers: {', '.join(doc.get('papers', []))}; "
+        lines.append(f"  {name:<18} papers: {', '.join(doc.get('papers', []))}; "
                      f"profiles: {', '.join(doc.get('profiles', {}))}")
     lines.append("Methods:")
     for e in METHODS.entries():
-        lines.append(f"  {e.name:<16} family: {e.meta.get('family')}; paper: {e.meta.get('paper')}")
+        lines.append(f"  {e.name:<18} family: {e.meta.get('family')}; paper: {e.meta.get('paper')}")
     lines.append("Datasets:")
     for e in DATASETS.entries():
         kind = "embedded" if e.meta.get("embedded") else "needs data"
-        lines.append(f"  {e.name:<16} {kind:<11} looked for in: {e.meta.get('where')}")
+        lines.append(f"  {e.name:<18} {kind:<11} looked for in: {e.meta.get('where')}")
     return "\n".join(lines)
 
 
