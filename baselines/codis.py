@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from bench.context import RunContext
 from bench.datafree import optimise
-from bench.label_game import LabelGameConfig, run_passes
+from bench.label_game import LabelGameConfig, eval_logits, run_passes
 from bench.registry import METHODS
 
 
@@ -43,12 +43,7 @@ def codis(ctx: RunContext, cfg: CodisConfig) -> dict[str, float]:
     ctx.track(**models, **{f"opt_{name}": opt for name, opt in opts.items()})
 
     def step(x: torch.Tensor, y: torch.Tensor, outer: int) -> dict[str, torch.Tensor]:
-        with torch.no_grad():  # each model's predictions as its peer sees them
-            for net in models.values():
-                net.eval()
-            targets = {name: net(x) for name, net in models.items()}
-            for net in models.values():
-                net.train()
+        targets = {name: eval_logits(net, x) for name, net in models.items()}  # as its peer sees it
         peer = {"classifier": "teacher", "teacher": "classifier"}
         weight = cfg.distill_weight if outer >= cfg.burn_in else 0.0
         losses = {}

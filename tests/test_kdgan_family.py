@@ -7,6 +7,7 @@ import dataclasses
 
 import pandas as pd
 import pytest
+import torch
 
 from bench.grid import DISCRIMINATOR_SEED, load_plan
 from bench.spec import RunSpec
@@ -53,7 +54,8 @@ def game_spec(method: str, params: dict, roles=("classifier",), teacher=True) ->
 def test_kd_baselines_lift_the_pretrained_classifier_toward_the_teacher(results, method, params):
     summary = run(game_spec(method, params), results)
     gain = summary["acc_best"] - summary["classifier_acc"]
-    assert gain > 0.02, summary  # the pretrained classifier is 0.13 below its teacher
+    # measured gains: MIMIC 0.029, DISTN 0.036, NOISY 0.033, CODIS 0.096 (classifier 0.13 below its teacher)
+    assert gain > 0.02, summary
     assert summary["classifier_run_id"] == CLASSIFIER.run_id
 
 
@@ -61,7 +63,7 @@ def test_nagan_keeps_the_classifier_where_the_discriminator_accepts_true_labels(
     spec = game_spec("nagan", {"epochs": 2, "d_passes": 10, "c_passes": 3, "samples": 10},
                      roles=("classifier", "discriminator"), teacher=False)
     summary = run(spec, results)
-    # measured: 0.53 -> 0.60 (it dips to 0.31 on the way, as NaGAN does before D is sharp);
+    # measured: 0.827 -> 0.829 (it dips to 0.727 first, as NaGAN does while D sharpens);
     # a policy gradient with the wrong sign drives C to labels D rejects: accuracy collapses
     assert summary["acc_last"] > summary["classifier_acc"] - 0.05, summary
     curve = pd.read_csv(Store(results).artefact(spec.run_id, "curve.csv"))
@@ -147,3 +149,34 @@ def test_smoke_suite_writes_every_table_figure_and_the_report(dirs):
             "kdgan_fig7_digits.png"} <= figures
     report = (dirs["tables"] / "report.md").read_text()
     assert "KDGAN > CODIS" in report and "KDGAN < NaGAN" in report
+
+
+@pytest.mark.parametrize("arch,size,params", [
+    ("kdgan_mlp", 28, 1_276_810), ("kdgan_mlp100", 28, 89_610), ("kdgan_mlp200", 28, 199_210),
+    ("kdgan_mlp1200", 28, 2_395_210), ("kdgan_lenet", 28, 3_274_634), ("kdgan_cifar_lenet", 32, 8_609_674),
+    ("kdgan_tf_cnn", 32, 1_756_426), ("kdgan_resnet_code", 32, 269_722)])
+def test_kdgan_nets_have_the_papers_sizes_and_shapes(arch, size, params):
+    """App. D's MLP counts (89,610 ... 2,395,210) exactly; App. C's "3.12M" LeNet in 2^20 units."""
+    from bench.nets import build_classifier
+
+    channels = 1 if size == 28 else 3
+    net = build_classifier(arch, 10, channels, 0)
+    assert sum(p.numel() for p in net.parameters()) == params
+    assert net(torch.zeros(2, channels, size, size)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("mode", ["none", "pixel_mean", "per_image"])
+def test_kdgan_normalisations(mode):
+    from bench.data import load_data
+
+    data = load_data("digits", ".", 8, normalise=mode, n_train=100, subset="last")
+    x = data.x_train
+    if mode == "none":
+        assert x.min() >= 0 and x.max() <= 1 and data.mean == (0.0,)
+    elif mode == "pixel_mean":  # the full training set's mean image: a subset's mean is near 0, not 0
+        full = load_data("digits", ".", 8, normalise=mode).x_train
+        assert full.mean(dim=0).abs().max() < 1e-5 and data.black.item() < 0
+    else:
+        flat = x.flatten(1)
+        assert torch.allclose(flat.mean(1), torch.zeros(len(x)), atol=1e-5)
+        assert torch.allclose(flat.std(1, unbiased=False), torch.ones(len(x)), atol=1e-4)
