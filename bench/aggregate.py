@@ -119,31 +119,34 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
     sub = frame[frame["experiment"] == table.experiment].copy()
     sub["column"] = column_key(sub, table.cols)
     rows = list(dict.fromkeys(sub[table.rows]))
-    cols = list(dict.fromkeys(sub["column"]))
+    metrics = table.metric_columns()
+    cols = [f"{col} {header}" if header else col for col in dict.fromkeys(sub["column"]) for _, header in metrics]
     with_paper = plan.matches_paper and table.reference is not None
-    ref = reference_lookup(table) if with_paper else {}
     ref_cost = reference_lookup(table, metric="flops") if with_paper and table.cost else {}
     sizes = data_sizes(sub)
-    # the paper's numbers are shown only beside columns run on the official data sizes
-    ref = {k: v for k, v in ref.items() if k[0] not in sizes or sizes[k[0]].matches}
     cells = []
     by_n = "n_train" in (table.reference or {})
-    for (row, col, dataset, pair, n), group in sub.groupby([table.rows, "column", "dataset", "pair", "n_train"],
-                                                           sort=False, dropna=False):
-        group = group.drop_duplicates("run_id")  # one teacher shared by all seeds counts once
-        done = group[group["status"] == "done"]
-        values = pd.to_numeric(done.get(table.metric, pd.Series(dtype=float)), errors="coerce").dropna()
-        setting = int(n) if by_n and not pd.isna(n) else pair
-        paper = ref.get((dataset, setting, row), ref.get((dataset, None, row), (np.nan, np.nan)))
-        params, macs = arch_cost(group["arch"].iloc[0], dataset) if table.cost else (np.nan, np.nan)
-        paper_macs = ref_cost.get((dataset, pair, row), ref_cost.get((dataset, None, row), (np.nan,)))[0]
-        cells.append({"label": row, "column": col, "dataset": dataset, "pair": pair, "n": len(values), "n_expected": len(group),
-                      "n_failed": int((group["status"] == "failed").sum()),
-                      "mean": values.mean() if len(values) else np.nan,
-                      "std": values.std(ddof=0) if len(values) else np.nan,
-                      "sd": values.std(ddof=1) if len(values) > 1 else np.nan,
-                      "paper": paper[0], "paper_std": paper[1],
-                      "params": params, "macs": macs, "paper_macs": paper_macs})
+    for metric, header in metrics:
+        ref = reference_lookup(table, metric=header) if with_paper else {}
+        # the paper's numbers are shown only beside columns run on the official data sizes
+        ref = {k: v for k, v in ref.items() if k[0] not in sizes or sizes[k[0]].matches}
+        for (row, col, dataset, pair, n), group in sub.groupby([table.rows, "column", "dataset", "pair", "n_train"],
+                                                               sort=False, dropna=False):
+            group = group.drop_duplicates("run_id")  # one teacher shared by all seeds counts once
+            done = group[group["status"] == "done"]
+            values = pd.to_numeric(done.get(metric, pd.Series(dtype=float)), errors="coerce").dropna()
+            setting = int(n) if by_n and not pd.isna(n) else pair
+            paper = ref.get((dataset, setting, row), ref.get((dataset, None, row), (np.nan, np.nan)))
+            params, macs = arch_cost(group["arch"].iloc[0], dataset) if table.cost else (np.nan, np.nan)
+            paper_macs = ref_cost.get((dataset, pair, row), ref_cost.get((dataset, None, row), (np.nan,)))[0]
+            cells.append({"label": row, "column": f"{col} {header}" if header else col, "dataset": dataset,
+                          "pair": pair, "n": len(values), "n_expected": len(group),
+                          "n_failed": int((group["status"] == "failed").sum()),
+                          "mean": values.mean() if len(values) else np.nan,
+                          "std": values.std(ddof=0) if len(values) else np.nan,
+                          "sd": values.std(ddof=1) if len(values) > 1 else np.nan,
+                          "paper": paper[0], "paper_std": paper[1],
+                          "params": params, "macs": macs, "paper_macs": paper_macs})
     cells_df = pd.DataFrame(cells)
     result = TableResult(table, cells_df, rows, cols, [], with_paper, sizes)
     result.verdicts = [check_claim(parse_claim(c["claim"]), result.samples, claim_columns(c, cols))
@@ -164,13 +167,16 @@ def reference_samples(table: Table) -> tuple[dict[tuple[str, str], Sample], list
     columns, keyed as this table keys its columns."""
     runs = int((table.reference or {}).get("runs", 1))
     cells, cols = {}, []
-    for (dataset, pair, label), (value, std) in reference_lookup(table, keep_missing=True).items():
-        setting = f"n={pair}" if "n_train" in (table.reference or {}) else pair
-        col = " ".join(str(v) for v in (dataset, setting) if v is not None) if "+" in table.cols else dataset
-        failed = pd.isna(value)
-        cells[(label, col)] = Sample(np.nan if failed else value, np.nan if pd.isna(std) else std,
-                                     0 if failed else runs, int(failed))
-        cols.append(col)
+    for metric, header in table.metric_columns():
+        for (dataset, pair, label), (value, std) in reference_lookup(table, keep_missing=True,
+                                                                     metric=header).items():
+            setting = f"n={pair}" if "n_train" in (table.reference or {}) else pair
+            col = " ".join(str(v) for v in (dataset, setting) if v is not None) if "+" in table.cols else dataset
+            col = f"{col} {header}" if header else col
+            failed = pd.isna(value)
+            cells[(label, col)] = Sample(np.nan if failed else value, np.nan if pd.isna(std) else std,
+                                         0 if failed else runs, int(failed))
+            cols.append(col)
     return cells, list(dict.fromkeys(cols))
 
 

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from bench.data import Data, load_data
 from bench.errors import CorruptCheckpoint, Divergence, Preempted, UserError
 from bench.fingerprint import data_fingerprint
-from bench.metrics import accuracy
+from bench.metrics import test_metrics
 from bench.nets import build_classifier
 from bench.nets.build import init_seed
 from bench.registry import NETS
@@ -152,8 +152,13 @@ class RunContext:
 
     # ----------------------------------------------------------------- metrics
     def evaluate(self, model: nn.Module) -> float:
-        """Top-1 test accuracy (eval mode; the model's train/eval mode is restored)."""
-        return accuracy(model, self.data.x_test, self.data.y_test)
+        """The test set's primary metric: top-1 accuracy, or P@3 on tag data (eval mode;
+        the model's train/eval mode is restored)."""
+        return self.test_metrics(model)["acc"]
+
+    def test_metrics(self, model: nn.Module) -> dict[str, float]:
+        """``acc`` (see ``evaluate``) and, on tag data, KDGAN Table 2's ranking metrics."""
+        return test_metrics(model, self.data.x_test, self.data.y_test)
 
     def log(self, step: int, **metrics: float) -> None:
         """Append one curve row and rewrite curve.csv atomically; non-finite -> Divergence."""

@@ -39,7 +39,7 @@ VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets", "p
 PAIR_KEYS = {"name", "teacher", "student", "discriminator", "params"}
 DISCRIMINATOR_SEED = 10_000
 """Offset between a discriminator's seed and its teacher's: same architecture, own weights."""
-TABLE_KEYS = {"id", "experiment", "rows", "cols", "metric", "reference", "caption", "protocol", "cost"}
+TABLE_KEYS = {"id", "experiment", "rows", "cols", "metric", "metrics", "reference", "caption", "protocol", "cost"}
 REFERENCE_KEYS = {"paper", "table", "metric", "datasets", "methods", "pairs", "n_train", "runs"}
 FIGURE_KEYS = {"kind", "y", "log_y"}
 FIGURE_KINDS = ("curves", "sweep")
@@ -67,6 +67,14 @@ class Table:
     reference: dict[str, Any] | None = None
     cost: bool = False
     """Show each row's net FLOPs (MACs, measured) beside its column, as DFAD Table 2 does."""
+    metrics: dict[str, str] | None = None
+    """Several metrics side by side: summary column -> header (and the paper's metric name
+    in the reference csv), one column per (``cols`` value, metric), as KDGAN Table 2 prints
+    P@3 ... MRR per tag set. ``metric`` is then ignored."""
+
+    def metric_columns(self) -> list[tuple[str, str | None]]:
+        """(summary column, header suffix or None) for each metric the table shows."""
+        return list(self.metrics.items()) if self.metrics else [(self.metric, None)]
 
 
 @dataclass
@@ -420,6 +428,9 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                             f"accepted: {', '.join(experiments)}")
         if t.get("reference") is not None:
             check_keys(t["reference"], REFERENCE_KEYS, f"{twhere}.reference", ("paper", "table"))
+        if "metrics" in t and not (isinstance(t["metrics"], dict) and t["metrics"]):
+            raise UserError(f"{twhere}.metrics: expected a mapping of summary column -> header "
+                            f"(e.g. {{p_at_3: P@3}}), got {t['metrics']!r}")
         tables.append(Table(**t))
     claims = []
     table_ids = [t.id for t in tables]

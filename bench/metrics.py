@@ -1,8 +1,31 @@
-"""Evaluation metrics shared by the methods (classification accuracy for now)."""
+"""Evaluation metrics shared by the methods.
+
+Classification data is scored by top-1 accuracy. Tag data (multi-label: each test
+image has a set of relevant tags, ``y`` a row of tag weights whose non-zero entries are
+the relevant tags) is scored by ranking the tags by the model's logits, as KDGAN §4.2
+evaluates tag recommendation: P@k, F@k, MAP and MRR (C:KDGAN metric.py, after the
+jingwei toolkit).
+"""
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+TAG_METRICS = ("p_at_3", "p_at_5", "f_at_3", "f_at_5", "map", "mrr")
+"""Columns of KDGAN Table 2, in its order (P@3, P@5, F@3, F@5, MAP, MRR)."""
+PRIMARY_TAG_METRIC = "p_at_3"
+"""What a tag run selects its best epoch by, and logs as ``acc``: P@3 (C:KDGAN tagrecom
+train_kdgan.py tracks prec@cutoff with cutoff 3; Fig. 3b plots P@3)."""
+
+
+@torch.no_grad()
+def logits_of(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    """``model``'s logits on x in eval mode, in batches; the model's mode is restored."""
+    was_training = model.training
+    model.eval()
+    out = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    model.train(was_training)
+    return out
 
 
 @torch.no_grad()
@@ -14,3 +37,49 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
                   for i in range(0, len(x), batch_size))
     model.train(was_training)
     return correct / len(x)
+
+
+def is_multilabel(y: torch.Tensor) -> bool:
+    """Tag data carries a (N, tags) weight matrix; classification data (N,) class indices."""
+    return y.dim() == 2
+
+
+def tag_metrics(logits: torch.Tensor, relevant: torch.Tensor) -> dict[str, float]:
+    """Ranking metrics of tags sorted by decreasing logit, averaged over examples.
+
+    ``relevant`` is a (N, tags) boolean matrix. Per example, with hits@k the relevant
+    tags among the top k and R its number of relevant tags: P@k = hits@k / k, R@k =
+    hits@k / R, F@k = 2 P@k R@k / (P@k + R@k) (0 when both are 0), AP = the mean over
+    the relevant tags of the precision at each one's rank, RR = 1 / the rank of the first
+    relevant tag. An example without relevant tags scores 0 on every metric. Ties in the
+    logits rank the lower tag index first (a stable sort).
+
+    C:KDGAN metric.py (jingwei) computes its "R@k" as R-precision (hits within the top R,
+    ignoring k); F@k here uses the recall at k, the usual definition (P:kdgan gives none).
+    """
+    order = torch.sort(logits, dim=1, descending=True, stable=True).indices
+    hit = relevant.gather(1, order).float()  # (N, tags): 1 where the tag at that rank is relevant
+    n_rel = hit.sum(dim=1)
+    ranks = torch.arange(1, hit.shape[1] + 1, device=hit.device, dtype=hit.dtype)
+    out = {}
+    for k in (3, 5):
+        hits = hit[:, :k].sum(dim=1)
+        p = hits / k
+        r = torch.where(n_rel > 0, hits / n_rel.clamp_min(1), torch.zeros_like(hits))
+        f = torch.where(p + r > 0, 2 * p * r / (p + r).clamp_min(1e-12), torch.zeros_like(p))
+        out[f"p_at_{k}"], out[f"f_at_{k}"] = p, f
+    precision_at_rank = hit.cumsum(dim=1) / ranks
+    out["map"] = torch.where(n_rel > 0, (precision_at_rank * hit).sum(dim=1) / n_rel.clamp_min(1),
+                             torch.zeros_like(n_rel))
+    first = torch.where(hit.any(dim=1), 1.0 / (hit.argmax(dim=1) + 1).to(hit.dtype), torch.zeros_like(n_rel))
+    out["mrr"] = first
+    return {name: float(out[name].mean()) for name in TAG_METRICS}
+
+
+def test_metrics(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """``{"acc": primary}`` for classification data (top-1 accuracy); for tag data
+    ``acc`` is P@3 (PRIMARY_TAG_METRIC) and the Table 2 metrics are added."""
+    if not is_multilabel(y):
+        return {"acc": accuracy(model, x, y)}
+    metrics = tag_metrics(logits_of(model, x), y > 0)
+    return {"acc": metrics[PRIMARY_TAG_METRIC], **metrics}

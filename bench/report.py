@@ -60,10 +60,12 @@ def not_reproduced(result: TableResult) -> dict[str, list[tuple[str, float]]]:
     if not result.with_paper:
         return {}
     out: dict[str, list[tuple[str, float]]] = {}
-    for (dataset, pair, label), (value, _) in sorted(reference_lookup(result.table).items(),
-                                                     key=lambda kv: (kv[0][2], kv[0][0], str(kv[0][1]))):
-        if label not in result.rows and label not in ("Student",):
-            out.setdefault(label, []).append((f"{dataset}" + (f" {pair}" if pair else ""), value))
+    for _, header in result.table.metric_columns():
+        for (dataset, pair, label), (value, _) in sorted(reference_lookup(result.table, metric=header).items(),
+                                                         key=lambda kv: (kv[0][2], kv[0][0], str(kv[0][1]))):
+            if label not in result.rows and label not in ("Student",):
+                column = " ".join(str(v) for v in (dataset, pair, header) if v)
+                out.setdefault(label, []).append((column, value))
     return out
 
 

@@ -177,5 +177,5 @@ def test_code_discriminator_loss_hand_value_at_zero_logits():
     """At g = 0 every sigmoid CE is log 2 whatever the smoothed target: weights add up."""
     true = torch.tensor([[1]])
     negatives = [(torch.tensor([[0, 2, 3]]), 0.25), (torch.tensor([[3, 3]]), 0.75)]
-    loss = code_discriminator_loss(torch.zeros(1, 4), true, negatives, positives=5)
+    loss = code_discriminator_loss(torch.zeros(1, 4), true.expand(-1, 5), negatives)
     assert loss.item() == pytest.approx(math.log(2))

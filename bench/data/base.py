@@ -169,6 +169,8 @@ def load_data(name: str, root: str | Path, size: int, channels: int | None = Non
     """
     entry = DATASETS.get(name)
     raw = load_raw(name, str(root), download)
+    if raw.x_train.dim() == 2:
+        return _features(name, entry, raw, n_train, seed, subset, normalise)
     channels = channels or (normalise_as.input_shape[0] if normalise_as else raw.x_train.shape[1])
     x_train = match_channels(resize(raw.x_train, size), channels)
     x_test = match_channels(resize(raw.x_test, size), channels)
@@ -190,6 +192,24 @@ def load_data(name: str, root: str | Path, size: int, channels: int | None = Non
     s = torch.tensor(std).view(1, -1, 1, 1)
     return Data(name, (x_train - m) / s, y_train, (x_test - m) / s, raw.y_test,
                 entry.meta["num_classes"], mean, std, entry.meta.get("augment", NONE), raw.departures)
+
+
+def _features(name, entry, raw, n_train, seed, subset, normalise) -> Data:
+    """Feature-vector data (tag recommendation, bench/data/tags.py): used as stored (the
+    features were extracted by other nets; no resizing or normalisation), the training
+    subset a seeded random one (tags have no classes to stratify by)."""
+    if subset != "stratified" or normalise != "dataset":
+        raise UserError(f"dataset {name!r} holds feature vectors: train_subset must be 'stratified' "
+                        f"(a seeded random subset) and normalise 'dataset' (as stored), got "
+                        f"{subset!r} / {normalise!r}")
+    x_train, y_train = raw.x_train, raw.y_train
+    if n_train is not None:
+        if n_train > len(y_train):
+            raise UserError(f"n_train={n_train} is larger than the training set ({len(y_train)} images)")
+        keep = torch.from_numpy(np.sort(np.random.default_rng(seed).permutation(len(y_train))[:n_train]))
+        x_train, y_train = x_train[keep], y_train[keep]
+    return Data(name, x_train, y_train, raw.x_test, raw.y_test, entry.meta["num_classes"], (0.0,), (1.0,),
+                NONE, raw.departures)
 
 
 def _normalised_otherwise(name, entry, raw, x_train, y_train, x_test, channels, size, mode) -> Data:
