@@ -258,7 +258,7 @@ def aggregate_suite(plan: Plan, opts: Options, out_dir: Path, command: str | Non
     atomic_write_text(out_dir / "report.md", render_report(plan, results, frame, figures, command, out_dir))
     parts = []
     for r in results:
-        parts += [f"{r.table.id} ({r.table.metric}):", to_markdown(cell_texts(r))]
+        parts += [f"{r.table.id} ({r.table.metric_names}):", to_markdown(cell_texts(r))]
         parts += [f"  claim {v.claim.text}: {v.verdict}" for v in r.verdicts]
     skipped = {r: st for r, st in known.items() if st.status in (STALE, CORRUPT)}
     if skipped:

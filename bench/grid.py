@@ -76,6 +76,11 @@ class Table:
         """(summary column, header suffix or None) for each metric the table shows."""
         return list(self.metrics.items()) if self.metrics else [(self.metric, None)]
 
+    @property
+    def metric_names(self) -> str:
+        """The summary column(s) the cells come from, for the report and the terminal."""
+        return ", ".join(name for name, _ in self.metric_columns())
+
 
 @dataclass
 class Plan:

@@ -88,7 +88,7 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
     for result in results:
         t = result.table
         lines += [f"## {t.id}", "", t.caption, "",
-                  f"Protocol: {t.protocol or t.metric}; metric column `{t.metric}`; "
+                  f"Protocol: {t.protocol or t.metric_names}; metric column{'s' if t.metrics else ''} `{t.metric_names}`; "
                   f"{len(seeds)} seed(s); cells are mean ± std (ddof=0) over the finished runs, "
                   "(k/n) when only k of n finished.", "",
                   "Data: " + "; ".join(size.text() for size in result.sizes.values()), "",

@@ -188,6 +188,7 @@ def test_smoke_suite_writes_table2_figures_and_report(dirs):
     assert {"kdgan_fig3b_tags_generated.png", "kdgan_fig5_tags_generated.png"} <= figures
     report = (dirs["tables"] / "report.md").read_text()
     assert "KDGAN > NaGAN" in report and "generated" in report
+    assert "metric columns `p_at_3, p_at_5, f_at_3, f_at_5, map, mrr`" in report
 
 
 def test_spec_dataset_round_trips():
