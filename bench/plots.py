@@ -86,8 +86,8 @@ def draw_curves(store: Store, runs: pd.DataFrame, exp: dict, spec: dict):
 
 
 def draw_sweep(store: Store, runs: pd.DataFrame, exp: dict, spec: dict):
-    panels = [(v.get("label", v["method"]), name) for v in exp["methods"]
-              for name in (v.get("sweep") or {})]
+    panels = list(dict.fromkeys((v.get("label", v["method"]), name) for v in exp["methods"]
+                                for name in (v.get("sweep") or {})))  # one per parameter, whichever profile
     ys = [y for y in spec["y"] if y in runs]
     if not panels or not ys:
         return None

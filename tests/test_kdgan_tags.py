@@ -194,3 +194,18 @@ def test_smoke_suite_writes_table2_figures_and_report(dirs):
 def test_spec_dataset_round_trips():
     spec = make_spec("pretrain", "kdgan_tag_mlp", TAG_PRE, dataset="tags_generated")
     assert RunSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_sweep_figure_has_one_panel_per_parameter_whatever_the_profiles():
+    """Fig. 5 lists each sweep twice (paper values, quick values): still three panels."""
+    import yaml
+
+    from bench.grid import suite_path
+    from bench.plots import draw_sweep
+
+    doc = yaml.safe_load(suite_path("kdgan_tags").read_text())
+    exp = next(e for e in doc["experiments"] if e["id"] == "kdgan_fig5")
+    runs = pd.DataFrame([{"label": f"KDGAN[{name}={v}]", f"cfg.{name}": v, "p_at_3": 0.2 + v / 1000}
+                         for name in ("alpha", "beta", "gamma") for v in (0.1, 1.0, 10.0)])
+    fig = draw_sweep(None, runs, exp, {"y": ["p_at_3"]})
+    assert [ax.get_xlabel() for ax in fig.axes] == ["KDGAN: alpha", "KDGAN: beta", "KDGAN: gamma"]
