@@ -16,7 +16,8 @@ import torch.nn.functional as F
 
 from bench.context import RunContext
 from bench.datafree import optimise
-from bench.label_game import LabelGameConfig, eval_logits, run_passes
+from bench.label_game import LabelGameConfig, run_passes
+from bench.metrics import eval_logits
 from bench.registry import METHODS
 
 

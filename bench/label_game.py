@@ -26,7 +26,7 @@ from bench.context import RunContext
 from bench.data.augment import NONE, augment_batch, augmentation, step_generator
 from bench.data.base import DataChoice
 from bench.datafree import optimise
-from bench.metrics import TAG_METRICS
+from bench.metrics import TAG_METRICS, eval_logits
 from bench.train import adam, epoch_order, sgd
 
 
@@ -250,17 +250,6 @@ def distil_pretrained(ctx: RunContext, cfg: LabelGameConfig,
         return {"loss_c": loss_c}
 
     return run_passes(ctx, classifier, cfg, [("classifier", 1, step)], {"classifier": classifier})
-
-
-@torch.no_grad()
-def eval_logits(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """A player's logits as the others see them: eval mode (no dropout), no gradient;
-    the player's mode is restored."""
-    was = net.training
-    net.eval()
-    out = net(x)
-    net.train(was)
-    return out
 
 
 CODE_POSITIVES = 5

@@ -19,24 +19,19 @@ train_kdgan.py tracks prec@cutoff with cutoff 3; Fig. 3b plots P@3)."""
 
 
 @torch.no_grad()
-def logits_of(model: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
-    """``model``'s logits on x in eval mode, in batches; the model's mode is restored."""
-    was_training = model.training
-    model.eval()
-    out = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
-    model.train(was_training)
+def eval_logits(net: nn.Module, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    """``net``'s logits as an evaluator, or another player of a game, sees them: eval mode
+    (no dropout), no gradient, in batches; the net's train/eval mode is restored."""
+    was_training = net.training
+    net.eval()
+    out = torch.cat([net(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    net.train(was_training)
     return out
 
 
-@torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2048) -> float:
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Top-1 accuracy of ``model`` on (x, y), in eval mode; the model's mode is restored."""
-    was_training = model.training
-    model.eval()
-    correct = sum((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
-                  for i in range(0, len(x), batch_size))
-    model.train(was_training)
-    return correct / len(x)
+    return (eval_logits(model, x).argmax(1) == y).sum().item() / len(x)
 
 
 def is_multilabel(y: torch.Tensor) -> bool:
@@ -81,5 +76,5 @@ def test_metrics(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str
     ``acc`` is P@3 (PRIMARY_TAG_METRIC) and the Table 2 metrics are added."""
     if not is_multilabel(y):
         return {"acc": accuracy(model, x, y)}
-    metrics = tag_metrics(logits_of(model, x), y > 0)
+    metrics = tag_metrics(eval_logits(model, x), y > 0)
     return {"acc": metrics[PRIMARY_TAG_METRIC], **metrics}

@@ -28,9 +28,10 @@ import torch
 
 from bench.context import RunContext
 from bench.datafree import optimise
-from bench.label_game import (LabelGameConfig, adversarial_term, discriminator_step, eval_logits,
+from bench.label_game import (LabelGameConfig, adversarial_term, discriminator_step,
                               gradient_variance, run_passes, temperature)
 from bench.losses import distn_mse, kd_kl, l2_logits
+from bench.metrics import eval_logits
 from bench.registry import METHODS
 from bench.train import epoch_order
 

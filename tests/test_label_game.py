@@ -84,19 +84,31 @@ def test_score_function_gradient_is_unbiased_without_concrete_samples():
     assert torch.allclose(estimate, exact, atol=0.01), (estimate, exact)
 
 
-def test_nagan_rule_moves_the_classifier_to_labels_the_discriminator_accepts():
-    """C descends E[log(1 - p_d)]: against a D that accepts only label 2, p_c(2) -> 1."""
+D_ACCEPTS_2 = torch.tensor([[-3.0, -3.0, 3.0, -3.0]])
+"""A fixed discriminator that accepts only label 2."""
+
+
+def train_against_d(step_loss) -> torch.Tensor:
+    """C's logits (one example, 4 labels, from uniform) after 200 Adam steps on
+    ``step_loss(logits)`` against D_ACCEPTS_2."""
     torch.manual_seed(0)
     logits = torch.zeros(1, 4, requires_grad=True)
-    d_logits = torch.tensor([[-3.0, -3.0, 3.0, -3.0]])
     opt = torch.optim.Adam([logits], lr=0.1)
     for _ in range(200):
-        labels, log_q = sample_labels(logits, 25, tau=1.0, concrete=False)
-        loss = adversarial_loss(log_q, d_logits, labels)
+        loss = step_loss(logits)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert F.softmax(logits, 1)[0, 2].item() > 0.95
+    return logits.detach()
+
+
+def test_nagan_rule_moves_the_classifier_to_labels_the_discriminator_accepts():
+    """C descends E[log(1 - p_d)]: against a D that accepts only label 2, p_c(2) -> 1."""
+    def policy_gradient(z: torch.Tensor) -> torch.Tensor:
+        labels, log_q = sample_labels(z, 25, tau=1.0, concrete=False)
+        return adversarial_loss(log_q, D_ACCEPTS_2, labels)
+
+    assert F.softmax(train_against_d(policy_gradient), 1)[0, 2].item() > 0.95
 
 
 def test_kdgan_classifier_rule_balances_adversarial_and_distillation_terms():
@@ -159,17 +171,12 @@ def test_kdgan_training_subsets():
 
 def test_code_rule_pulls_the_logit_at_a_sampled_label_towards_d_probability():
     """The official code's C update: sigmoid CE between h(x)[y] and sigmoid(g(x)[y])."""
-    torch.manual_seed(0)
-    logits = torch.zeros(1, 4, requires_grad=True)
-    d_logits = torch.tensor([[-3.0, -3.0, 3.0, -3.0]])
-    opt = torch.optim.Adam([logits], lr=0.1)
-    for _ in range(200):
-        labels = torch.multinomial(F.softmax(logits.detach(), 1), 25, replacement=True)
-        loss = reward_regression(logits, d_logits, labels)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert torch.sigmoid(logits[0]).detach() == pytest.approx(torch.sigmoid(d_logits[0]), abs=0.05)
+    def regression(z: torch.Tensor) -> torch.Tensor:
+        labels = torch.multinomial(F.softmax(z.detach(), 1), 25, replacement=True)
+        return reward_regression(z, D_ACCEPTS_2, labels)
+
+    logits = train_against_d(regression)
+    assert torch.sigmoid(logits[0]) == pytest.approx(torch.sigmoid(D_ACCEPTS_2[0]), abs=0.05)
     assert F.softmax(logits, 1)[0, 2].item() > 0.9
 
 
