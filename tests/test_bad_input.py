@@ -193,6 +193,8 @@ SUITE_CASES = [
     ("unknown variant pair", lambda d: d["experiments"][0]["methods"][1].update(pairs=["wrn"]),
      "unknown pair 'wrn'"),
     ("table of unknown experiment", lambda d: d["tables"][0].update(experiment="x"), "unknown experiment 'x'"),
+    ("table metrics not a mapping", lambda d: d["tables"][0].update(metrics=["p_at_3"]),
+     "metrics: expected a mapping of summary column -> header"),
     ("claim of unknown row", lambda d: d["claims"].append({"claim": "KD > Nope", "table": "t"}), "Nope"),
     ("unknown profile key", lambda d: smoke(d).update(epochs=3), "unknown key 'epochs'"),
     ("unknown top key", lambda d: d.update(runs=3), "unknown key 'runs'"),

@@ -209,3 +209,14 @@ def test_sweep_figure_has_one_panel_per_parameter_whatever_the_profiles():
                          for name in ("alpha", "beta", "gamma") for v in (0.1, 1.0, 10.0)])
     fig = draw_sweep(None, runs, exp, {"y": ["p_at_3"]})
     assert [ax.get_xlabel() for ax in fig.axes] == ["KDGAN: alpha", "KDGAN: beta", "KDGAN: gamma"]
+
+
+def test_paper_profile_without_feature_files_exits_2_naming_the_file(dirs):
+    from tests.conftest import run_cli
+
+    out = run_cli("--suite", "kdgan_tags", "--profile", "paper", "--experiment", "kdgan_table2", "--seeds", "0",
+                  "--data-root", str(dirs["tables"] / "empty"), "--results-dir", str(dirs["results"]),
+                  "--tables-dir", str(dirs["tables"]))
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert "yfcc100m/popular.npz" in out.stderr and "format of bench/data/tags.py" in out.stderr
+    assert not (dirs["results"] / "runs").exists()  # stopped before anything ran
