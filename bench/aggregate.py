@@ -196,20 +196,35 @@ def reference_lookup(table: Table, keep_missing: bool = False, metric: str | Non
     names (identity where absent).
     """
     ref = table.reference or {}
-    values = paper_values(ref["paper"], ref["table"], metric or ref.get("metric", "accuracy"))
     methods = ref.get("methods", {})
     settings = ref.get("n_train", ref.get("pairs", {}))
     out = {}
     for dataset, paper_name in ref.get("datasets", {}).items():
+        values = pd.concat([paper_values(ref["paper"], name, metric or paper_metric(ref, dataset))
+                            for name in as_names(ref["table"])])
         for _, r in values[values["dataset"] == paper_name].iterrows():
             if pd.isna(r["value"]) and not keep_missing:
                 continue
-            label = next((k for k, v in methods.items() if v == r["method"]), r["method"])
-            pair = next((k for k, v in settings.items() if v == r["setting"]), None)
+            label = next((k for k, v in methods.items() if r["method"] in as_names(v)), r["method"])
+            pair = next((k for k, v in settings.items() if r["setting"] in as_names(v)), None)
             if settings and pair is None:
                 continue
             out[(dataset, pair, label)] = (r["value"], r["std"])
     return out
+
+
+def as_names(value) -> list:
+    """A reference entry that may name one paper string or several (a list)."""
+    return value if isinstance(value, list) else [value]
+
+
+def paper_metric(ref: dict, dataset: str) -> str:
+    """The paper's metric for ``dataset``: ``reference.metric``, or per dataset from a
+    mapping with an optional ``default`` (GAN-TSC: accuracy on Higgs, AUC elsewhere)."""
+    metric = ref.get("metric", "accuracy")
+    if isinstance(metric, dict):
+        return metric.get(dataset, metric.get("default", "accuracy"))
+    return metric
 
 
 def fmt(mean: float, std: float, n: int, n_expected: int, n_failed: int) -> str:

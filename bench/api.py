@@ -39,6 +39,8 @@ def list_text() -> str:
     for e in DATASETS.entries():
         kind = "embedded" if e.meta.get("embedded") else "needs data"
         lines.append(f"  {e.name:<18} {kind:<11} looked for in: {e.meta.get('where')}")
+    lines.append(f"  {'csv:PATH[#LABEL]':<18} {'your file':<11} a header row, numeric features, a label column "
+                 "('label', else the last; #LABEL names it): tabular suites, e.g. gantsc_tabular")
     return "\n".join(lines)
 
 
@@ -135,8 +137,9 @@ def run_suite(plan: Plan, opts: Options) -> None:
     def report(spec: RunSpec, status: str) -> None:
         ended[status] = ended.get(status, 0) + 1
         summary = store.summary(spec.run_id) or {}
-        metric = summary.get("acc_best")
-        metric_text = f"acc_best={metric:.4f}" if isinstance(metric, float) and metric == metric else ""
+        name = next((k for k in ("acc_best", "acc") if isinstance(summary.get(k), float)), "acc_best")
+        metric = summary.get(name)
+        metric_text = f"{name}={metric:.4f}" if isinstance(metric, float) and metric == metric else ""
         error = f" error: {summary.get('error')}" if status == FAILED else ""
         tqdm.write(f"[{status}] {labels.get(spec.run_id, spec.method):<8} {spec.dataset:<10} "
                    f"seed={spec.seed} {metric_text} {summary.get('wall_time_s', 0)}s "
@@ -172,9 +175,11 @@ def check_data(specs: list[RunSpec], opts: Options) -> None:
     names |= {str(s.config.get("transfer", "")).partition(":")[2] for s in specs} - {""}
     sizes = {name: len(load_raw(name, opts.data_root, opts.download).y_train) for name in sorted(names)}
     for s in specs:
-        if s.n_train is not None and s.n_train > sizes[s.dataset]:
+        pooled = DATASETS.get(s.dataset).meta.get("split") == "random"  # tabular: the rest of the pool is the test set
+        if s.n_train is not None and s.n_train >= sizes[s.dataset] + (0 if pooled else 1):
             raise UserError(f"n_train={s.n_train} is larger than {s.dataset}'s training set "
-                            f"({sizes[s.dataset]} images) in {opts.data_root}")
+                            f"({sizes[s.dataset]} {'rows, some of which must be left to test on' if pooled else 'images'}) "
+                            f"in {opts.data_root}")
 
 
 SLURM_ONLY = ("partition", "gpus", "cpus", "mem_gb", "array_parallelism", "max_num_timeout")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import random
 import sys
 import threading
@@ -29,10 +30,13 @@ from bench.fingerprint import data_fingerprint
 from bench.metrics import test_metrics
 from bench.nets import build_classifier
 from bench.nets.build import init_seed
-from bench.registry import NETS
+from bench.nets.forests import build_estimator, is_estimator
+from bench.registry import DATASETS, NETS
 from bench.spec import RunSpec
-from bench.store import Store, atomic_torch_save, atomic_write_csv
+from bench.store import Store, atomic_torch_save, atomic_write_bytes, atomic_write_csv
 
+ESTIMATOR_FILE = "model.pkl"
+"""A fitted scikit-learn estimator, pickled (a torch net's weights go to model.pt)."""
 STOP = threading.Event()  # set by the runner's SIGTERM/SIGUSR2 handler
 STOP_SIGNAL: list[int] = []  # the signal that set STOP (SIGUSR2 asks a SLURM job to requeue)
 
@@ -78,7 +82,8 @@ class RunContext:
     # ----------------------------------------------------------------- data and nets
     @property
     def input_size(self) -> int:
-        return int(NETS.get(self.spec.student).meta["input_size"])
+        size = NETS.get(self.spec.student).meta["input_size"]
+        return 0 if size is None else int(size)  # None: tabular nets take rows as they are
 
     @property
     def data(self) -> Data:
@@ -109,9 +114,13 @@ class RunContext:
         """Seconds spent on this attempt, over every session that resumed it."""
         return self.elapsed_before + time.monotonic() - self.started
 
-    def net(self, arch: str | None = None) -> nn.Module:
-        """A fresh classifier whose initial weights depend only on (arch, seed)."""
+    def net(self, arch: str | None = None, **kwargs):
+        """A fresh classifier whose initial weights depend only on (arch, seed); for a
+        scikit-learn entry (``kind: estimator``) an unfitted estimator whose random state
+        depends only on (arch, seed), built with ``kwargs`` (a student forest's tree count)."""
         arch = arch or self.spec.student
+        if is_estimator(arch):
+            return build_estimator(arch, self.spec.seed, **kwargs)
         channels = self.data.input_shape[0]
         return build_classifier(arch, self.data.num_classes, channels, self.spec.seed).to(self.device)
 
@@ -123,7 +132,8 @@ class RunContext:
 
     def teacher(self) -> nn.Module:
         """The frozen, eval-mode teacher trained by this run's teacher run."""
-        return self.pretrained("teacher").eval().requires_grad_(False)
+        model = self.pretrained("teacher")
+        return model.eval().requires_grad_(False) if isinstance(model, nn.Module) else model
 
     def pretrained(self, role: str) -> nn.Module:
         """The published model of this run's ``role`` dependency (``teacher`` or a role of
@@ -138,27 +148,41 @@ class RunContext:
         status, problem = self.store.verify(dep.run_id)
         if status != "done":
             raise RuntimeError(f"{role} run {dep.run_id} is {status} {problem}".strip())
-        model = build_classifier(dep.student, self.data.num_classes, self.data.input_shape[0], dep.seed)
-        path = self.store.artefact(dep.run_id, "model.pt")
-        model.load_state_dict(torch.load(path, map_location=self.device))
-        model.to(self.device)
+        if is_estimator(dep.student):
+            with open(self.store.artefact(dep.run_id, ESTIMATOR_FILE), "rb") as fh:
+                model = pickle.load(fh)  # written by save_model of a run of this store, checksum verified
+        else:
+            model = build_classifier(dep.student, self.data.num_classes, self.data.input_shape[0], dep.seed)
+            path = self.store.artefact(dep.run_id, "model.pt")
+            model.load_state_dict(torch.load(path, map_location=self.device))
+            model.to(self.device)
         self.extra[f"{role}_run_id"] = dep.run_id
         self.extra[f"{role}_attempt"] = int(self.store.summary(dep.run_id)["attempt"])
         self.extra[f"{role}_acc"] = self.evaluate(model)
         return model
 
-    def save_model(self, model: nn.Module) -> None:
-        atomic_torch_save(self.dir / "model.pt", model.state_dict())
+    def save_model(self, model) -> None:
+        """Publish a torch net's weights (model.pt) or a fitted estimator (model.pkl)."""
+        if isinstance(model, nn.Module):
+            atomic_torch_save(self.dir / "model.pt", model.state_dict())
+        else:
+            atomic_write_bytes(self.dir / ESTIMATOR_FILE, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
 
     # ----------------------------------------------------------------- metrics
-    def evaluate(self, model: nn.Module) -> float:
-        """The test set's primary metric: top-1 accuracy, or P@3 on tag data (eval mode;
-        the model's train/eval mode is restored)."""
+    def evaluate(self, model) -> float:
+        """The test set's primary metric: top-1 accuracy, P@3 on tag data, the dataset's
+        metric (AUC or accuracy) on tabular data (eval mode; the model's mode is restored)."""
         return self.test_metrics(model)["acc"]
 
-    def test_metrics(self, model: nn.Module) -> dict[str, float]:
-        """``acc`` (see ``evaluate``) and, on tag data, KDGAN Table 2's ranking metrics."""
-        return test_metrics(model, self.data.x_test, self.data.y_test)
+    @property
+    def metric(self) -> str:
+        """What the dataset is scored by: ``accuracy`` unless it declares ``auc`` (MAGIC)."""
+        return DATASETS.get(self.spec.dataset).meta.get("metric", "accuracy")
+
+    def test_metrics(self, model) -> dict[str, float]:
+        """``acc`` (see ``evaluate``) and, on tag data, KDGAN Table 2's ranking metrics;
+        on binary tabular data ``auc`` and ``accuracy``."""
+        return test_metrics(model, self.data.x_test, self.data.y_test, self.metric)
 
     def log(self, step: int, **metrics: float) -> None:
         """Append one curve row and rewrite curve.csv atomically; non-finite -> Divergence."""

@@ -26,6 +26,7 @@ import yaml
 from bench.claims import parse_claim
 from bench.config import build_config, config_dict
 from bench.errors import UserError
+from bench.nets.forests import is_estimator
 from bench.registry import DATASETS, METHODS, NETS
 from bench.spec import RunSpec, freeze
 
@@ -36,14 +37,15 @@ PROFILE_KEYS = {"description", "datasets", "seeds", "n_train", "pairs", "params"
                 "executor", "matches_paper", "teacher_seed", "departures", "choices"}
 EXPERIMENT_KEYS = {"id", "methods", "datasets", "pairs", "figure", "description", "profiles", "n_train"}
 VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets", "pairs"}
-PAIR_KEYS = {"name", "teacher", "student", "discriminator", "params"}
+PAIR_KEYS = {"name", "teacher", "student", "discriminator", "sampler", "params"}
 DISCRIMINATOR_SEED = 10_000
 """Offset between a discriminator's seed and its teacher's: same architecture, own weights."""
 TABLE_KEYS = {"id", "experiment", "rows", "cols", "metric", "metrics", "reference", "caption", "protocol", "cost"}
 REFERENCE_KEYS = {"paper", "table", "metric", "datasets", "methods", "pairs", "n_train", "runs"}
-FIGURE_KEYS = {"kind", "y", "log_y"}
-FIGURE_KINDS = ("curves", "sweep")
-"""An experiment's ``figure``: true, or {kind: curves | sweep, y: metric(s), log_y} (bench/plots.py)."""
+FIGURE_KEYS = {"kind", "y", "log_y", "x", "log_x"}
+FIGURE_KINDS = ("curves", "sweep", "scatter")
+"""An experiment's ``figure``: true, or {kind: curves | sweep | scatter, y: metric(s), log_y,
+x and log_x (scatter)} (bench/plots.py)."""
 SLURM_KEYS = {"partition", "gpus", "cpus", "mem_gb", "time_min", "array_parallelism", "max_num_timeout"}
 
 
@@ -268,7 +270,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     seed_list = seeds or as_list(prof["seeds"], f"{where}.seeds")
     raw_n = n_train or prof.get("n_train", [None])
     n_where = "--n-train" if n_train else f"{where}.n_train"
-    raw_pairs = check_keys(prof["pairs"], set(DATASETS.names()), f"{where}.pairs")
+    raw_pairs = check_keys(prof["pairs"], set(DATASETS.names()) | {"default"}, f"{where}.pairs")
     params = check_keys(prof.get("params", {}), set(METHODS.names()), f"{where}.params")
     ds_params = check_keys(prof.get("dataset_params", {}), set(DATASETS.names()), f"{where}.dataset_params")
     n_params = check_keys(prof.get("n_train_params", {}), set(DATASETS.names()), f"{where}.n_train_params")
@@ -276,15 +278,16 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     pairs: dict[str, list[dict]] = {}
     for ds in ds_list:
         DATASETS.get(ds, f"{where}.datasets")
-        if ds not in raw_pairs:
+        if ds not in raw_pairs and "default" not in raw_pairs:
             raise UserError(f"{where}.pairs: no teacher/student pair for dataset {ds!r}; "
                             f"defined for: {', '.join(raw_pairs)}")
-        entries = raw_pairs[ds] if isinstance(raw_pairs[ds], list) else [raw_pairs[ds]]
+        key = ds if ds in raw_pairs else "default"  # `default`: any other dataset (a user's csv:PATH)
+        entries = raw_pairs[key] if isinstance(raw_pairs[key], list) else [raw_pairs[key]]
         pairs[ds] = []
         for k, pair in enumerate(entries):
-            pwhere = f"{where}.pairs.{ds}" + (f"[{k}]" if isinstance(raw_pairs[ds], list) else "")
+            pwhere = f"{where}.pairs.{key}" + (f"[{k}]" if isinstance(raw_pairs[key], list) else "")
             check_keys(pair, PAIR_KEYS, pwhere, ("teacher", "student"))
-            for role in ("teacher", "student", "discriminator"):
+            for role in ("teacher", "student", "discriminator", "sampler"):
                 if role in pair:
                     NETS.get(pair[role], f"{pwhere}.{role}")
             check_keys(pair.get("params", {}), set(METHODS.names()), f"{pwhere}.params")
@@ -344,20 +347,29 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
 
     def expand(method, entry, label, variant_params, swept, ds, pair, exp_id, vwhere, ns) -> list[Job]:
         out = []
+        split = DATASETS.get(ds).meta.get("split") == "random"  # tabular: each seed its own train/test split
+        if split and "teacher_seed" in prof:
+            raise UserError(f"{where}.teacher_seed: dataset {ds!r} is split into train and test rows by the "
+                            "run's seed, so a teacher of another seed would have trained on this run's test "
+                            "rows; remove teacher_seed")
+        roles = entry.meta.get("pretrained", ())
+        players = "classifier" in roles  # adversarial-label family: every player pretrained on the same n
         for seed in seed_list:
             t_seed = prof.get("teacher_seed", seed)
-            roles = entry.meta.get("pretrained", ())
-            teacher = None
-            if method == "teacher" or (entry.meta.get("needs_teacher") and not roles):
-                teacher = RunSpec("teacher", ds, t_seed, pair["teacher"],
-                                  resolved("teacher", {}, ds, pair, f"{where}.params.teacher"))
+
+            def teacher_spec(n):
+                if players:
+                    return pretrain_spec(ds, t_seed, pair["teacher"], pair, n)
+                recipe = () if is_estimator(pair["teacher"]) else (  # a forest is fitted: no recipe
+                    resolved("teacher", {}, ds, pair, f"{where}.params.teacher"))
+                return RunSpec("teacher", ds, t_seed, pair["teacher"], recipe,
+                               n_train=n if split else None)  # tabular: the teacher sees the run's rows only
             if method == "teacher":
-                out.append(Job(teacher, exp_id, label, pair["name"]))
+                out += [Job(teacher_spec(n), exp_id, label, pair["name"]) for n in (ns if split else [None])]
                 continue
             for n in ns:
                 p = resolved(method, variant_params, ds, pair, vwhere, swept, n)
-                if roles and entry.meta.get("needs_teacher"):  # players pretrained on the same labelled set
-                    teacher = pretrain_spec(ds, t_seed, pair["teacher"], pair, n)
+                teacher = teacher_spec(n) if entry.meta.get("needs_teacher") else None
                 spec = RunSpec(method, ds, seed, pair["student"], p, teacher, n,
                                tuple(sorted((role, role_spec(role, ds, seed, t_seed, pair, n))
                                             for role in roles)))
@@ -374,7 +386,14 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
         if role == "discriminator":
             return pretrain_spec(ds, t_seed + DISCRIMINATOR_SEED, pair.get("discriminator", pair["teacher"]),
                                  pair, n)
-        raise UserError(f"{pair['where']}: unknown pretrained role {role!r}; accepted: classifier, discriminator")
+        if role == "sampler":  # GAN-TSC: the AC-GAN trained on the run's own training rows
+            if "sampler" not in pair:
+                raise UserError(f"{pair['where']}: the pair has no 'sampler' (an AC-GAN net, e.g. acgan_tabular), "
+                                "which this method draws its synthetic rows from")
+            return RunSpec("acgan", ds, seed, pair["sampler"], resolved("acgan", {}, ds, pair, f"{where}.params.acgan",
+                                                                        n=n), n_train=n)
+        raise UserError(f"{pair['where']}: unknown pretrained role {role!r}; accepted: classifier, discriminator, "
+                        "sampler")
 
     experiments = {}
     jobs: list[Job] = []
@@ -389,6 +408,8 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
             if exp["figure"].get("kind", "curves") not in FIGURE_KINDS:
                 raise UserError(f"{ewhere}.figure.kind: unknown kind {exp['figure']['kind']!r}; "
                                 f"accepted: {', '.join(FIGURE_KINDS)}")
+            if exp["figure"].get("kind") == "scatter" and "x" not in exp["figure"]:
+                raise UserError(f"{ewhere}.figure: a scatter needs 'x', the summary column on its x-axis")
         for name in exp.get("pairs") or []:
             if name not in pair_names:
                 raise UserError(f"{ewhere}.pairs: unknown pair {name!r}; defined: {', '.join(sorted(pair_names))}")
@@ -397,6 +418,8 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                                                                  f"{ewhere}.datasets")]
         if only and exp["id"] not in only:
             continue  # --experiment: validated above, not expanded
+        if not exp_datasets:
+            continue  # none of the datasets this experiment is about was asked for
         for j, variant in enumerate(as_list(exp["methods"], f"{ewhere}.methods")):
             vwhere = f"{ewhere}.methods[{j}]"
             check_keys(variant, VARIANT_KEYS, vwhere, ("method",))

@@ -1,6 +1,8 @@
 """Evaluation metrics shared by the methods.
 
-Classification data is scored by top-1 accuracy. Tag data (multi-label: each test
+Classification data is scored by top-1 accuracy; binary tabular data (GAN-TSC §3) by
+test AUC or accuracy, whichever the dataset declares, from each row's score for class 1,
+so a scikit-learn forest and a torch net are scored alike. Tag data (multi-label: each test
 image has a set of relevant tags, ``y`` a row of tag weights whose non-zero entries are
 the relevant tags) is scored by ranking the tags by the model's logits, as KDGAN §4.2
 evaluates tag recommendation: P@k, F@k, MAP and MRR (C:KDGAN metric.py, after the
@@ -8,6 +10,7 @@ jingwei toolkit).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -71,9 +74,48 @@ def tag_metrics(logits: torch.Tensor, relevant: torch.Tensor) -> dict[str, float
     return {name: float(out[name].mean()) for name in TAG_METRICS}
 
 
-def test_metrics(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve: the probability that a random positive row scores above a
+    random negative one, ties counting one half (Mann-Whitney U / (n_pos n_neg), with
+    average ranks for tied scores)."""
+    scores, positive = np.asarray(scores, dtype=np.float64), np.asarray(positive, dtype=bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("AUC needs both classes among the test rows")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    ends = np.r_[starts[1:], len(scores)]
+    for start, end in zip(starts, ends):  # tied scores share their average rank (1-based)
+        ranks[order[start:end]] = (start + end + 1) / 2
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def class1_scores(model, x: torch.Tensor) -> np.ndarray:
+    """Each row's score for class 1: a torch net's softmax probability, an estimator's
+    P(y = 1 | x) or regression output (bench.nets.forests.positive_scores)."""
+    if isinstance(model, nn.Module):
+        return torch.softmax(eval_logits(model, x), dim=1)[:, 1].cpu().numpy()
+    from bench.nets.forests import positive_scores
+
+    return positive_scores(model, x.cpu().numpy())
+
+
+def binary_metrics(scores: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Test AUC and accuracy (class 1 where the score exceeds 1/2) of class-1 scores."""
+    y = np.asarray(y)
+    return {"auc": roc_auc(scores, y == 1), "accuracy": float(((np.asarray(scores) > 0.5) == (y == 1)).mean())}
+
+
+def test_metrics(model, x: torch.Tensor, y: torch.Tensor, metric: str = "accuracy") -> dict[str, float]:
     """``{"acc": primary}`` for classification data (top-1 accuracy); for tag data
-    ``acc`` is P@3 (PRIMARY_TAG_METRIC) and the Table 2 metrics are added."""
+    ``acc`` is P@3 (PRIMARY_TAG_METRIC) and the Table 2 metrics are added; for a dataset
+    scored by ``metric="auc"``, or any estimator, ``acc`` is the dataset's metric and both
+    ``auc`` and ``accuracy`` are added (binary data)."""
+    if metric == "auc" or not isinstance(model, nn.Module):
+        metrics = binary_metrics(class1_scores(model, x), y.cpu().numpy())
+        return {"acc": metrics[metric], **metrics}
     if not is_multilabel(y):
         return {"acc": accuracy(model, x, y)}
     metrics = tag_metrics(eval_logits(model, x), y > 0)

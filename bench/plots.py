@@ -5,8 +5,11 @@ An experiment's ``figure`` says what to draw:
   method label (mean over seeds, band = ±1 std); for accuracy the teacher appears as a
   dashed line at its mean (KDGAN Fig. 3a; Fig. 7 plots ``grad_var_adv``/``grad_var_ds``).
 - ``{kind: sweep, y: [acc_best]}``: a summary metric against each ``sweep`` parameter's
-  value, one panel per swept parameter, log x-axis where the values span decades (KDGAN
-  Figs. 4 and 6).
+  value, one panel per swept parameter, one line per method label, the experiment's rows
+  without a sweep as dashed reference lines, log x-axis where the values span decades
+  (KDGAN Figs. 4 and 6; GAN-TSC Fig. 1: score against the student's trees).
+- ``{kind: scatter, x: speedup, y: [excess_error], log_x: true}``: one point per run
+  (GAN-TSC Fig. 1f).
 """
 from __future__ import annotations
 
@@ -47,8 +50,7 @@ def plot_curves(plan: Plan, store: Store, frame: pd.DataFrame, out_dir: Path) ->
         several_n = exp_runs["n_train"].nunique() > 1
         for (dataset, pair, n), runs in exp_runs.groupby(["dataset", "pair", "n_train"], dropna=False):
             where = (f"{dataset} {pair}" if several_pairs else dataset) + (f" n={n}" if several_n else "")
-            draw = draw_sweep if spec["kind"] == "sweep" else draw_curves
-            fig = draw(store, runs, exp, spec)
+            fig = DRAW[spec["kind"]](store, runs, exp, spec)
             if fig is None:
                 continue
             fig.suptitle(f"{plan.suite} / {exp_id} / {where} ({plan.profile})", fontsize=10)
@@ -86,23 +88,47 @@ def draw_curves(store: Store, runs: pd.DataFrame, exp: dict, spec: dict):
 
 
 def draw_sweep(store: Store, runs: pd.DataFrame, exp: dict, spec: dict):
-    panels = list(dict.fromkeys((v.get("label", v["method"]), name) for v in exp["methods"]
-                                for name in (v.get("sweep") or {})))  # one per parameter, whichever profile
+    params = list(dict.fromkeys(name for v in exp["methods"] for name in (v.get("sweep") or {})))
     ys = [y for y in spec["y"] if y in runs]
-    if not panels or not ys:
+    if not params or not ys:
         return None
-    fig, axes = plt.subplots(len(ys), len(panels), figsize=(4.4 * len(panels), 3.6 * len(ys)), squeeze=False)
-    for col, (label, name) in enumerate(panels):
-        swept = runs[runs["label"].str.startswith(f"{label}[{name}=")].copy()
+    fixed = runs[~runs["label"].str.contains("[", regex=False)]  # rows without a sweep: reference lines
+    fig, axes = plt.subplots(len(ys), len(params), figsize=(4.8 * len(params), 3.8 * len(ys)), squeeze=False)
+    for col, name in enumerate(params):
+        swept = runs[runs["label"].str.contains(f"[{name}=", regex=False)].copy()
         if swept.empty or f"cfg.{name}" not in swept:
             continue
         swept["x"] = pd.to_numeric(swept[f"cfg.{name}"], errors="coerce")
+        swept["line"] = swept["label"].str.split("[", regex=False).str[0]
         for row, y in enumerate(ys):
             ax = axes[row][col]
             swept[y] = pd.to_numeric(swept[y], errors="coerce")
-            sns.lineplot(data=swept, x="x", y=y, errorbar="sd", marker="o", ax=ax)
+            sns.lineplot(data=swept, x="x", y=y, hue="line", errorbar="sd", marker="o", ax=ax)
+            for k, (label, group) in enumerate(fixed.groupby("label")):
+                mean = pd.to_numeric(group[y], errors="coerce").mean()
+                ax.axhline(mean, ls="--", lw=1, color=f"C{k + swept['line'].nunique()}", label=f"{label} ({mean:.3f})")
             positive = swept["x"][swept["x"] > 0]
             if len(positive) and positive.max() / positive.min() >= 100:
                 ax.set_xscale("log")
-            ax.set(xlabel=f"{label}: {name}", ylabel=y)
+            ax.set(xlabel=name, ylabel=y)
+            ax.legend(loc="best", fontsize=8)
     return fig
+
+
+def draw_scatter(store: Store, runs: pd.DataFrame, exp: dict, spec: dict):
+    """One point per run: summary column ``x`` against each ``y``, coloured by label
+    (GAN-TSC Fig. 1f: prediction speed-up against excess error)."""
+    ys = [y for y in spec["y"] if y in runs]
+    if spec.get("x") not in runs or not ys:
+        return None
+    fig, axes = plt.subplots(1, len(ys), figsize=(6.4 * len(ys), 4.2), squeeze=False)
+    for ax, y in zip(axes[0], ys):
+        points = runs.assign(**{c: pd.to_numeric(runs[c], errors="coerce") for c in (spec["x"], y)})
+        sns.scatterplot(data=points, x=spec["x"], y=y, hue="label", ax=ax)
+        if spec.get("log_x"):
+            ax.set_xscale("log")
+        ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+DRAW = {"curves": draw_curves, "sweep": draw_sweep, "scatter": draw_scatter}

@@ -27,6 +27,12 @@ class Registry:
     def __init__(self, kind: str):
         self.kind = kind
         self._entries: dict[str, Entry] = {}
+        self._families: dict[str, Callable[[str], Entry]] = {}
+
+    def register_family(self, prefix: str, make: Callable[[str], Entry]) -> None:
+        """Names ``PREFIX:ARG`` resolve through ``make(ARG)`` (a user's ``csv:PATH`` data):
+        the entry is built on first use, so any path is a name without a registration."""
+        self._families[prefix] = make
 
     def register(self, name: str, **meta: Any) -> Callable[[Callable], Callable]:
         def decorate(obj: Callable) -> Callable:
@@ -38,15 +44,20 @@ class Registry:
         return decorate
 
     def get(self, name: str, where: str = "") -> Entry:
+        family, colon, arg = name.partition(":")
+        if name not in self._entries and colon and family in self._families:
+            self._entries[name] = self._families[family](arg)
         if name not in self._entries:
             prefix = f"{where}: " if where else ""
+            families = "".join(f", {f}:..." for f in sorted(self._families))
             raise UserError(
-                f"{prefix}unknown {self.kind} {name!r}; accepted: {', '.join(self.names())}"
+                f"{prefix}unknown {self.kind} {name!r}; accepted: {', '.join(self.names())}{families}"
             )
         return self._entries[name]
 
     def __contains__(self, name: str) -> bool:
-        return name in self._entries
+        family, colon, _ = name.partition(":")
+        return name in self._entries or bool(colon and family in self._families)
 
     def names(self) -> list[str]:
         return sorted(self._entries)

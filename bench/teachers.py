@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from bench.context import RunContext
 from bench.data.augment import NONE, augmentation
 from bench.data.base import DataChoice
+from bench.nets.forests import is_estimator
 from bench.registry import METHODS
 from bench.train import EpochRecipe, adam, train_epochs
 
@@ -49,10 +50,20 @@ def supervised(ctx: RunContext, cfg, optimizer=None) -> dict[str, float]:
     return result
 
 
+def fit(ctx: RunContext) -> dict[str, float]:
+    """A scikit-learn teacher (``kind: estimator``, GAN-TSC's 500-tree forest) is fitted
+    on the labelled set with its own defaults: no epochs, nothing of the recipe applies."""
+    model = ctx.net()
+    model.fit(ctx.data.x_train.cpu().numpy(), ctx.data.y_train.cpu().numpy())
+    ctx.save_model(model)
+    return ctx.test_metrics(model)
+
+
 @METHODS.register("teacher", config=TeacherConfig, family="supervised", paper="-",
                   needs_teacher=False, label="Teacher")
 def teacher(ctx: RunContext, cfg: TeacherConfig) -> dict[str, float]:
-    return supervised(ctx, cfg)
+    """Cross-entropy training for a torch net; ``fit`` for an estimator."""
+    return fit(ctx) if is_estimator(ctx.spec.student) else supervised(ctx, cfg)
 
 
 # The student architecture trained from scratch on the labelled data with the teacher's

@@ -169,6 +169,8 @@ def load_data(name: str, root: str | Path, size: int, channels: int | None = Non
     """
     entry = DATASETS.get(name)
     raw = load_raw(name, str(root), download)
+    if entry.meta.get("split") == "random":
+        return _random_split(name, raw, n_train, seed, subset, normalise)
     if raw.x_train.dim() == 2:
         return _features(name, entry, raw, n_train, seed, subset, normalise)
     channels = channels or (normalise_as.input_shape[0] if normalise_as else raw.x_train.shape[1])
@@ -210,6 +212,24 @@ def _features(name, entry, raw, n_train, seed, subset, normalise) -> Data:
         x_train, y_train = x_train[keep], y_train[keep]
     return Data(name, x_train, y_train, raw.x_test, raw.y_test, entry.meta["num_classes"], (0.0,), (1.0,),
                 NONE, raw.departures)
+
+
+def _random_split(name, raw, n_train, seed, subset, normalise) -> Data:
+    """A tabular pool (bench/data/tabular.py) split uniformly at random by the run's seed:
+    ``n_train`` rows to train on (half the pool when not given), the rest to test on
+    (P:gantsc §3). Features are used as stored: forests need no scaling."""
+    if subset != "stratified" or normalise != "dataset":
+        raise UserError(f"dataset {name!r} is tabular: train_subset must be 'stratified' and normalise "
+                        f"'dataset' (a seeded uniform split, features as stored), got {subset!r} / {normalise!r}")
+    n = len(raw.y_train)
+    n_train = n // 2 if n_train is None else n_train
+    if n_train >= n:
+        raise UserError(f"n_train={n_train} leaves no test rows: dataset {name!r} has {n} rows; "
+                        f"choose n_train < {n}")
+    order = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+    train, test = order[:n_train], order[n_train:]
+    return Data(name, raw.x_train[train], raw.y_train[train], raw.x_train[test], raw.y_train[test],
+                int(raw.y_train.max()) + 1, (0.0,), (1.0,), NONE, raw.departures)
 
 
 def _normalised_otherwise(name, entry, raw, x_train, y_train, x_test, channels, size, mode) -> Data:

@@ -1,0 +1,169 @@
+"""GAN-TSC's synthetic-data family on tabular data: MUNGE, AUC, the CSV loader, the AC-GAN,
+forest students through the ordinary run context, and the gantsc_tabular suite."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from bench.compression import compression_set
+from bench.data import load_data
+from bench.errors import UserError
+from bench.grid import load_plan
+from bench.metrics import roc_auc
+from baselines.munge import munge
+from tests.conftest import make_spec, run, run_cli
+
+
+# ------------------------------------------------------------------ MUNGE
+def test_munge_hand_worked_example_bucila_and_the_code():
+    """Three 1-d rows 0, 1, 3 with p = 1 and s = inf (sd = 0: every draw is its mean).
+
+    Bucila: row 0's neighbour is row 1 -> swap -> [1, 0, 3]; row 1 (now 0) has neighbour
+    row 0 (now 1) -> swap -> [0, 1, 3]; row 2 (3) has neighbour row 1 (1) -> swap -> [0, 3, 1].
+    The code draws the neighbour around the example's new value: row 0 takes 1 and row 1
+    stays at 1 -> [1, 1, 3]; row 1 with row 0 -> [1, 1, 3]; row 2 takes 1 and row 0 stays
+    1 -> [1, 1, 1]: the rows collapse onto each other."""
+    x = np.array([[0.0], [1.0], [3.0]])
+    rng = lambda: np.random.default_rng(0)  # noqa: E731
+    assert munge(x, 1, 1.0, float("inf"), rng()).ravel().tolist() == [0.0, 3.0, 1.0]
+    assert munge(x, 1, 1.0, float("inf"), rng(), "code").ravel().tolist() == [1.0, 1.0, 1.0]
+    assert munge(x, 2, 1.0, float("inf"), rng()).ravel().tolist() == [0.0, 3.0, 1.0] * 2  # each pass from T
+
+
+def test_munge_distance_uses_scaled_attributes_only_in_bucila():
+    """Rows (0, 0), (0, 5), (1, 0), (0, 100), p = 1, sd = 0. Bucila scales attributes to
+    [0, 1] (the second by 100): row 0's neighbour is row 1; the pass then swaps 1 with 0,
+    2 with 0 and 3 with 1 -> (1, 0), (0, 100), (0, 0), (0, 5). The code measures raw
+    distances (row 0's neighbour is row 2) and draws around new values: every row ends (1, 0)."""
+    x = np.array([[0.0, 0.0], [0.0, 5.0], [1.0, 0.0], [0.0, 100.0]])
+    one_pass = lambda variant: munge(x, 1, 1.0, float("inf"), np.random.default_rng(0), variant)  # noqa: E731
+    assert one_pass("bucila").tolist() == [[1.0, 0.0], [0.0, 100.0], [0.0, 0.0], [0.0, 5.0]]
+    assert one_pass("code").tolist() == [[1.0, 0.0]] * 4
+
+
+def test_munge_p0_copies_the_rows_and_code_2019_compounds():
+    x = np.random.default_rng(1).normal(size=(50, 4))
+    assert np.array_equal(munge(x, 3, 0.0, 1.5, np.random.default_rng(0)), np.tile(x, (3, 1)))
+    old = munge(x, 3, 0.5, 1.5, np.random.default_rng(0), "code_2019")
+    parts = np.split(old, 3)
+    assert all(np.array_equal(parts[0], p) for p in parts)  # k references to one array
+    once = munge(x, 1, 0.5, 1.5, np.random.default_rng(0), "code")
+    assert not np.array_equal(parts[0], once)  # three passes of munging, not one
+    new = munge(x, 3, 0.5, 1.5, np.random.default_rng(0))
+    assert not np.array_equal(*np.split(new, 3)[:2])  # bucila: each pass starts again from T
+
+
+# ------------------------------------------------------------------ metrics
+def test_auc_hand_values_and_ties():
+    assert roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]) == 1) == 0.75
+    assert roc_auc(np.array([0.5, 0.5]), np.array([False, True])) == 0.5  # a tie counts one half
+    assert roc_auc(np.array([0.2, 0.9, 0.9, 0.1]), np.array([0, 1, 0, 0]) == 1) == pytest.approx(5 / 6)
+    with pytest.raises(ValueError):
+        roc_auc(np.array([0.1, 0.2]), np.array([True, True]))
+
+
+# ------------------------------------------------------------------ CSV data
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, column, message", [
+    ("", "", "is empty"),
+    ("a,b,label\n", "", "no data rows"),
+    ("a,b,y\n1,2,0\n3,4,1\n", "#target", "no label column 'target'"),
+    ("a,b,label\n1,2,0\n3,x,1\n", "", "line 3, column 'b': 'x' is not a finite number"),
+    ("a,b,label\n1,2,0\n3,,1\n", "", "line 3, column 'b'"),
+    ("a,b,label\n1,2,yes\n3,4,yes\n", "", "one class only"),
+])
+def test_csv_loader_errors_name_the_file_and_the_fix(tmp_path, text, column, message):
+    path = write(tmp_path / "data.csv", text)
+    with pytest.raises(UserError, match=message) as err:
+        load_data(f"csv:{path}{column}", tmp_path, 0)
+    assert str(path) in str(err.value)
+
+
+def test_csv_loader_reads_labels_and_splits_by_seed(tmp_path):
+    rows = "\n".join(f"{i},{i % 7},{'b' if i % 3 else 'a'}" for i in range(30))
+    path = write(tmp_path / "d.tsv", "f1\tf2\tkind\n" + rows.replace(",", "\t") + "\n")
+    data = load_data(f"csv:{path}", tmp_path, 0, n_train=20, seed=0)  # the last column is the label
+    assert data.x_train.shape == (20, 2) and data.x_test.shape == (10, 2) and data.num_classes == 2
+    assert int(data.y_train.sum() + data.y_test.sum()) == 20  # 'b' (20 rows) is class 1
+    other = load_data(f"csv:{path}", tmp_path, 0, n_train=20, seed=1)
+    assert not torch.equal(data.x_train, other.x_train)  # each seed its own split
+    assert set(map(tuple, data.x_train.tolist())) | set(map(tuple, data.x_test.tolist())) == \
+        {(float(i), float(i % 7)) for i in range(30)}
+    with pytest.raises(UserError, match="leaves no test rows"):
+        load_data(f"csv:{path}", tmp_path, 0, n_train=30)
+
+
+# ------------------------------------------------------------------ compression set, AC-GAN
+def test_compression_sets_pool_training_and_sampled_rows():
+    x, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
+    sample = lambda n: (np.ones((n, 2)), np.ones(n, dtype=int))  # noqa: E731
+    assert compression_set(x, y, "train", 9, None)[0].shape == (4, 2)
+    assert compression_set(x, y, "synthetic", 9, sample)[0].sum() == 36 * 2
+    mixed, labels = compression_set(x, y, "mixture", 9, sample)
+    assert mixed.shape == (40, 2) and labels[:4].tolist() == [0, 1, 0, 1]
+
+
+def two_blobs(tmp_path, n=400):
+    """Two classes of 2-d Gaussian rows, easy to separate: class 1 around (2, 2)."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, n)
+    x = rng.normal(0.0, 0.6, (n, 2)) + np.where(y[:, None] == 1, 2.0, -2.0)
+    pd.DataFrame({"u": x[:, 0], "v": x[:, 1], "label": y}).to_csv(tmp_path / "blobs.csv", index=False)
+    return f"csv:{tmp_path / 'blobs.csv'}"
+
+
+def test_acgan_learns_class_conditional_rows_and_gan_tsc_compresses_with_them(tmp_path):
+    dataset = two_blobs(tmp_path)
+    results = tmp_path / "results"
+    gan = make_spec("acgan", "acgan_tabular", {"epochs": 60, "log_every": 20}, dataset=dataset)
+    gan = type(gan)(**{**gan.__dict__, "n_train": 300})
+    summary = run(gan, results)
+    assert summary["acc_last"] > 0.9  # D's class head separates the blobs
+    teacher = make_spec("teacher", "random_forest", dataset=dataset)
+    teacher = type(teacher)(**{**teacher.__dict__, "n_train": 300})
+    student = make_spec("gan_tsc", "regression_forest", {"data": "synthetic"}, teacher=teacher, dataset=dataset)
+    student = type(student)(**{**student.__dict__, "n_train": 300, "pretrained": (("sampler", gan),)})
+    run(teacher, results)
+    out = run(student, results)
+    assert out["compression_rows"] == 2700 and out["metric"] == "auc"
+    assert out["acc"] > 0.95  # a tree fitted on GAN rows alone ranks the real test rows well
+    assert out["speedup"] > 10  # one tree against 500
+
+
+# ------------------------------------------------------------------ grid
+def test_tabular_suite_plan_and_its_guards(tmp_path):
+    plan = load_plan("gantsc_tabular", "paper", only=["gantsc_single_tree"])
+    by_n = {(s.dataset, s.n_train) for s in plan.specs}
+    assert by_n == {("higgs", 1000), ("higgs", 100000), ("evergreen", 5000), ("magic", 10000)}
+    gan_tsc = next(s for s in plan.specs if s.method == "gan_tsc")
+    assert gan_tsc.teacher.n_train == gan_tsc.n_train and gan_tsc.teacher.seed == gan_tsc.seed
+    (role, sampler), = gan_tsc.pretrained
+    assert role == "sampler" and sampler.method == "acgan" and sampler.n_train == gan_tsc.n_train
+    user = load_plan("gantsc_tabular", "quick", datasets=[f"csv:{tmp_path / 'mine.csv'}"], n_train=[100])
+    assert {s.student for s in user.specs if s.method != "teacher"} == {"regression_forest"}  # `default` pair
+    suite = tmp_path / "s.yaml"
+    text = (load_plan("gantsc_tabular", "smoke").path.read_text()
+            .replace("    seeds: [0, 1]\n", "    seeds: [0, 1]\n    teacher_seed: 0\n", 1))
+    suite.write_text(text)
+    with pytest.raises(UserError, match="remove teacher_seed"):
+        load_plan(str(suite), "smoke")
+
+
+def test_gantsc_tabular_smoke_suite_end_to_end(dirs):
+    out = run_cli("--suite", "gantsc_tabular", "--profile", "smoke", "--results-dir", str(dirs["results"]),
+                  "--tables-dir", str(dirs["tables"]))
+    assert out.returncode == 0, out.stderr[-3000:]
+    single = pd.read_csv(dirs["tables"] / "gantsc_single_tree.csv").set_index("label")["mean"]
+    assert single["Teacher"] > single["Student-only"] and single["TSC-training"] > single["Student-only"]
+    assert single["MUNGE"] > single["Student-only"]
+    for name in ("gantsc_fig1_breast_cancer.png", "gantsc_fig1e_breast_cancer.png",
+                 "gantsc_fig1f_breast_cancer.png", "gantsc_fig4_breast_cancer.png"):
+        assert (dirs["tables"] / "figures" / name).exists(), name
+    report = (dirs["tables"] / "report.md").read_text()
+    assert "GAN-TSC > MUNGE" in report and "TSC-training > Student-only" in report
