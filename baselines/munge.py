@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from bench.compression import SyntheticSet, compress
 from bench.context import RunContext
@@ -87,14 +88,15 @@ class MUNGEConfig(SyntheticSet):
             raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
 
 
-@METHODS.register("munge", config=MUNGEConfig, family="synthetic", paper="gan_tsc", needs_teacher=True,
-                  label="MUNGE")
+@METHODS.register("munge", config={"estimator": MUNGEConfig}, family="synthetic", paper="gan_tsc",
+                  needs_teacher=True, label="MUNGE")  # rows to swap attributes of: forests only
 def munge_tsc(ctx: RunContext, cfg: MUNGEConfig) -> dict[str, float]:
     rng = np.random.default_rng(init_seed("munge", ctx.spec.seed))
     x, y = ctx.data.x_train.cpu().numpy(), ctx.data.y_train.cpu().numpy()
 
-    def sample(n: int) -> tuple[np.ndarray, np.ndarray]:
+    def sample(n: int) -> tuple[torch.Tensor, torch.Tensor]:
         k = n // len(x)
-        return munge(x, k, cfg.p, cfg.s, rng, cfg.variant).astype(np.float32), np.tile(y, k)
+        rows = munge(x, k, cfg.p, cfg.s, rng, cfg.variant).astype(np.float32)
+        return torch.from_numpy(rows), torch.from_numpy(np.tile(y, k))
 
     return compress(ctx, cfg, "teacher", cfg.data, cfg.synthetic_factor, sample)

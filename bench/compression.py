@@ -1,11 +1,19 @@
-"""Synthetic-data compression, GAN-TSC's family (P:gantsc §§2-3; methods_spec §§11-12).
+"""Synthetic-data compression, GAN-TSC's family (P:gantsc §§2-4; methods_spec §§11-12).
 
-A teacher labels a *compression set* and a student of any kind is fitted to those labels
-(teacher-student compression, TSC). The set is the training rows (``train``), rows from
-a sampler (``synthetic``: an AC-GAN, MUNGE), or both pooled (``mixture``), with
-``synthetic_factor`` x n synthetic rows (P:gantsc §3: n_fake = 9 n_real). A method file
-supplies only its sampler; this module builds the set, labels it, fits the student and
-scores it.
+A teacher labels a *compression set* and a student of any kind learns those labels
+(teacher-student compression, TSC). A method file supplies only its sampler (an AC-GAN,
+MUNGE, none); this module trains the student, whichever kind it is:
+
+- a scikit-learn forest (``compress``, §3) is fitted once to a fixed set: the training rows
+  (``train``), ``synthetic_factor`` x n sampled rows (``synthetic``; n_fake = 9 n_real), or
+  both pooled (``mixture``);
+- a network (``distil``, §4) trains for epochs over the training set, each batch replaced
+  by a sampled batch with probability ``p_fake`` (GAN data "produced in real time during the
+  stochastic optimization"), with L2 logit matching (Ba & Caruana) or Hinton's
+  alpha T^2 KL + (1 - alpha) CE; a sampled batch's labels are the classes it was drawn for.
+
+A method registers one config per student kind (``config={"estimator": ..., "classifier":
+...}``, bench/config.config_class) and calls ``train_student``.
 
 Forest students (P:gantsc §3) are regression forests fitted to the teacher's P(y = 1 | x);
 ``targets: labels`` fits them to 0/1 labels instead (the paper's "Student Only" on the
@@ -18,18 +26,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, ClassVar
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from bench.context import RunContext
 from bench.errors import UserError
+from bench.losses import hinton_kd, l2_logits
+from bench.metrics import accuracy
 from bench.nets.forests import is_estimator, positive_scores
+from bench.train import EpochRecipe, adam, train_epochs
 
 DATA = ("train", "synthetic", "mixture")
 TARGETS = ("teacher", "labels")
-Sampler = Callable[[int], tuple[np.ndarray, np.ndarray]]
-"""``sample(n)`` -> (n rows, their classes): what a synthetic-data method contributes."""
+Sampler = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
+"""``sample(n)`` -> (n inputs, their classes): what a synthetic-data method contributes."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,7 @@ def compression_set(x: np.ndarray, y: np.ndarray, data: str, factor: int,
     if data in ("synthetic", "mixture"):
         if sample is None:
             raise RuntimeError(f"compression set {data!r} needs a sampler")
-        parts.append(sample(factor * len(x)))
+        parts.append(tuple(t.cpu().numpy() for t in sample(factor * len(x))))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
@@ -109,3 +122,105 @@ def compress(ctx: RunContext, cfg: ForestStudent, targets: str, data: str = "tra
                    excess_error=ctx.extra["teacher_acc"] - out["acc"])
     ctx.extra["metric"] = ctx.metric
     return out
+
+
+OBJECTIVES = ("l2", "ce")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class NetStudent(EpochRecipe):
+    """A network student's TSC training; defaults: GAN-TSC's NIN -> LeNet pair with L2 logit
+    matching (P:gantsc §4, C:GAN-TSC cifar10.py)."""
+
+    defaults_for: ClassVar[tuple[str, ...]] = ("cifar10",)
+    dataset_keys: ClassVar[tuple[str, ...]] = ("epochs", "batch_size", "lr", "optimizer")
+
+    epochs: int = 200
+    """P:gantsc §4: "200 TSC training epochs"."""
+    batch_size: int = 256
+    """C:GAN-TSC cifar10.py: batch 256."""
+    lr: float = 1e-4
+    """P:gantsc §4: Adam, learning rate 1e-4 for L2 logit matching (1e-3 for pairs 1-2 with
+    cross-entropy; pair 3: SGD from 0.1)."""
+    optimizer: str = "adam"
+    """adam | sgd (pair 3 of Table 1: SGD with momentum, lr decayed from 0.1)."""
+    weight_decay: float = 0.0
+    """C:GAN-TSC cifar10.py: none with Adam (pair 3's SGD: 5e-4 in Li 2018's recipe, set by the suite)."""
+    objective: str = "l2"
+    """l2: 1/2 sum (z_s - z_t)^2 / B (P:gantsc §2, Ba & Caruana) | ce: alpha T^2 KL + (1 - alpha) CE."""
+    temperature: float = 5.0
+    """P:gantsc §4: T = 5, 20, 6 for pairs 1, 2, 3 (Li 2018's defaults; ce only)."""
+    alpha: float = 0.9
+    """P:gantsc §4: alpha = 0.9, 0.9, 0.95 for pairs 1, 2, 3 (ce only)."""
+    augment: bool = False
+    """C:GAN-TSC cifar10.py trains without augmentation (Fig. 2d adds flips and HSV shifts: a
+    departure here, flips and crops are what the registry offers)."""
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES or self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)} and optimizer one of "
+                             f"{', '.join(OPTIMIZERS)}, got {self.objective!r} / {self.optimizer!r}")
+
+
+@dataclass(frozen=True)
+class SyntheticBatches(NetStudent):
+    """A network student that sees sampled batches."""
+
+    p_fake: float = 0.8
+    """P:gantsc §4: each batch is a GAN batch with probability p_fake, chosen on validation data
+    from {0, 0.1, ..., 1}: 0.8 for NIN -> LeNet, 0.2 for the other pairs."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0.0 <= self.p_fake <= 1.0:
+            raise ValueError(f"p_fake must be in [0, 1], got {self.p_fake!r}")
+
+
+HELD_OUT_SEED = 0
+"""P:gantsc §4 splits the test images at random into validation and test halves; one fixed split."""
+
+
+def held_out_halves(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(validation, test) indices: a fixed random halving of the test set (P:gantsc §4)."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(HELD_OUT_SEED))
+    return order[: n // 2], order[n // 2:]
+
+
+def distil(ctx: RunContext, cfg: NetStudent, targets: str, p_fake: float = 0.0,
+           sample: Sampler | None = None) -> dict[str, float]:
+    """Train ``ctx.net()`` for ``cfg.epochs`` on the teacher's logits (or the labels); each
+    batch is a sampled one with probability ``p_fake``. Returns acc_best / acc_last on the
+    test set and, for p_fake's choice, the last accuracy on each half of it."""
+    if targets not in TARGETS:
+        raise ValueError(f"targets must be one of {', '.join(TARGETS)}, got {targets!r}")
+    teacher = ctx.teacher() if targets == "teacher" else None
+    student = ctx.net()
+    data = ctx.data
+
+    def batch_loss(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        y = data.y_train[idx]
+        if sample is not None and p_fake > 0 and torch.rand((), generator=ctx.generator).item() < p_fake:
+            x, y = (t.to(ctx.device) for t in sample(len(idx)))
+        logits = student(x)
+        if teacher is None:
+            return F.cross_entropy(logits, y)
+        with torch.no_grad():
+            t_logits = teacher(x)
+        if cfg.objective == "l2":
+            return l2_logits(logits, t_logits)
+        return hinton_kd(logits, t_logits, y, cfg.temperature, cfg.alpha)
+
+    optimizer = (lambda params: adam(params, cfg.lr, weight_decay=cfg.weight_decay)) if cfg.optimizer == "adam" else None
+    train_epochs(ctx, student, cfg, inputs=data.x_train, batch_loss=batch_loss, optimizer=optimizer)
+    val, test = held_out_halves(len(data.y_test))
+    return {**ctx.accuracy_summary(),
+            "acc_val": accuracy(student, data.x_test[val], data.y_test[val]),
+            "acc_heldout": accuracy(student, data.x_test[test], data.y_test[test])}
+
+
+def train_student(ctx: RunContext, cfg, targets: str, sample: Sampler | None = None) -> dict[str, float]:
+    """``compress`` a forest student or ``distil`` a network, as ``ctx.spec.student`` is."""
+    if is_estimator(ctx.spec.student):
+        return compress(ctx, cfg, targets, getattr(cfg, "data", "train"), getattr(cfg, "synthetic_factor", 0), sample)
+    return distil(ctx, cfg, targets, getattr(cfg, "p_fake", 0.0), sample)

@@ -16,6 +16,27 @@ import typing
 from typing import Any
 
 from bench.errors import UserError
+from bench.registry import NETS, Entry
+
+
+def config_class(method: Entry, student: str) -> type:
+    """The config class of ``method`` for a run training ``student``: the method's one class,
+    or, for a method whose student can be a forest or a network (GAN-TSC's family), the
+    class registered for the student's kind (``config={"estimator": ..., "classifier": ...}``)."""
+    config = method.meta["config"]
+    if not isinstance(config, dict):
+        return config
+    kind = NETS.get(student).meta.get("kind")
+    if kind not in config:
+        raise UserError(f"method {method.name!r} cannot train a {kind!r} student ({student!r}); "
+                        f"it trains: {', '.join(config)}")
+    return config[kind]
+
+
+def config_classes(method: Entry) -> list[type]:
+    """Every config class a method may use (validating ``--set`` before students are known)."""
+    config = method.meta["config"]
+    return list(config.values()) if isinstance(config, dict) else [config]
 
 
 def build_config(cls: type, overrides: dict[str, Any], where: str) -> Any:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from bench.config import field_docs
+from bench.config import config_class, field_docs
 from bench.grid import Plan
 from bench.registry import DATASETS, METHODS
 
@@ -33,7 +33,7 @@ def config_notes(plan: Plan) -> tuple[dict[str, list[str]], dict[str, list[str]]
     departures: dict[str, list[str]] = {}
     choices: dict[str, list[str]] = {}
     for job in plan.jobs:
-        cls = METHODS.get(job.spec.method).meta["config"]
+        cls = config_class(METHODS.get(job.spec.method), job.spec.student)
         docs = field_docs(cls)
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         for name, value in job.spec.params:

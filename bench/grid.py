@@ -17,6 +17,7 @@ the teacher's architecture) become ``pretrain`` runs on the same n_train.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import yaml
 
 from bench.claims import parse_claim
-from bench.config import build_config, config_dict
+from bench.config import build_config, config_class, config_classes, config_dict
 from bench.errors import UserError
 from bench.nets.forests import is_estimator
 from bench.registry import DATASETS, METHODS, NETS
@@ -257,7 +258,10 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     named experiments)."""
     cli = parse_overrides(overrides)
     for method, values in cli.items():
-        build_config(METHODS.get(method, "--set").meta["config"], values, f"--set {method}")
+        classes = config_classes(METHODS.get(method, "--set"))
+        for key in values:  # each value is checked against the run's own class when resolved
+            if not any(key in {f.name for f in dataclasses.fields(c)} for c in classes):
+                build_config(classes[0], {key: values[key]}, f"--set {method}")
     path = suite_path(suite)
     doc = {k: v for k, v in read_yaml(path).items() if not str(k).startswith("x-")}  # anchor holders
     doc = check_keys(doc, TOP_KEYS, str(path), ("name", "profiles", "experiments"))
@@ -327,8 +331,8 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                   for p in (v if isinstance(v, list) else [v]) if isinstance(p, dict)}
 
     def resolved(method: str, variant_params: dict, ds: str, pair: dict, ctx_where: str,
-                 swept: dict | None = None, n: int | None = None) -> tuple:
-        cls = METHODS.get(method, ctx_where).meta["config"]
+                 swept: dict | None = None, n: int | None = None, arch: str | None = None) -> tuple:
+        cls = config_class(METHODS.get(method, ctx_where), arch or pair["student"])
         layers = [(variant_params or {}, f"{ctx_where}.params"),
                   (params.get(method) or {}, f"{where}.params.{method}"),
                   (ds_params.get(ds, {}).get(method) or {}, f"{where}.dataset_params.{ds}.{method}"),
@@ -361,7 +365,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                 if players:
                     return pretrain_spec(ds, t_seed, pair["teacher"], pair, n)
                 recipe = () if is_estimator(pair["teacher"]) else (  # a forest is fitted: no recipe
-                    resolved("teacher", {}, ds, pair, f"{where}.params.teacher"))
+                    resolved("teacher", {}, ds, pair, f"{where}.params.teacher", arch=pair["teacher"]))
                 return RunSpec("teacher", ds, t_seed, pair["teacher"], recipe,
                                n_train=n if split else None)  # tabular: the teacher sees the run's rows only
             if method == "teacher":
@@ -378,7 +382,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
 
     def pretrain_spec(ds: str, seed: int, arch: str, pair: dict, n: int | None) -> RunSpec:
         return RunSpec("pretrain", ds, seed, arch, resolved("pretrain", {}, ds, pair,
-                                                            f"{where}.params.pretrain", n=n), n_train=n)
+                                                            f"{where}.params.pretrain", n=n, arch=arch), n_train=n)
 
     def role_spec(role: str, ds: str, seed: int, t_seed: int, pair: dict, n: int | None) -> RunSpec:
         if role == "classifier":  # the runs differ in C's initialisation (P:kdgan §4.1)
@@ -391,7 +395,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                 raise UserError(f"{pair['where']}: the pair has no 'sampler' (an AC-GAN net, e.g. acgan_tabular), "
                                 "which this method draws its synthetic rows from")
             return RunSpec("acgan", ds, seed, pair["sampler"], resolved("acgan", {}, ds, pair, f"{where}.params.acgan",
-                                                                        n=n), n_train=n)
+                                                                        n=n, arch=pair["sampler"]), n_train=n)
         raise UserError(f"{pair['where']}: unknown pretrained role {role!r}; accepted: classifier, discriminator, "
                         "sampler")
 

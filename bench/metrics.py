@@ -120,3 +120,4 @@ def test_metrics(model, x: torch.Tensor, y: torch.Tensor, metric: str = "accurac
         return {"acc": accuracy(model, x, y)}
     metrics = tag_metrics(eval_logits(model, x), y > 0)
     return {"acc": metrics[PRIMARY_TAG_METRIC], **metrics}
+

@@ -25,7 +25,7 @@ import torch
 
 from bench import context
 from bench.cache import Expect, run_state
-from bench.config import build_config
+from bench.config import build_config, config_class
 from bench.context import RunContext
 from bench.errors import CorruptCheckpoint, Preempted
 from bench.fingerprint import code_closure, code_fingerprint, numerics
@@ -143,7 +143,7 @@ def _attempt(spec: RunSpec, store: Store, expect: Expect, device: str | None,
             if store.status(dep.run_id) != DONE:
                 raise RuntimeError(f"{role} run {dep.run_id} is {store.status(dep.run_id)}")
         entry = METHODS.get(spec.method)
-        cfg = build_config(entry.meta["config"], spec.config, f"run {spec.run_id}")
+        cfg = build_config(config_class(entry, spec.student), spec.config, f"run {spec.run_id}")
         metrics = entry.obj(ctx, cfg)
         row.update(ctx.extra)
         row.update(metrics)

@@ -51,14 +51,18 @@ class ACGANConfig:
     """Keras-ACGAN: every 30th batch D learns with the source targets swapped (0: never)."""
     generator_batch: int = 2
     """Keras-ACGAN: G steps on 2 x B samples."""
+    class_only_epochs: int = 0
+    """Epochs after ``epochs`` in which G and D maximise L_class alone, ignoring L_source: P:gantsc
+    §5's "inferior" AC-GAN (10 such epochs) whose images the teacher classifies confidently but
+    which do not resemble real data."""
     log_every: int = 10
     """Epochs between evaluations of D's class head on the test rows (the curve)."""
 
     def __post_init__(self):
         if self.noise_std <= 0 or self.log_every < 1 or self.d_steps < 1 or self.generator_batch < 1:
             raise ValueError("noise_std must be > 0; log_every, d_steps and generator_batch at least 1")
-        if self.flip_every < 0:
-            raise ValueError("flip_every must be >= 0 (0: never swap the source targets)")
+        if self.flip_every < 0 or self.class_only_epochs < 0:
+            raise ValueError("flip_every and class_only_epochs must be >= 0")
 
 
 def class_prior(y: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -74,10 +78,12 @@ def source_targets(n: int, real: bool, smooth: bool, generator: torch.Generator)
     return torch.rand(n, generator=generator) * (high - low) + low
 
 
-def source_class_loss(gan, x, source_target, classes) -> torch.Tensor:
-    """-(log P(S | x) + log P(C = c | x)) with (soft) source targets: Eq. 1's terms for one batch."""
+def source_class_loss(gan, x, source_target, classes, source: bool = True) -> torch.Tensor:
+    """-(log P(S | x) + log P(C = c | x)) with (soft) source targets: Eq. 1's terms for one
+    batch (the class term alone when ``source`` is off)."""
     src, cls = gan.discriminate(x)
-    return F.binary_cross_entropy_with_logits(src, source_target) + F.cross_entropy(cls, classes)
+    loss = F.cross_entropy(cls, classes)
+    return loss + F.binary_cross_entropy_with_logits(src, source_target) if source else loss
 
 
 @METHODS.register("acgan", config=ACGANConfig, family="synthetic", paper="gan_tsc", needs_teacher=False,
@@ -86,10 +92,8 @@ def acgan(ctx: RunContext, cfg: ACGANConfig) -> dict[str, float]:
     data = ctx.data
     gan = ctx.net()
     gan.fit_scale(data.x_train)
-    d_params = [*gan.body.parameters(), *gan.source.parameters(), *gan.classes.parameters()]
-    g_params = [*gan.generator.parameters(), *gan.embed.parameters()]
-    opt_d = torch.optim.Adam(d_params, lr=cfg.lr, betas=(cfg.beta1, 0.999))
-    opt_g = torch.optim.Adam(g_params, lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    opt_d = torch.optim.Adam(gan.discriminator_parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    opt_g = torch.optim.Adam(gan.generator_parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     ctx.track(gan=gan, opt_d=opt_d, opt_g=opt_g)
     prior = class_prior(data.y_train, data.num_classes)
 
@@ -103,8 +107,10 @@ def acgan(ctx: RunContext, cfg: ACGANConfig) -> dict[str, float]:
         opt.step()
         return loss.item()
 
-    for epoch in ctx.steps(cfg.epochs, desc="acgan"):
+    total = cfg.epochs + cfg.class_only_epochs
+    for epoch in ctx.steps(total, desc="acgan"):
         sums = torch.zeros(2)
+        source = epoch < cfg.epochs
         for b, idx in enumerate(batches(len(data.y_train), cfg.batch_size, ctx.generator)):
             n = len(idx)
             noise, y_fake = draw(n)
@@ -114,14 +120,14 @@ def acgan(ctx: RunContext, cfg: ACGANConfig) -> dict[str, float]:
             for _ in range(cfg.d_steps):
                 sums[0] += step(opt_d, source_class_loss(
                     gan, data.x_train[idx], source_targets(n, not flip, cfg.smooth_labels, ctx.generator),
-                    data.y_train[idx])) * n / cfg.d_steps
+                    data.y_train[idx], source)) * n / cfg.d_steps
                 sums[0] += step(opt_d, source_class_loss(
-                    gan, fake, source_targets(n, flip, cfg.smooth_labels, ctx.generator), y_fake)) * n / cfg.d_steps
+                    gan, fake, source_targets(n, flip, cfg.smooth_labels, ctx.generator), y_fake, source)) * n / cfg.d_steps
             noise, y_gen = draw(cfg.generator_batch * n)
             sums[1] += step(opt_g, source_class_loss(
                 gan, gan.generate(noise, y_gen),
-                source_targets(len(y_gen), True, cfg.smooth_labels, ctx.generator), y_gen)) * n
-        if (epoch + 1) % cfg.log_every == 0 or epoch + 1 == cfg.epochs:
+                source_targets(len(y_gen), True, cfg.smooth_labels, ctx.generator), y_gen, source)) * n
+        if (epoch + 1) % cfg.log_every == 0 or epoch + 1 == total:
             loss_d, loss_g = (sums / len(data.y_train)).tolist()
             ctx.log(epoch + 1, epoch=epoch + 1, loss_d=loss_d, loss_g=loss_g, acc=ctx.evaluate(gan))
     ctx.save_model(gan)

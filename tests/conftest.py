@@ -33,11 +33,11 @@ def dirs(tmp_path: Path) -> dict[str, Path]:
 def make_spec(method: str, student: str, params: dict | None = None, teacher=None,
               dataset: str = "digits", seed: int = 0):
     """A RunSpec with the method's defaults overridden by ``params`` (validated)."""
-    from bench.config import build_config, config_dict
+    from bench.config import build_config, config_class, config_dict
     from bench.registry import METHODS
     from bench.spec import RunSpec, freeze
 
-    cfg = build_config(METHODS.get(method).meta["config"], params or {}, "test")
+    cfg = build_config(config_class(METHODS.get(method), student), params or {}, "test")
     return RunSpec(method, dataset, seed, student, freeze(config_dict(cfg)), teacher)
 
 

@@ -102,7 +102,7 @@ def test_csv_loader_reads_labels_and_splits_by_seed(tmp_path):
 # ------------------------------------------------------------------ compression set, AC-GAN
 def test_compression_sets_pool_training_and_sampled_rows():
     x, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
-    sample = lambda n: (np.ones((n, 2)), np.ones(n, dtype=int))  # noqa: E731
+    sample = lambda n: (torch.ones(n, 2), torch.ones(n, dtype=torch.long))  # noqa: E731
     assert compression_set(x, y, "train", 9, None)[0].shape == (4, 2)
     assert compression_set(x, y, "synthetic", 9, sample)[0].sum() == 36 * 2
     mixed, labels = compression_set(x, y, "mixture", 9, sample)
@@ -167,3 +167,51 @@ def test_gantsc_tabular_smoke_suite_end_to_end(dirs):
         assert (dirs["tables"] / "figures" / name).exists(), name
     report = (dirs["tables"] / "report.md").read_text()
     assert "GAN-TSC > MUNGE" in report and "TSC-training > Student-only" in report
+
+
+# ------------------------------------------------------------------ network students (§4)
+def test_network_students_learn_from_the_teacher_and_from_an_image_acgan(tmp_path):
+    """digits at 32 x 32: a LeNet-5 teacher, a small Keras-layout AC-GAN, and LeNet-5-half
+    students trained by TSC on the training images, on GAN batches (p_fake = 0.5), and alone."""
+    results = tmp_path / "results"
+    teacher = make_spec("teacher", "lenet5", {"epochs": 3, "batch_size": 64, "lr": 0.05})
+    gan = make_spec("acgan", "acgan_cifar_small", {"epochs": 1, "d_steps": 1, "log_every": 1})
+    run(teacher, results)
+    assert run(gan, results)["acc_last"] > 0.1  # D's class head, after one epoch
+    net = {"epochs": 6, "batch_size": 32, "lr": 1e-3}  # L2 logit matching needs some hundred steps
+    summaries = {}
+    for name, method, params, roles in (("tsc", "tsc", {**net}, ()),
+                                        ("gan", "gan_tsc", {**net, "p_fake": 0.5}, (("sampler", gan),)),
+                                        ("alone", "student_only", {**net}, ())):
+        spec = make_spec(method, "lenet5_half", params, teacher=teacher if method != "student_only" else None)
+        spec = type(spec)(**{**spec.__dict__, "pretrained": roles})
+        summaries[name] = run(spec, results)
+    for name, s in summaries.items():
+        assert s["acc_last"] > 0.5, name  # ten classes: chance is 0.1
+        assert abs((s["acc_val"] + s["acc_heldout"]) / 2 - s["acc_last"]) < 0.02, name  # halves of the test set
+    assert summaries["gan"]["cfg.p_fake"] == 0.5 and "cfg.trees" not in summaries["gan"]  # the network config
+
+
+def test_a_forest_only_method_refuses_a_network_student():
+    with pytest.raises(UserError, match="cannot train a 'classifier' student"):
+        make_spec("munge", "lenet5_half")
+
+
+def test_gantsc_image_nets_shapes_and_the_lenet_quirk():
+    from torch import nn
+
+    from bench.nets import build_classifier
+
+    x = torch.randn(2, 3, 32, 32)
+    for arch in ("nin", "gantsc_lenet", "gantsc_lenet_relu", "cnn5", "acgan_cifar", "acgan_cifar_small"):
+        assert build_classifier(arch, 10, 3, 0).eval()(x).shape == (2, 10), arch
+    quirk, fixed = build_classifier("gantsc_lenet", 10, 3, 0), build_classifier("gantsc_lenet_relu", 10, 3, 0)
+    assert not any(isinstance(m, nn.ReLU) for m in quirk.features)  # C:GAN-TSC: no ReLU after the convs
+    assert sum(isinstance(m, nn.ReLU) for m in fixed.features) == 2
+    assert sum(p.numel() for p in quirk.parameters()) == 3_497_866  # 5x5x3x64, 5x5x64x128, 3200x1024, 1024x10
+    gan = build_classifier("acgan_cifar", 10, 3, 0)
+    gan.fit_scale(torch.rand(8, 3, 32, 32) * 2 - 1)
+    fake = gan.generate(torch.randn(4, 110), torch.arange(4))
+    assert fake.shape == (4, 3, 32, 32) and gan.low.min() <= fake.min() and fake.max() <= gan.high.max()
+    assert sum(p.numel() for p in gan.generator_parameters()) + sum(
+        p.numel() for p in gan.discriminator_parameters()) == sum(p.numel() for p in gan.parameters())

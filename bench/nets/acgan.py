@@ -25,7 +25,19 @@ HIDDEN = 50
 """P:gantsc §3: one hidden layer of 50 ReLU units in G and in D."""
 
 
-class TabularACGAN(nn.Module):
+class ACGAN(nn.Module):
+    """What every AC-GAN here offers: G's and D's parameters apart (their own optimizers)."""
+
+    G_PARTS: tuple[str, ...] = ("embed", "project", "generator")
+
+    def generator_parameters(self) -> list[nn.Parameter]:
+        return [p for name, p in self.named_parameters() if name.split(".")[0] in self.G_PARTS]
+
+    def discriminator_parameters(self) -> list[nn.Parameter]:
+        return [p for name, p in self.named_parameters() if name.split(".")[0] not in self.G_PARTS]
+
+
+class TabularACGAN(ACGAN):
     def __init__(self, num_classes: int, features: int, latent: int = LATENT, hidden: int = HIDDEN):
         super().__init__()
         self.latent = latent
@@ -62,3 +74,69 @@ class TabularACGAN(nn.Module):
 def acgan_tabular(num_classes: int, in_channels: int) -> nn.Module:
     """``in_channels`` is the number of features of tabular data (its input shape)."""
     return TabularACGAN(num_classes, in_channels)
+
+
+IMAGE_LATENT = 110
+"""P:gantsc §4: "the class c and noise vector w in R^110" (Keras-ACGAN: latent 110)."""
+
+
+class ImageACGAN(ACGAN):
+    """Keras-ACGAN-CIFAR10 as GAN-TSC uses it (P:gantsc §4: a 6-conv LeakyReLU discriminator,
+    a 3-'deconvolution' generator; methods_spec §11): G = Dense(w0 x 4 x 4) ReLU -> ConvT w1
+    k5 s2 ReLU, BN -> ConvT w2 k5 s2 ReLU, BN -> ConvT channels k5 s2 tanh (32 x 32); D =
+    Gaussian noise 0.05 -> conv3x3 with strides 2, 1, 2, 1, 2, 1, each LeakyReLU 0.2 and
+    dropout 0.5, BN on all but the first -> real/fake and class heads. Widths (384, 192, 96)
+    and (16 ... 512) are Keras-ACGAN's; ``scale`` divides them all (a CPU-sized variant).
+    tanh's [-1, 1] maps to each channel's range in the training images (``fit_scale``)."""
+
+    def __init__(self, num_classes: int, channels: int, scale: int = 1, latent: int = IMAGE_LATENT):
+        super().__init__()
+        g = [w // scale for w in (384, 192, 96)]
+        d = [w // scale for w in (16, 32, 64, 128, 256, 512)]
+        self.latent = latent
+        self.embed = nn.Embedding(num_classes, latent)
+        nn.init.trunc_normal_(self.embed.weight, std=0.05)  # Keras TruncatedNormal default
+        self.project = nn.Sequential(nn.Linear(latent, g[0] * 16), nn.ReLU())
+        up = lambda i, o: nn.ConvTranspose2d(i, o, 5, 2, padding=2, output_padding=1)  # noqa: E731
+        self.generator = nn.Sequential(up(g[0], g[1]), nn.ReLU(), nn.BatchNorm2d(g[1]),
+                                       up(g[1], g[2]), nn.ReLU(), nn.BatchNorm2d(g[2]), up(g[2], channels), nn.Tanh())
+        layers, c = [], channels
+        for i, (width, stride) in enumerate(zip(d, (2, 1, 2, 1, 2, 1))):
+            layers += [nn.Conv2d(c, width, 3, stride, padding=1)]
+            layers += [nn.BatchNorm2d(width)] if i else []
+            layers += [nn.LeakyReLU(0.2), nn.Dropout(0.5)]
+            c = width
+        self.body = nn.Sequential(*layers, nn.Flatten())
+        self.source = nn.Linear(d[-1] * 16, 1)
+        self.classes = nn.Linear(d[-1] * 16, num_classes)
+        self.register_buffer("low", torch.zeros(1, channels, 1, 1))
+        self.register_buffer("high", torch.ones(1, channels, 1, 1))
+
+    def fit_scale(self, x: torch.Tensor) -> None:
+        """tanh's range maps to each channel's [min, max] over the training images."""
+        self.low.copy_(x.amin(dim=(0, 2, 3)).view_as(self.low))
+        self.high.copy_(x.amax(dim=(0, 2, 3)).view_as(self.high))
+
+    def generate(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        h = self.project(noise * self.embed(labels)).view(len(noise), -1, 4, 4)
+        return self.low + (self.generator(h) + 1) / 2 * (self.high - self.low)
+
+    def discriminate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = (x - self.low) / (self.high - self.low) * 2 - 1
+        if self.training:  # Keras GaussianNoise(0.05): active in training only
+            x = x + 0.05 * torch.randn_like(x)
+        h = self.body(x)
+        return self.source(h).squeeze(1), self.classes(h)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.discriminate(x)[1]
+
+
+@NETS.register("acgan_cifar", kind="sampler", input_size=32, paper="gan_tsc §4 (Keras-ACGAN-CIFAR10)")
+def acgan_cifar(num_classes: int, in_channels: int) -> nn.Module:
+    return ImageACGAN(num_classes, in_channels)
+
+
+@NETS.register("acgan_cifar_small", kind="sampler", input_size=32, paper="gan_tsc §4, widths / 4 (CPU profiles)")
+def acgan_cifar_small(num_classes: int, in_channels: int) -> nn.Module:
+    return ImageACGAN(num_classes, in_channels, scale=4)

@@ -73,6 +73,6 @@ class WideResNet(nn.Module):
         return (logits, feat) if return_features else logits
 
 
-for _d, _k in ((16, 1), (16, 2), (16, 4), (28, 2), (28, 4), (40, 1), (40, 2)):
-    NETS.register(f"wrn{_d}_{_k}", kind="classifier", input_size=32, paper="zskt / mad / afd")(
+for _d, _k in ((16, 1), (16, 2), (16, 4), (28, 2), (28, 4), (28, 10), (40, 1), (40, 2)):
+    NETS.register(f"wrn{_d}_{_k}", kind="classifier", input_size=32, paper="zskt / mad / afd / gan_tsc")(
         lambda num_classes, in_channels, d=_d, k=_k: WideResNet(d, k, num_classes, in_channels))
