@@ -259,9 +259,9 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     cli = parse_overrides(overrides)
     for method, values in cli.items():
         classes = config_classes(METHODS.get(method, "--set"))
-        for key in values:  # each value is checked against the run's own class when resolved
-            if not any(key in {f.name for f in dataclasses.fields(c)} for c in classes):
-                build_config(classes[0], {key: values[key]}, f"--set {method}")
+        for key, value in values.items():  # checked against a class that has the key (each run's own: later)
+            owner = next((c for c in classes if key in {f.name for f in dataclasses.fields(c)}), classes[0])
+            build_config(owner, {key: value}, f"--set {method}")
     path = suite_path(suite)
     doc = {k: v for k, v in read_yaml(path).items() if not str(k).startswith("x-")}  # anchor holders
     doc = check_keys(doc, TOP_KEYS, str(path), ("name", "profiles", "experiments"))

@@ -208,7 +208,8 @@ def test_sweep_figure_has_one_panel_per_parameter_whatever_the_profiles():
     runs = pd.DataFrame([{"label": f"KDGAN[{name}={v}]", f"cfg.{name}": v, "p_at_3": 0.2 + v / 1000}
                          for name in ("alpha", "beta", "gamma") for v in (0.1, 1.0, 10.0)])
     fig = draw_sweep(None, runs, exp, {"y": ["p_at_3"]})
-    assert [ax.get_xlabel() for ax in fig.axes] == ["KDGAN: alpha", "KDGAN: beta", "KDGAN: gamma"]
+    assert [ax.get_xlabel() for ax in fig.axes] == ["alpha", "beta", "gamma"]
+    assert all([t.get_text() for t in ax.get_legend().get_texts()] == ["KDGAN"] for ax in fig.axes)
 
 
 def test_paper_profile_without_feature_files_exits_2_naming_the_file(dirs):
