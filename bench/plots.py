@@ -116,15 +116,18 @@ def draw_sweep(store: Store, runs: pd.DataFrame, exp: dict, spec: dict):
 
 
 def draw_scatter(store: Store, runs: pd.DataFrame, exp: dict, spec: dict):
-    """One point per run: summary column ``x`` against each ``y``, coloured by label
-    (GAN-TSC Fig. 1f: prediction speed-up against excess error)."""
+    """One point per run: summary column ``x`` against each ``y``, coloured by method label, its
+    marker by the swept setting (GAN-TSC Fig. 1f: prediction speed-up against excess error, per
+    compression set and tree count)."""
     ys = [y for y in spec["y"] if y in runs]
     if spec.get("x") not in runs or not ys:
         return None
     fig, axes = plt.subplots(1, len(ys), figsize=(6.4 * len(ys), 4.2), squeeze=False)
     for ax, y in zip(axes[0], ys):
-        points = runs.assign(**{c: pd.to_numeric(runs[c], errors="coerce") for c in (spec["x"], y)})
-        sns.scatterplot(data=points, x=spec["x"], y=y, hue="label", ax=ax)
+        points = runs.assign(**{c: pd.to_numeric(runs[c], errors="coerce") for c in (spec["x"], y)},
+                             method=runs["label"].str.split("[", regex=False).str[0],
+                             setting=runs["label"].str.extract(r"\[(.*)\]", expand=False).fillna(""))
+        sns.scatterplot(data=points, x=spec["x"], y=y, hue="method", style="setting", ax=ax)
         if spec.get("log_x"):
             ax.set_xscale("log")
         ax.legend(loc="best", fontsize=8)
