@@ -182,6 +182,7 @@ def test_network_students_learn_from_the_teacher_and_from_an_image_acgan(tmp_pat
     summaries = {}
     for name, method, params, roles in (("tsc", "tsc", {**net}, ()),
                                         ("gan", "gan_tsc", {**net, "p_fake": 0.5}, (("sampler", gan),)),
+                                        ("tsc_ce", "tsc", {**net, "objective": "ce"}, ()),
                                         ("alone", "student_only", {**net}, ())):
         spec = make_spec(method, "lenet5_half", params, teacher=teacher if method != "student_only" else None)
         spec = type(spec)(**{**spec.__dict__, "pretrained": roles})
@@ -215,3 +216,48 @@ def test_gantsc_image_nets_shapes_and_the_lenet_quirk():
     assert fake.shape == (4, 3, 32, 32) and gan.low.min() <= fake.min() and fake.max() <= gan.high.max()
     assert sum(p.numel() for p in gan.generator_parameters()) + sum(
         p.numel() for p in gan.discriminator_parameters()) == sum(p.numel() for p in gan.parameters())
+
+
+# ------------------------------------------------------------------ the paper's tabular files
+def test_paper_tabular_files_are_read_in_their_formats_and_missing_ones_named(tmp_path, monkeypatch):
+    from bench.data.base import load_raw
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    for name, where in (("magic", "magic/magic04.data"), ("higgs", "higgs/HIGGS.csv"),
+                        ("evergreen", "evergreen/train.tsv")):
+        with pytest.raises(UserError, match=where):
+            load_raw(name, str(tmp_path / "empty"))
+    root = tmp_path / "data"
+    (root / "magic").mkdir(parents=True)
+    (root / "magic" / "magic04.data").write_text("1,2,3,4,5,6,7,8,9,10,g\n2,3,4,5,6,7,8,9,10,11,h\n" * 3)
+    magic = load_raw("magic", str(root))
+    assert magic.x_train.shape == (6, 10) and magic.y_train.tolist() == [0, 1] * 3  # g (signal) is 0
+    (root / "evergreen").mkdir()
+    header = "url\turlid\tboilerplate\talchemy_category\talchemy_category_score\tavglinksize\tis_news\tlabel\n"
+    rows = 'http://a\t1\t"{}"\tbusiness\t0.5\t2.5\t1\t1\nhttp://b\t2\t"{}"\t?\t?\t3.0\t?\t0\n'
+    (root / "evergreen" / "train.tsv").write_text(header + rows)
+    ever = load_raw("evergreen", str(root))  # the numeric columns; '?' read as -1
+    assert ever.x_train.tolist() == [[0.5, 2.5, 1.0], [-1.0, 3.0, -1.0]] and ever.y_train.tolist() == [1, 0]
+    (root / "higgs").mkdir()
+    (root / "higgs" / "HIGGS.csv").write_text("".join(f"{i % 2}.0" + ",0.5" * 28 + "\n" for i in range(10)))
+    with pytest.raises(UserError, match="needs 100,000 rows of each class"):
+        load_raw("higgs", str(root))
+
+
+def test_class_only_epochs_leave_the_source_head_untouched(tmp_path):
+    """P:gantsc §5's inferior AC-GAN: after the normal epochs G and D follow L_class alone, so
+    D's real/fake head gets no gradient (its weights equal those after the normal epochs)."""
+    from bench.store import Store
+
+    dataset = two_blobs(tmp_path, 200)
+    results = tmp_path / "results"
+    heads = []
+    for extra in (0, 2):
+        spec = make_spec("acgan", "acgan_tabular", {"epochs": 2, "log_every": 1, "class_only_epochs": extra},
+                         dataset=dataset)
+        spec = type(spec)(**{**spec.__dict__, "n_train": 150})
+        assert len(pd.read_csv(Store(results).artefact(run(spec, results)["run_id"], "curve.csv"))) == 2 + extra
+        state = torch.load(Store(results).artefact(spec.run_id, "model.pt"))
+        heads.append((state["source.weight"], state["classes.weight"]))
+    assert torch.equal(heads[0][0], heads[1][0])  # source head frozen in the class-only epochs
+    assert not torch.equal(heads[0][1], heads[1][1])  # the class head kept learning

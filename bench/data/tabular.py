@@ -39,8 +39,8 @@ EVERGREEN_DROP = ("url", "urlid", "boilerplate", "alchemy_category", "label")
 
 def pool(x: np.ndarray, y: np.ndarray, departures: tuple[str, ...] = ()) -> RawData:
     """RawData holding every row as the pool that load_data splits per seed."""
-    x_t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    return RawData(x_t, torch.from_numpy(np.asarray(y, dtype=np.int64)), x_t[:0],
+    x_t = torch.from_numpy(np.array(x, dtype=np.float32))  # a writable copy
+    return RawData(x_t, torch.from_numpy(np.array(y, dtype=np.int64)), x_t[:0],
                    torch.zeros(0, dtype=torch.int64), departures)
 
 
@@ -144,6 +144,10 @@ def higgs(root: Path, download: bool) -> RawData:
     y = table[:, 0].astype(np.int64)
     rng = np.random.default_rng(HIGGS_POOL_SEED)
     half = HIGGS_POOL // 2
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < half:
+        raise UserError(f"{path}: the class-balanced pool of P:gantsc §3 needs {half:,} rows of each class; "
+                        f"the file has {counts[0]:,} of class 0 and {counts[1]:,} of class 1 (the UCI file has 11M rows)")
     keep = np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), half, replace=False) for c in (0, 1)]))
     x, y = table[keep, 1:], y[keep]
     cached.parent.mkdir(parents=True, exist_ok=True)
