@@ -140,7 +140,7 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
             params, macs = arch_cost(group["arch"].iloc[0], dataset) if table.cost else (np.nan, np.nan)
             paper_macs = ref_cost.get((dataset, pair, row), ref_cost.get((dataset, None, row), (np.nan,)))[0]
             cells.append({"label": row, "column": f"{col} {header}" if header else col, "dataset": dataset,
-                          "pair": pair, "n": len(values), "n_expected": len(group),
+                          "pair": pair, "n": len(values), "n_expected": len(group), "n_done": len(done),
                           "n_failed": int((group["status"] == "failed").sum()),
                           "mean": values.mean() if len(values) else np.nan,
                           "std": values.std(ddof=0) if len(values) else np.nan,
@@ -227,9 +227,11 @@ def paper_metric(ref: dict, dataset: str) -> str:
     return metric
 
 
-def fmt(mean: float, std: float, n: int, n_expected: int, n_failed: int) -> str:
+def fmt(mean: float, std: float, n: int, n_expected: int, n_failed: int, n_done: int = 0) -> str:
+    """A cell: mean ± std, (k/n) when some runs are missing; "not measured" when runs finished
+    without the metric (e.g. no Inception-v3 weights: the report says why)."""
     if n == 0:
-        return f"failed ({n_failed})" if n_failed else "–"
+        return f"failed ({n_failed})" if n_failed else "not measured" if n_done else "–"
     text = f"{mean:.3f}" if n == n_expected == 1 else f"{mean:.3f} ± {std:.3f}"
     if n < n_expected:
         text += f" ({n}/{n_expected})"
@@ -253,7 +255,7 @@ def cell_texts(result: TableResult) -> pd.DataFrame:
     for col in result.cols:
         if result.table.cost:
             out[f"{col} FLOPs"] = [cost_text(by.get((r, col)), result.with_paper) for r in result.rows]
-        out[col] = [fmt(**{k: by[(r, col)][k] for k in ("mean", "std", "n", "n_expected", "n_failed")})
+        out[col] = [fmt(**{k: by[(r, col)][k] for k in ("mean", "std", "n", "n_expected", "n_failed", "n_done")})
                     if (r, col) in by else "–" for r in result.rows]
         if result.with_paper:
             paper, delta = [], []

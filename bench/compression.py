@@ -12,6 +12,9 @@ MUNGE, none); this module trains the student, whichever kind it is:
   stochastic optimization"), with L2 logit matching (Ba & Caruana) or Hinton's
   alpha T^2 KL + (1 - alpha) CE; a sampled batch's labels are the classes it was drawn for.
 
+Samplers drawing on an AC-GAN (GAN-TSC, its supervised control, the TSC Score) share
+``acgan_sampler``: the run's ``sampler`` dependency, sampled as ``GANSampling`` says.
+
 A method registers one config per student kind (``config={"estimator": ..., "classifier":
 ...}``, bench/config.config_class) and calls ``train_student``.
 
@@ -191,7 +194,8 @@ def distil(ctx: RunContext, cfg: NetStudent, targets: str, p_fake: float = 0.0,
            sample: Sampler | None = None) -> dict[str, float]:
     """Train ``ctx.net()`` for ``cfg.epochs`` on the teacher's logits (or the labels); each
     batch is a sampled one with probability ``p_fake``. Returns acc_best / acc_last on the
-    test set and, for p_fake's choice, the last accuracy on each half of it."""
+    test set and the last epoch's accuracy on each half of it: ``acc_val`` (what P:gantsc §4
+    chooses p_fake by) and ``acc`` (the held-out half: what it reports)."""
     if targets not in TARGETS:
         raise ValueError(f"targets must be one of {', '.join(TARGETS)}, got {targets!r}")
     teacher = ctx.teacher() if targets == "teacher" else None
@@ -216,7 +220,7 @@ def distil(ctx: RunContext, cfg: NetStudent, targets: str, p_fake: float = 0.0,
     val, test = held_out_halves(len(data.y_test))
     return {**ctx.accuracy_summary(),
             "acc_val": accuracy(student, data.x_test[val], data.y_test[val]),
-            "acc_heldout": accuracy(student, data.x_test[test], data.y_test[test])}
+            "acc": accuracy(student, data.x_test[test], data.y_test[test])}
 
 
 def train_student(ctx: RunContext, cfg, targets: str, sample: Sampler | None = None) -> dict[str, float]:
@@ -224,3 +228,50 @@ def train_student(ctx: RunContext, cfg, targets: str, sample: Sampler | None = N
     if is_estimator(ctx.spec.student):
         return compress(ctx, cfg, targets, getattr(cfg, "data", "train"), getattr(cfg, "synthetic_factor", 0), sample)
     return distil(ctx, cfg, targets, getattr(cfg, "p_fake", 0.0), sample)
+
+
+CLASS_PRIORS = ("data", "balanced")
+
+
+@dataclass(frozen=True)
+class GANSampling:
+    """How the AC-GAN is sampled."""
+
+    class_prior: str = "data"
+    """Classes the AC-GAN is asked for: ``data``, drawn from the real class distribution
+    (P:gantsc §2: "C drawn from the real data class distribution"), or ``balanced``, n/2 per
+    class (C:GAN-TSC generate_fake_tabular.py)."""
+    noise_std: float = 0.5
+    """C:GAN-TSC generate_fake_tabular.py: w ~ N(0, 0.5^2)."""
+
+    def __post_init__(self):
+        if self.class_prior not in CLASS_PRIORS:
+            raise ValueError(f"class_prior must be one of {', '.join(CLASS_PRIORS)}, got {self.class_prior!r}")
+        if self.noise_std <= 0:
+            raise ValueError("noise_std must be > 0")
+
+
+def acgan_sampler(ctx: RunContext, cfg: GANSampling):
+    """``sample(n)`` from this run's trained AC-GAN: classes per ``class_prior``, noise N(0, noise_std^2)."""
+    gan = ctx.pretrained("sampler").eval()
+    with torch.no_grad():
+        shape = tuple(gan.generate(torch.zeros(1, gan.latent, device=ctx.device),
+                                   torch.zeros(1, dtype=torch.long, device=ctx.device)).shape[1:])
+    if shape != tuple(ctx.data.x_train.shape[1:]):
+        raise UserError(f"the sampler {dict(ctx.spec.roles())['sampler'].student!r} generates inputs of shape {shape}, the "
+                        f"student {ctx.spec.student!r} reads {tuple(ctx.data.x_train.shape[1:])}: pair a sampler "
+                        "and nets of one input size")
+    y = ctx.data.y_train
+    prior = (torch.bincount(y, minlength=ctx.data.num_classes).float() if cfg.class_prior == "data"
+             else torch.ones(ctx.data.num_classes))
+
+    @torch.no_grad()
+    def sample(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if cfg.class_prior == "balanced":  # the code: n / C rows of each class, in class order
+            classes = torch.arange(n) * ctx.data.num_classes // n
+        else:
+            classes = torch.multinomial(prior / prior.sum(), n, replacement=True, generator=ctx.generator)
+        noise = torch.randn(len(classes), gan.latent, generator=ctx.generator) * cfg.noise_std
+        return gan.generate(noise.to(ctx.device), classes.to(ctx.device)), classes.to(ctx.device)
+
+    return sample

@@ -37,7 +37,8 @@ TOP_KEYS = {"name", "papers", "description", "profiles", "experiments", "tables"
 PROFILE_KEYS = {"description", "datasets", "seeds", "n_train", "pairs", "params", "dataset_params", "n_train_params",
                 "executor", "matches_paper", "teacher_seed", "departures", "choices"}
 EXPERIMENT_KEYS = {"id", "methods", "datasets", "pairs", "figure", "description", "profiles", "n_train"}
-VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets", "pairs"}
+VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets", "pairs", "sampler"}
+"""``sampler``: params of the AC-GAN this variant samples from (GAN-TSC §5's inferior GAN)."""
 PAIR_KEYS = {"name", "teacher", "student", "discriminator", "sampler", "params"}
 DISCRIMINATOR_SEED = 10_000
 """Offset between a discriminator's seed and its teacher's: same architecture, own weights."""
@@ -349,7 +350,8 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
         cfg = build_config(cls, merged, ctx_where)
         return freeze(config_dict(cfg))
 
-    def expand(method, entry, label, variant_params, swept, ds, pair, exp_id, vwhere, ns) -> list[Job]:
+    def expand(method, entry, label, variant_params, swept, ds, pair, exp_id, vwhere, ns,
+               sampler_params: dict) -> list[Job]:
         out = []
         split = DATASETS.get(ds).meta.get("split") == "random"  # tabular: each seed its own train/test split
         if split and "teacher_seed" in prof:
@@ -375,7 +377,8 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                 p = resolved(method, variant_params, ds, pair, vwhere, swept, n)
                 teacher = teacher_spec(n) if entry.meta.get("needs_teacher") else None
                 spec = RunSpec(method, ds, seed, pair["student"], p, teacher, n,
-                               tuple(sorted((role, role_spec(role, ds, seed, t_seed, pair, n))
+                               tuple(sorted((role, role_spec(role, ds, seed, t_seed, pair, n, sampler_params,
+                                                                             vwhere))
                                             for role in roles)))
                 out.append(Job(spec, exp_id, label, pair["name"]))
         return out
@@ -384,7 +387,8 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
         return RunSpec("pretrain", ds, seed, arch, resolved("pretrain", {}, ds, pair,
                                                             f"{where}.params.pretrain", n=n, arch=arch), n_train=n)
 
-    def role_spec(role: str, ds: str, seed: int, t_seed: int, pair: dict, n: int | None) -> RunSpec:
+    def role_spec(role: str, ds: str, seed: int, t_seed: int, pair: dict, n: int | None,
+                  sampler_params: dict, vwhere: str) -> RunSpec:
         if role == "classifier":  # the runs differ in C's initialisation (P:kdgan §4.1)
             return pretrain_spec(ds, seed, pair["student"], pair, n)
         if role == "discriminator":
@@ -394,8 +398,13 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
             if "sampler" not in pair:
                 raise UserError(f"{pair['where']}: the pair has no 'sampler' (an AC-GAN net, e.g. acgan_tabular), "
                                 "which this method draws its synthetic rows from")
-            return RunSpec("acgan", ds, seed, pair["sampler"], resolved("acgan", {}, ds, pair, f"{where}.params.acgan",
-                                                                        n=n, arch=pair["sampler"]), n_train=n)
+            params = resolved("acgan", sampler_params, ds, pair, f"{vwhere}.sampler", n=n, arch=pair["sampler"])
+            if not dict(params)["class_only_epochs"]:
+                return RunSpec("acgan", ds, seed, pair["sampler"], params, n_train=n)
+            # P:gantsc §5's inferior GAN continues the well-trained one (the same GAN without them)
+            base = RunSpec("acgan", ds, seed, pair["sampler"], freeze({**dict(params), "class_only_epochs": 0}),
+                           n_train=n)
+            return RunSpec("acgan", ds, seed, pair["sampler"], params, n_train=n, pretrained=(("init", base),))
         raise UserError(f"{pair['where']}: unknown pretrained role {role!r}; accepted: classifier, discriminator, "
                         "sampler")
 
@@ -433,6 +442,11 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                                     f"defined: {', '.join(sorted(pair_names))}")
             method = variant["method"]
             entry = METHODS.get(method, f"{vwhere}.method")
+            if "sampler" in variant and not ("sampler" in entry.meta.get("pretrained", ())
+                                             and isinstance(variant["sampler"], dict)):
+                raise UserError(f"{vwhere}.sampler: a mapping of AC-GAN params (e.g. {{class_only_epochs: 10}}) "
+                                f"for a method that samples from an AC-GAN; {method!r} "
+                                + ("does" if "sampler" in entry.meta.get("pretrained", ()) else "does not"))
             label = variant.get("label", entry.meta.get("label", method))
             if not in_profile(variant, profile, vwhere) or not in_profile(exp, profile, ewhere):
                 continue
@@ -443,7 +457,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                         continue  # e.g. MAD Table 1 prints DFAD for ResNet pairs only
                     for var_label, swept in sweep(label, variant, vwhere):
                         jobs += expand(method, entry, var_label, variant.get("params", {}), swept,
-                                       ds, pair, exp["id"], vwhere, exp_n[ds])
+                                       ds, pair, exp["id"], vwhere, exp_n[ds], variant.get("sampler") or {})
 
     unknown = sorted(set(only or []) - set(experiments))
     if unknown:

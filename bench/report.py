@@ -69,6 +69,12 @@ def not_reproduced(result: TableResult) -> dict[str, list[tuple[str, float]]]:
     return out
 
 
+def unmeasured_lines(runs: pd.DataFrame) -> list[str]:
+    """Why finished runs left a metric out (their ``unmeasured`` note): never a made-up number."""
+    notes = runs["unmeasured"].dropna().unique() if "unmeasured" in runs else []
+    return [f"Not measured: {note}" for note in notes] + ([""] if len(notes) else [])
+
+
 def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, figures: list[Path],
                   command: str, out_dir: Path) -> str:
     seeds = sorted(frame["seed"].unique().tolist())
@@ -93,6 +99,7 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
                   "(k/n) when only k of n finished.", "",
                   "Data: " + "; ".join(size.text() for size in result.sizes.values()), "",
                   to_markdown(cell_texts(result)), ""]
+        lines += unmeasured_lines(frame[frame["experiment"] == t.experiment])
         missing = not_reproduced(result)
         if missing:
             lines += ["The paper's other rows, **not reproduced here**, as printed in the paper:", ""]

@@ -113,32 +113,53 @@ def phases(specs: list[RunSpec]) -> tuple[list[RunSpec], list[RunSpec]]:
 
 
 def with_teachers(specs: list[RunSpec]) -> list[RunSpec]:
-    """Add every spec's dependencies (teacher, pretrained nets; deduplicated by run_id)."""
+    """Add every spec's dependencies (teacher, pretrained nets, and theirs; deduplicated by run_id)."""
     out: dict[str, RunSpec] = {}
+
+    def add(spec: RunSpec) -> None:
+        for dep in spec.dependencies:
+            add(dep)
+        out.setdefault(spec.run_id, spec)
+
     for s in specs:
         for dep in s.dependencies:
-            out.setdefault(dep.run_id, dep)
+            add(dep)
     for s in specs:
         out.setdefault(s.run_id, s)
     return list(out.values())
 
 
+def levels(specs: list[RunSpec]) -> list[list[RunSpec]]:
+    """``specs`` grouped by the longest chain of dependencies below them: a teacher (none) is
+    at level 0, its students at 1, a run whose dependency has its own (GAN-TSC's inferior
+    AC-GAN continues the well-trained one) above both. Each level needs lower levels only."""
+    height: dict[str, int] = {}
+
+    def level(spec: RunSpec) -> int:
+        if spec.run_id not in height:
+            height[spec.run_id] = 1 + max((level(d) for d in spec.dependencies), default=-1)
+        return height[spec.run_id]
+
+    out: dict[int, list[RunSpec]] = {}
+    for s in specs:
+        out.setdefault(level(s), []).append(s)
+    return [out[k] for k in sorted(out)]
+
+
 def run_specs(specs: list[RunSpec], opts: Options,
               on_finish: Callable[[RunSpec, str], None] = lambda s, st: None, name: str = "advkd") -> None:
-    """Run what is not done yet, teachers first; ``on_finish(spec, status)`` after each."""
+    """Run what is not done yet, level by level (teachers first: ``levels``);
+    ``on_finish(spec, status)`` after each."""
     opts.validate()
     store = Store(opts.results)
-    teachers, students = phases(with_teachers(specs))
-    for spec in teachers + students:  # leftovers of a kill -9 (only those of dead processes)
+    groups = levels(with_teachers(specs))
+    for spec in [s for g in groups for s in g]:  # leftovers of a kill -9 (only those of dead processes)
         store.clean_tmp(spec.run_id)
     if opts.executor == "slurm":
         jobs = Jobs(store)
-        todo_t = select(teachers, opts, states(teachers, opts, jobs), busy_ok=False)
-        submit_slurm(todo_t, select(students, opts, states(students, opts, jobs), busy_ok=False),
-                     opts, name=name)
+        submit_slurm([select(g, opts, states(g, opts, jobs), busy_ok=False) for g in groups], opts, name=name)
         return
-    todo_t = select(teachers, opts)
-    bar = tqdm(total=len(todo_t) + len(select(students, opts)), desc="runs", unit="run",
+    bar = tqdm(total=sum(len(select(g, opts)) for g in groups), desc="runs", unit="run",
                dynamic_ncols=True, disable=not sys.stderr.isatty())  # piped: the per-run lines only
 
     def finished(spec: RunSpec, status: str) -> None:
@@ -148,10 +169,10 @@ def run_specs(specs: list[RunSpec], opts: Options,
     context.STOP.clear()
     previous = install_stop_handlers()
     try:
-        for phase in (todo_t, None):
-            if phase is None:  # students are chosen once their teachers are final
-                phase = select(students, opts)
-                bar.total = bar.n + len(phase)
+        for k, group in enumerate(groups):
+            phase = select(group, opts)  # chosen once the levels below are final
+            if k:
+                bar.total = bar.n + len(phase) + sum(len(select(g, opts)) for g in groups[k + 1:])
                 bar.refresh()
             ready = []
             for spec in phase:
@@ -270,9 +291,9 @@ def array_ids(jobs: list) -> list[str]:
     return sorted({str(j.job_id).split("_")[0] for j in jobs})
 
 
-def submit_slurm(teachers: list[RunSpec], students: list[RunSpec], opts: Options,
-                 executor: Any = None, name: str = "advkd") -> list:
-    """Submit teachers, then students with an ``afterany`` dependency on every teacher array.
+def submit_slurm(groups: list[list[RunSpec]], opts: Options, executor: Any = None, name: str = "advkd") -> list:
+    """Submit each level's arrays (``levels``: teachers first) with an ``afterany`` dependency
+    on every array of the levels below.
 
     One array per (phase, method), named ``<suite>.<method>``; each run's job id is
     recorded in its ``job.json`` so later launches and ``--status`` know it is queued.
@@ -301,12 +322,13 @@ def submit_slurm(teachers: list[RunSpec], students: list[RunSpec], opts: Options
                 jobs.append(job)
         return jobs
 
-    t_jobs = arrays(teachers)
-    submitted += t_jobs
-    if t_jobs:
-        executor.update_parameters(
-            slurm_additional_parameters={"dependency": "afterany:" + ":".join(array_ids(t_jobs))})
-    submitted += arrays(students)
-    tqdm.write(f"submitted {len(t_jobs)} teacher and {len(submitted) - len(t_jobs)} student jobs "
+    first = 0
+    for k, group in enumerate(groups):
+        if submitted:
+            executor.update_parameters(
+                slurm_additional_parameters={"dependency": "afterany:" + ":".join(array_ids(submitted))})
+        submitted += arrays(group)
+        first = len(submitted) if k == 0 else first
+    tqdm.write(f"submitted {first} teacher and {len(submitted) - first} other jobs "
                f"(arrays {', '.join(array_ids(submitted)) or '-'}); check with --status")
     return submitted

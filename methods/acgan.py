@@ -13,7 +13,8 @@ samples with targets U(0.7, 1.2) (G's samples taken for real: the non-saturating
 
 The run is a ``pretrained`` dependency of GAN-TSC runs (role ``sampler``): trained once
 per (dataset, n_train, seed) on the same training rows the teacher saw, then shared by
-every student that samples from it.
+every student that samples from it. An ``init`` dependency (the inferior GAN's) is a
+trained AC-GAN this run continues.
 """
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ class ACGANConfig:
     class_only_epochs: int = 0
     """Epochs after ``epochs`` in which G and D maximise L_class alone, ignoring L_source: P:gantsc
     §5's "inferior" AC-GAN (10 such epochs) whose images the teacher classifies confidently but
-    which do not resemble real data."""
+    which do not resemble real data. A suite's run continues the well-trained GAN (its ``init``
+    dependency, bench/grid.py) with fresh Adam states; a run without one trains all epochs."""
     log_every: int = 10
     """Epochs between evaluations of D's class head on the test rows (the curve)."""
 
@@ -90,8 +92,10 @@ def source_class_loss(gan, x, source_target, classes, source: bool = True) -> to
                   label="AC-GAN")
 def acgan(ctx: RunContext, cfg: ACGANConfig) -> dict[str, float]:
     data = ctx.data
-    gan = ctx.net()
-    gan.fit_scale(data.x_train)
+    init = "init" in dict(ctx.spec.roles())  # continue a trained GAN with the class-only epochs alone
+    gan = ctx.pretrained("init") if init else ctx.net()
+    if not init:
+        gan.fit_scale(data.x_train)
     opt_d = torch.optim.Adam(gan.discriminator_parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     opt_g = torch.optim.Adam(gan.generator_parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     ctx.track(gan=gan, opt_d=opt_d, opt_g=opt_g)
@@ -107,8 +111,9 @@ def acgan(ctx: RunContext, cfg: ACGANConfig) -> dict[str, float]:
         opt.step()
         return loss.item()
 
-    total = cfg.epochs + cfg.class_only_epochs
-    for epoch in ctx.steps(total, desc="acgan"):
+    first, total = (cfg.epochs if init else 0), cfg.epochs + cfg.class_only_epochs
+    for done in ctx.steps(total - first, desc="acgan"):
+        epoch = first + done
         sums = torch.zeros(2)
         source = epoch < cfg.epochs
         for b, idx in enumerate(batches(len(data.y_train), cfg.batch_size, ctx.generator)):

@@ -14,32 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
-from bench.compression import SyntheticBatches, SyntheticSet, train_student
+from bench.compression import GANSampling, SyntheticBatches, SyntheticSet, acgan_sampler, train_student
 from bench.context import RunContext
-from bench.errors import UserError
 from bench.registry import METHODS
-
-CLASS_PRIORS = ("data", "balanced")
-
-
-@dataclass(frozen=True)
-class GANSampling:
-    """How the AC-GAN is sampled."""
-
-    class_prior: str = "data"
-    """Classes the AC-GAN is asked for: ``data``, drawn from the real class distribution
-    (P:gantsc §2: "C drawn from the real data class distribution"), or ``balanced``, n/2 per
-    class (C:GAN-TSC generate_fake_tabular.py)."""
-    noise_std: float = 0.5
-    """C:GAN-TSC generate_fake_tabular.py: w ~ N(0, 0.5^2)."""
-
-    def __post_init__(self):
-        if self.class_prior not in CLASS_PRIORS:
-            raise ValueError(f"class_prior must be one of {', '.join(CLASS_PRIORS)}, got {self.class_prior!r}")
-        if self.noise_std <= 0:
-            raise ValueError("noise_std must be > 0")
 
 
 @dataclass(frozen=True)
@@ -61,32 +38,6 @@ class GANTSCNetConfig(SyntheticBatches, GANSampling):
 
 
 CONFIGS = {"estimator": GANTSCConfig, "classifier": GANTSCNetConfig}
-
-
-def acgan_sampler(ctx: RunContext, cfg: GANSampling):
-    """``sample(n)`` from this run's trained AC-GAN: classes per ``class_prior``, noise N(0, noise_std^2)."""
-    gan = ctx.pretrained("sampler").eval()
-    with torch.no_grad():
-        shape = tuple(gan.generate(torch.zeros(1, gan.latent, device=ctx.device),
-                                   torch.zeros(1, dtype=torch.long, device=ctx.device)).shape[1:])
-    if shape != tuple(ctx.data.x_train.shape[1:]):
-        raise UserError(f"the sampler {ctx.spec.roles()[-1][1].student!r} generates inputs of shape {shape}, the "
-                        f"student {ctx.spec.student!r} reads {tuple(ctx.data.x_train.shape[1:])}: pair a sampler "
-                        "and nets of one input size")
-    y = ctx.data.y_train
-    prior = (torch.bincount(y, minlength=ctx.data.num_classes).float() if cfg.class_prior == "data"
-             else torch.ones(ctx.data.num_classes))
-
-    @torch.no_grad()
-    def sample(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if cfg.class_prior == "balanced":  # the code: n / C rows of each class, in class order
-            classes = torch.arange(ctx.data.num_classes).repeat_interleave(n // ctx.data.num_classes)
-        else:
-            classes = torch.multinomial(prior / prior.sum(), n, replacement=True, generator=ctx.generator)
-        noise = torch.randn(len(classes), gan.latent, generator=ctx.generator) * cfg.noise_std
-        return gan.generate(noise.to(ctx.device), classes.to(ctx.device)), classes.to(ctx.device)
-
-    return sample
 
 
 @METHODS.register("gan_tsc", config=CONFIGS, family="synthetic", paper="gan_tsc", label="GAN-TSC",

@@ -84,7 +84,7 @@ def test_slurm_submits_teacher_array_then_dependent_student_array(tmp_path, monk
     fake = FakeExecutor()
     opts = Options(executor="slurm", results=str(tmp_path),
                    slurm={"partition": "gpu", "gpus": 1, "time_min": 60, "array_parallelism": 8})
-    jobs = submit_slurm([teacher], students, opts, executor=fake)
+    jobs = submit_slurm([[teacher], students], opts, executor=fake)
     assert len(jobs) == 3
     first, second = (params for params, _ in fake.arrays)
     assert first["slurm_partition"] == "gpu" and first["gpus_per_node"] == 1
