@@ -332,7 +332,8 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                   for p in (v if isinstance(v, list) else [v]) if isinstance(p, dict)}
 
     def resolved(method: str, variant_params: dict, ds: str, pair: dict, ctx_where: str,
-                 swept: dict | None = None, n: int | None = None, arch: str | None = None) -> tuple:
+                 swept: dict | None = None, n: int | None = None, arch: str | None = None,
+                 swept_where: str | None = None) -> tuple:
         cls = config_class(METHODS.get(method, ctx_where), arch or pair["student"])
         layers = [(variant_params or {}, f"{ctx_where}.params"),
                   (params.get(method) or {}, f"{where}.params.{method}"),
@@ -341,7 +342,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                    f"{where}.n_train_params.{ds}.{n}.{method}"),
                   (pair.get("params", {}).get(method) or {}, f"{pair['where']}.params.{method}"),
                   (cli.get(method) or {}, f"--set {method}"),
-                  (swept or {}, f"{ctx_where}.sweep")]
+                  (swept or {}, swept_where or f"{ctx_where}.sweep")]
         for layer, layer_where in layers:  # each layer alone, so errors point at their line
             build_config(cls, layer, layer_where)
         merged = {k: v for layer, _ in layers for k, v in layer.items()}
@@ -398,7 +399,8 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
             if "sampler" not in pair:
                 raise UserError(f"{pair['where']}: the pair has no 'sampler' (an AC-GAN net, e.g. acgan_tabular), "
                                 "which this method draws its synthetic rows from")
-            params = resolved("acgan", sampler_params, ds, pair, f"{vwhere}.sampler", n=n, arch=pair["sampler"])
+            params = resolved("acgan", {}, ds, pair, f"{where}.params.acgan", swept=sampler_params, n=n,
+                              arch=pair["sampler"], swept_where=f"{vwhere}.sampler")  # the variant's point
             if not dict(params)["class_only_epochs"]:
                 return RunSpec("acgan", ds, seed, pair["sampler"], params, n_train=n)
             # P:gantsc §5's inferior GAN continues the well-trained one (the same GAN without them)

@@ -2,6 +2,8 @@
 forest students through the ordinary run context, and the gantsc_tabular suite."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -170,14 +172,25 @@ def test_gantsc_tabular_smoke_suite_end_to_end(dirs):
 
 
 # ------------------------------------------------------------------ network students (§4)
-def test_network_students_learn_from_the_teacher_and_from_an_image_acgan(tmp_path):
-    """digits at 32 x 32: a LeNet-5 teacher, a small Keras-layout AC-GAN, and LeNet-5-half
-    students trained by TSC on the training images, on GAN batches (p_fake = 0.5), and alone."""
-    results = tmp_path / "results"
+@pytest.fixture(scope="module")
+def image_players(tmp_path_factory):
+    """digits at 32 x 32: a LeNet-5 teacher and a small Keras-layout AC-GAN (one epoch)."""
+    results = tmp_path_factory.mktemp("players") / "results"
     teacher = make_spec("teacher", "lenet5", {"epochs": 3, "batch_size": 64, "lr": 0.05})
     gan = make_spec("acgan", "acgan_cifar_small", {"epochs": 1, "d_steps": 1, "log_every": 1})
     run(teacher, results)
     assert run(gan, results)["acc_last"] > 0.1  # D's class head, after one epoch
+    return results, teacher, gan
+
+
+def with_roles(spec, roles):
+    return type(spec)(**{**spec.__dict__, "pretrained": roles})
+
+
+def test_network_students_learn_from_the_teacher_and_from_an_image_acgan(image_players):
+    """LeNet-5-half students trained by TSC on the training images, on GAN batches (p_fake = 0.5),
+    with Hinton's loss, and alone."""
+    results, teacher, gan = image_players
     net = {"epochs": 6, "batch_size": 32, "lr": 1e-3}  # L2 logit matching needs some hundred steps
     summaries = {}
     for name, method, params, roles in (("tsc", "tsc", {**net}, ()),
@@ -185,12 +198,71 @@ def test_network_students_learn_from_the_teacher_and_from_an_image_acgan(tmp_pat
                                         ("tsc_ce", "tsc", {**net, "objective": "ce"}, ()),
                                         ("alone", "student_only", {**net}, ())):
         spec = make_spec(method, "lenet5_half", params, teacher=teacher if method != "student_only" else None)
-        spec = type(spec)(**{**spec.__dict__, "pretrained": roles})
-        summaries[name] = run(spec, results)
+        summaries[name] = run(with_roles(spec, roles), results)
     for name, s in summaries.items():
         assert s["acc_last"] > 0.5, name  # ten classes: chance is 0.1
         assert abs((s["acc_val"] + s["acc"]) / 2 - s["acc_last"]) < 0.02, name  # halves of the test set
     assert summaries["gan"]["cfg.p_fake"] == 0.5 and "cfg.trees" not in summaries["gan"]  # the network config
+
+
+def test_tsc_score_of_real_data_is_near_one_and_above_a_barely_trained_gan(image_players, tmp_path):
+    """The paper's formula: the real data scored against its own reference student (another batch
+    order) lands near 1; images of a one-epoch AC-GAN teach the student much less. The code's
+    formula divides the same accuracy by its constant. Without Inception-v3 weights the run
+    says the Inception Score was not measured."""
+    results, teacher, gan = image_players
+    recipe = {"batch_size": 16, "lr": 1e-3, "epochs": 2, "inception_weights": str(tmp_path / "absent.pth")}
+    score = lambda params: run(with_roles(make_spec("tsc_score", "lenet5_half", {**recipe, **params}, teacher),  # noqa: E731
+                                          (("sampler", gan),)), results)
+    real, fake = score({"data": "train"}), score({"data": "synthetic"})
+    assert real["acc_real"] > real["acc_mode"] + 0.3  # the reference student learned
+    assert abs(real["tsc_score"] - 1) < 0.15
+    assert fake["tsc_score"] < real["tsc_score"] - 0.2
+    assert real["images"] == fake["images"] == real["train_size"]  # D as large as the training set
+    assert "no Inception-v3 weights at" in real["unmeasured"] and "inception_score" not in real
+    code = score({"data": "synthetic", "formula": "code"})
+    assert code["tsc_score"] == pytest.approx(code["acc"] / 0.532) and "acc_real" not in code
+
+
+def test_inferior_sampler_continues_the_well_trained_gan_and_runs_a_level_above_it():
+    from bench.scheduler import levels, with_teachers
+
+    plan = load_plan("gantsc_images", "smoke", only=["gantsc_table2"])
+    by_label = {j.label: j.spec for j in plan.jobs if j.spec.seed == 0}
+    plain = dict(by_label["AC-GAN"].roles())["sampler"]
+    inferior = dict(by_label["AC-GAN-inferior"].roles())["sampler"]
+    assert dict(inferior.params)["class_only_epochs"] == 1 and not plain.pretrained
+    assert dict(inferior.roles())["init"].run_id == plain.run_id  # the same GAN, continued
+    depth = {s.run_id: k for k, group in enumerate(levels(with_teachers(plan.specs))) for s in group}
+    assert depth[plain.run_id] == 0 and depth[inferior.run_id] == 1 and depth[by_label["AC-GAN-inferior"].run_id] == 2
+    paper = {j.label: dict(j.spec.roles())["sampler"] for j in load_plan("gantsc_images", "paper", seeds=[0],
+                                                                         only=["gantsc_fig2e"]).jobs}
+    assert dict(paper["GAN-TSC-gan10"].params)["epochs"] == 10  # a variant's sampler params beat the profile's
+    assert dict(paper["GAN-TSC-gan1000"].params)["epochs"] == 1000
+
+
+def test_sampler_params_on_a_method_without_a_sampler_are_refused(tmp_path):
+    suite = tmp_path / "s.yaml"
+    text = (Path(__file__).parents[1] / "bench/suites/gantsc_images.yaml").read_text()
+    suite.write_text(text.replace("{label: TSC-training, method: tsc}\n      - {label: GAN-TSC, method: gan_tsc, sweep",
+                                  "{label: TSC-training, method: tsc, sampler: {epochs: 2}}\n      - {label: GAN-TSC, method: gan_tsc, sweep", 1))
+    with pytest.raises(UserError, match=r"methods\[0\]\.sampler: .*'tsc' does not"):
+        load_plan(str(suite), "smoke")
+
+
+def test_gantsc_images_smoke_suite_end_to_end(dirs):
+    out = run_cli("--suite", "gantsc_images", "--profile", "smoke", "--results-dir", str(dirs["results"]),
+                  "--tables-dir", str(dirs["tables"]))
+    assert out.returncode == 0, out.stderr[-3000:]
+    table1 = pd.read_csv(dirs["tables"] / "gantsc_table1.csv").set_index("label")["mean"]
+    assert table1["Teacher"] > 0.3 and table1["Student-only"] > 0.2  # ten digits: chance is 0.1
+    scores = pd.read_csv(dirs["tables"] / "gantsc_table2.csv").set_index("label")
+    assert set(scores.index) == {"Real data", "AC-GAN", "AC-GAN-inferior"} and scores["n"].min() == 2
+    for name in ("gantsc_fig2a_digits.png", "gantsc_fig2c_digits.png"):
+        assert (dirs["tables"] / "figures" / name).exists(), name
+    report = (dirs["tables"] / "report.md").read_text()
+    assert "| Real data | not measured |" in report and "Not measured: inception_score: no Inception-v3" in report
+    assert "AC-GAN > AC-GAN-inferior" in report
 
 
 def test_a_forest_only_method_refuses_a_network_student():

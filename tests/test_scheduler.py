@@ -77,6 +77,23 @@ class FakeExecutor:
         return [FakeJob(f"{self.next_id}_{i}") for i in range(len(columns[0]))]
 
 
+def test_slurm_arrays_of_a_level_wait_for_every_level_below(tmp_path, monkeypatch):
+    """GAN-TSC's inferior AC-GAN continues the well-trained one, and a score run samples the
+    inferior: three levels, each array submitted after (afterany) all arrays below it."""
+    from bench.grid import load_plan
+    from bench.scheduler import levels, with_teachers
+
+    monkeypatch.setattr("bench.slurm._run", lambda cmd: None)
+    plan = load_plan("gantsc_images", "smoke", only=["gantsc_table2"])
+    groups = levels(with_teachers(plan.specs))
+    assert [sorted({s.method for s in g}) for g in groups] == [["acgan", "teacher"], ["acgan", "tsc_score"],
+                                                               ["tsc_score"]]
+    fake = FakeExecutor()
+    submit_slurm(groups, Options(executor="slurm", results=str(tmp_path), slurm={"time_min": 60}), executor=fake)
+    deps = [params.get("slurm_additional_parameters", {}).get("dependency") for params, _ in fake.arrays]
+    assert deps == [None, None, "afterany:101:102", "afterany:101:102", "afterany:101:102:103:104"]
+
+
 def test_slurm_submits_teacher_array_then_dependent_student_array(tmp_path, monkeypatch):
     monkeypatch.setattr("bench.slurm._run", lambda cmd: None)  # no sinfo: nothing to check against
     teacher = make_spec("teacher", "cnn8", {"epochs": 1})
