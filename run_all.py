@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--suite", help="suite name (see --list) or path to a suite .yaml")
     p.add_argument("--profile", default="quick", help="smoke | quick (default) | paper")
     p.add_argument("--list", action="store_true", help="list suites, methods and datasets")
+    p.add_argument("--plugin", action="append", metavar="FILE.py|MODULE",
+                   help="import your own module that registers methods, nets or datasets (repeatable); "
+                        "worker processes and SLURM jobs import it too ($ADVKD_PLUGINS)")
     p.add_argument("--dry-run", action="store_true", help="show the grid and what is done; run nothing")
     p.add_argument("--status", action="store_true", help="read result files and report progress")
     p.add_argument("--aggregate-only", action="store_true", help="rebuild tables from results")
@@ -37,7 +41,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--data-root", default=None, help="dataset root (default $BENCH_DATA or ./data)")
     p.add_argument("--download", action="store_true", help="let torchvision download missing data")
     p.add_argument("--results-dir", default="results", help="where runs are stored")
-    p.add_argument("--tables-dir", default=None, help="where tables/report/figures go")
+    p.add_argument("--tables-dir", default=None,
+                   help="where tables/report/figures go (default <results-dir>/tables/<suite>[_<profile>][_<datasets>])")
     slurm = p.add_argument_group("slurm (override the suite's slurm: block)")
     slurm.add_argument("--partition")
     slurm.add_argument("--gpus", type=int)
@@ -53,6 +58,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from bench.errors import Preempted, UserError
+    from bench.registry import PLUGINS_ENV
+
+    if args.plugin:  # absolute paths: a worker may start in another directory
+        given = [str(Path(p).resolve()) if p.endswith(".py") else p for p in args.plugin]
+        os.environ[PLUGINS_ENV] = os.pathsep.join(filter(None, [os.environ.get(PLUGINS_ENV, "")] + given))
 
     try:
         return dispatch(args)
@@ -91,7 +101,7 @@ def dispatch(args: argparse.Namespace) -> int:
                           "array_parallelism": args.array_parallelism,
                           "max_num_timeout": args.max_num_timeout})
     opts.validate()
-    out_dir = Path(args.tables_dir) if args.tables_dir else api.default_tables_dir(plan, args.dataset)
+    out_dir = Path(args.tables_dir) if args.tables_dir else api.default_tables_dir(plan, args.dataset, args.results_dir)
     aggregates = not (args.dry_run or args.status or (args.executor == "slurm" and not args.aggregate_only))
     api.check_paths(opts, out_dir, writes=not (args.dry_run or args.status), tables=aggregates)
     if args.dry_run:

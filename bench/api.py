@@ -15,7 +15,7 @@ from bench.data.base import load_raw
 from bench.grid import Plan, load_plan, suite_names, suite_path, read_yaml
 from bench.plots import plot_curves
 from bench.registry import DATASETS, METHODS, load_plugins
-from bench.report import render_report
+from bench.report import DATE_LINE, render_report
 from bench.cache import QUEUED, RUNNING, STALE, STATES
 from bench.context import checkpoint_seconds_from_env
 from bench.errors import UserError
@@ -260,7 +260,7 @@ def aggregate_suite(plan: Plan, opts: Options, out_dir: Path, command: str | Non
     results, frame = write_tables(plan, store, out_dir, known)
     figures = plot_curves(plan, store, frame, out_dir)
     command = command or "python " + " ".join(shlex.quote(a) for a in sys.argv)
-    atomic_write_text(out_dir / "report.md", render_report(plan, results, frame, figures, command, out_dir))
+    write_report(out_dir / "report.md", render_report(plan, results, frame, figures, command, out_dir))
     parts = []
     for r in results:
         parts += [f"{r.table.id} ({r.table.metric_names}):", to_markdown(cell_texts(r))]
@@ -273,8 +273,19 @@ def aggregate_suite(plan: Plan, opts: Options, out_dir: Path, command: str | Non
     return "\n".join(parts)
 
 
-def default_tables_dir(plan: Plan, datasets: list[str] | None) -> Path:
+def write_report(path: Path, text: str) -> None:
+    """Rewrite ``path`` only when more than its date line changed: a rerun that finds the same
+    numbers leaves a committed report untouched."""
+    undated = lambda t: [line for line in t.splitlines() if not line.startswith(DATE_LINE)]  # noqa: E731
+    if path.exists() and undated(path.read_text()) == undated(text):
+        return
+    atomic_write_text(path, text)
+
+
+def default_tables_dir(plan: Plan, datasets: list[str] | None, results: str) -> Path:
+    """``<results>/tables/<suite>[_<profile>][_<datasets>]``: beside the runs, git-ignored, so a
+    user's sweep never overwrites the evidence committed under ``tables/``."""
     name = plan.suite if plan.profile == "quick" else f"{plan.suite}_{plan.profile}"
     if datasets:
         name += "_" + "_".join(datasets)
-    return Path("tables") / name
+    return Path(results) / "tables" / name

@@ -157,8 +157,8 @@ class NetStudent(EpochRecipe):
     alpha: float = 0.9
     """P:gantsc §4: alpha = 0.9, 0.9, 0.95 for pairs 1, 2, 3 (ce only)."""
     augment: bool = False
-    """C:GAN-TSC cifar10.py trains without augmentation (Fig. 2d adds flips and HSV shifts: a
-    departure here, flips and crops are what the registry offers)."""
+    """C:GAN-TSC cifar10.py trains without augmentation; Fig. 2d adds flips and HSV shifts, for
+    which the registry's flips and crops stand in (the paper profile lists it)."""
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES or self.optimizer not in OPTIMIZERS:

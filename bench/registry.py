@@ -6,7 +6,12 @@ imports a specific method, it asks ``METHODS`` (after :func:`load_plugins`).
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import importlib.util
+import os
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from bench.errors import UserError
@@ -71,9 +76,50 @@ NETS = Registry("net")
 DATASETS = Registry("dataset")
 
 PLUGIN_PACKAGES = ("bench.teachers", "bench.nets", "bench.data", "methods", "baselines")
+PLUGINS_ENV = "ADVKD_PLUGINS"
+"""Your own modules that register methods, nets or datasets: module names or .py paths,
+separated by os.pathsep (``run_all.py --plugin`` sets it, so worker processes and SLURM
+jobs, which inherit the environment, import them too)."""
+ENTRY_POINT_GROUP = "advkd_bench.plugins"
+"""An installed package may name its registering module in this entry-point group instead."""
 
 
 def load_plugins() -> None:
-    """Import every package that registers methods, nets and datasets (idempotent)."""
+    """Import every package that registers methods, nets and datasets, then the user's
+    plugins (``$ADVKD_PLUGINS``, the ``advkd_bench.plugins`` entry points); idempotent."""
     for package in PLUGIN_PACKAGES:
         importlib.import_module(package)
+    for item in filter(None, os.environ.get(PLUGINS_ENV, "").split(os.pathsep)):
+        import_plugin(item)
+    for point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        import_plugin(point.value)
+
+
+def import_plugin(item: str) -> None:
+    """Import a plugin by module name or by the path of its .py file (once)."""
+    path = Path(item).expanduser()
+    name = f"advkd_plugin_{path.stem}" if item.endswith(".py") else item  # no clash with installed modules
+    if name in sys.modules:
+        return
+    try:
+        if item.endswith(".py"):
+            if not path.is_file():
+                raise UserError(f"plugin {item}: no such file (--plugin takes a .py file or an importable module)")
+            spec = importlib.util.spec_from_file_location(name, path.resolve())
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
+        else:
+            importlib.import_module(item)
+    except UserError:
+        raise
+    except ModuleNotFoundError as exc:
+        if exc.name != item.split(".")[0] and exc.name != item:
+            raise UserError(f"plugin {item}: it imports {exc.name!r}, which is not installed") from None
+        raise UserError(f"plugin {item}: no module of that name (give a .py path or an importable module)") from None
+    except Exception as exc:
+        raise UserError(f"plugin {item} failed to import: {type(exc).__name__}: {exc}") from None

@@ -69,6 +69,10 @@ def not_reproduced(result: TableResult) -> dict[str, list[tuple[str, float]]]:
     return out
 
 
+DATE_LINE = "- Date (UTC): "
+"""The report's only line a rerun with the same results changes (bench.api.write_report)."""
+
+
 def unmeasured_lines(runs: pd.DataFrame) -> list[str]:
     """Why finished runs left a metric out (their ``unmeasured`` note): never a made-up number."""
     notes = runs["unmeasured"].dropna().unique() if "unmeasured" in runs else []
@@ -83,7 +87,7 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
         f"# {plan.suite} — profile `{plan.profile}`", "",
         f"- Command: `{command}`",
         f"- Code version (git): `{code_version()}`",
-        f"- Date (UTC): {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
+        f"{DATE_LINE}{datetime.now(timezone.utc).isoformat(timespec='seconds')}",
         f"- Papers: {', '.join(plan.papers) or '-'}; seeds: {seeds}",
         f"- Runs: {', '.join(f'{k}: {v}' for k, v in sorted(status.items()))}",
         "- Comparable to the papers' numbers: " + comparability(plan, results),

@@ -8,7 +8,9 @@ the real training images (same recipe, its own batch order) for acc(D_real), so 
 is self-contained and the real data's own score is close to, not exactly, 1 (the paper:
 0.994 +/- 0.003 over independent runs). ``formula: code`` divides by the released code's
 constant instead. The inferior AC-GAN of Table 2 is the sampler trained with
-``class_only_epochs`` (the suite's ``sampler:`` params).
+``class_only_epochs`` (the suite's ``sampler:`` params). Any net registered as a sampler
+(``generate(noise, classes)`` and ``latent``, bench/nets/acgan.py) can be scored: name it as
+the pair's ``sampler``.
 """
 from __future__ import annotations
 

@@ -55,11 +55,23 @@ def test_smoke_suite_writes_tables_report_figures_then_rerun_skips(dirs):
     assert "[done]" not in again.stdout + again.stderr
     assert f"{n_runs()} runs already done, nothing to train" in again.stderr
     assert pd.read_csv(dirs["tables"] / "dfad_table2.csv").equals(table)
+    assert (dirs["tables"] / "report.md").read_text() == report  # same numbers: not rewritten, date kept
 
     status = run_cli(*cli_args(dirs, "--status"))
     assert f"done: {n_runs()}" in status.stdout
     dry = run_cli(*cli_args(dirs, "--dry-run"))
     assert "to run now: 0" in dry.stdout
+
+
+def test_default_outputs_go_beside_the_results_not_into_the_committed_tables(tmp_path):
+    """A user's first run (no --tables-dir) writes under <results-dir>/tables/, git-ignored:
+    the evidence committed in tables/ is never overwritten."""
+    out = run_cli("--suite", "dfkd_small", "--profile", "smoke", "--experiment", "dfad_table2", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (tmp_path / "results" / "tables" / "dfkd_small_smoke" / "report.md").exists()
+    assert not (tmp_path / "tables").exists()
+    ignored = subprocess.run(["git", "check-ignore", "-q", "results/tables/dfkd_small/report.md"], cwd=ROOT)
+    assert ignored.returncode == 0  # in a checkout, the default folder is ignored by git
 
 
 def test_kill_9_then_restart_finishes_only_missing_runs(dirs):

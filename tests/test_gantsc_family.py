@@ -1,5 +1,6 @@
-"""GAN-TSC's synthetic-data family on tabular data: MUNGE, AUC, the CSV loader, the AC-GAN,
-forest students through the ordinary run context, and the gantsc_tabular suite."""
+"""GAN-TSC's synthetic-data family: MUNGE, AUC, the CSV loader, the AC-GAN and its losses,
+forest and network students through the ordinary run context, the TSC Score through a run,
+the inferior AC-GAN's dependency chain, and the gantsc_tabular and gantsc_images suites."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -314,6 +315,30 @@ def test_paper_tabular_files_are_read_in_their_formats_and_missing_ones_named(tm
     (root / "higgs" / "HIGGS.csv").write_text("".join(f"{i % 2}.0" + ",0.5" * 28 + "\n" for i in range(10)))
     with pytest.raises(UserError, match="needs 100,000 rows of each class"):
         load_raw("higgs", str(root))
+
+
+def test_acgan_losses_and_targets_known_values():
+    """Eq. 1's terms for one batch: a source logit of 0 against target 1 costs log 2, uniform
+    class logits over 4 classes cost log 4; the class term alone when the source is off.
+    Keras-ACGAN's smoothed targets lie in [0.7, 1.2) for real, [0, 0.3) for fake."""
+    import math
+
+    from methods.acgan import class_prior, source_class_loss, source_targets
+
+    class Stub:
+        def discriminate(self, x):
+            return torch.zeros(len(x)), torch.zeros(len(x), 4)
+
+    x, classes = torch.zeros(8, 3), torch.arange(8) % 4
+    real = source_targets(8, True, False, torch.Generator())
+    assert real.tolist() == [1.0] * 8 and source_targets(8, False, False, torch.Generator()).tolist() == [0.0] * 8
+    assert source_class_loss(Stub(), x, real, classes).item() == pytest.approx(math.log(2) + math.log(4))
+    assert source_class_loss(Stub(), x, real, classes, source=False).item() == pytest.approx(math.log(4))
+    smooth_real = source_targets(1000, True, True, torch.Generator().manual_seed(0))
+    smooth_fake = source_targets(1000, False, True, torch.Generator().manual_seed(0))
+    assert 0.7 <= smooth_real.min() and smooth_real.max() < 1.2 and smooth_real.std() > 0.1
+    assert 0.0 <= smooth_fake.min() and smooth_fake.max() < 0.3
+    assert class_prior(torch.tensor([0, 0, 0, 1]), 3).tolist() == [0.75, 0.25, 0.0]
 
 
 def test_class_only_epochs_leave_the_source_head_untouched(tmp_path):

@@ -1,0 +1,46 @@
+"""A method from outside the repository: the README's "Add a method" example, pasted into
+files of their own, is listed and run in a suite of its own through worker processes; a
+missing or broken plugin is a one-line error."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from tests.conftest import ROOT, run_cli
+
+
+def readme_blocks(language: str) -> list[str]:
+    """The README's ``language`` code blocks of the "Add a method" section, in order."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Add a method"):]
+    section = section[:section.index("\n## ", 1)] if "\n## " in section[1:] else section
+    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.S)
+
+
+def test_readme_plugin_method_is_listed_and_runs_in_its_own_suite_in_worker_processes(tmp_path):
+    plugin, suite = tmp_path / "my_kd.py", tmp_path / "my_suite.yaml"
+    plugin.write_text(readme_blocks("python")[0])
+    suite.write_text(readme_blocks("yaml")[0])
+    listed = run_cli("--plugin", str(plugin), "--list", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert re.search(r"^\s+my_kd\s+family: offline_kd", listed.stdout, flags=re.M)
+    out = run_cli("--plugin", "my_kd.py", "--suite", "my_suite.yaml", "--profile", "smoke",
+                  "--executor", "local", "--workers", "2", cwd=tmp_path)  # workers import the plugin too
+    assert out.returncode == 0, out.stderr[-3000:]
+    table = pd.read_csv(tmp_path / "results" / "tables" / "my_suite_smoke" / "mine.csv").set_index("label")
+    assert table.loc["My-KD", "n"] == 2 and table.loc["My-KD", "mean"] > 0.3  # ten digits: chance is 0.1
+    again = run_cli("--plugin", "my_kd.py", "--suite", "my_suite.yaml", "--profile", "smoke", cwd=tmp_path)
+    assert "nothing to train" in again.stdout + again.stderr  # cached, plugin code unchanged
+
+
+def test_missing_or_broken_plugins_are_one_line_errors(tmp_path):
+    missing = run_cli("--plugin", str(tmp_path / "absent.py"), "--list")
+    assert missing.returncode == 2 and "absent.py: no such file" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('half-written plugin')\n")
+    out = run_cli("--plugin", str(broken), "--list")
+    assert out.returncode == 2 and "RuntimeError: half-written plugin" in out.stderr
+    unknown = run_cli("--plugin", "no_such_module_anywhere", "--list")
+    assert unknown.returncode == 2 and "no module of that name" in unknown.stderr
