@@ -32,6 +32,9 @@ def list_text() -> str:
         doc = read_yaml(suite_path(name))
         lines.append(f"  {name:<18} papers: {', '.join(doc.get('papers', []))}; "
                      f"profiles: {', '.join(doc.get('profiles', {}))}")
+        for profile, body in doc.get("profiles", {}).items():  # what each profile runs and costs
+            text = " ".join(str((body or {}).get("description", "")).split())
+            lines.append(f"    {profile:<7} {text[:110] + ('...' if len(text) > 110 else '')}")
     lines.append("Methods:")
     for e in METHODS.entries():
         lines.append(f"  {e.name:<18} family: {e.meta.get('family')}; paper: {e.meta.get('paper')}")

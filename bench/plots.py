@@ -2,7 +2,8 @@
 
 An experiment's ``figure`` says what to draw:
 - ``true`` or ``{kind: curves, y: [acc]}``: curves.csv columns against epoch, one line per
-  method label (mean over seeds, band = ±1 std); for accuracy the teacher appears as a
+  method label (mean over seeds, band = ± 1 std, clipped to [0, 1] for accuracies; the
+  legend gives each line's number of runs); for accuracy the teacher appears as a
   dashed line at its mean (KDGAN Fig. 3a; Fig. 7 plots ``grad_var_adv``/``grad_var_ds``).
 - ``{kind: sweep, y: [acc_best]}``: a summary metric against each ``sweep`` parameter's
   value, one panel per swept parameter, one line per method label, the experiment's rows
@@ -65,6 +66,32 @@ def plot_curves(plan: Plan, store: Store, frame: pd.DataFrame, out_dir: Path) ->
     return written
 
 
+UNIT_RANGE = ("acc", "auc", "accuracy", "p_at_", "f_at_", "map", "mrr")
+"""Metrics that live in [0, 1]: their bands are clipped there (a mean + std of 0.99 + 0.04
+would draw a band past what an accuracy can be)."""
+BAND = "line: mean; band: ± 1 std (ddof=0) over the n runs named in the legend"
+
+
+def in_unit_range(metric: str) -> bool:
+    return metric.startswith(UNIT_RANGE)
+
+
+def mean_band(ax, data: pd.DataFrame, x: str, y: str, hue: str, marker: str | None = None,
+              first_colour: int = 0) -> None:
+    """One line per ``hue`` value: the mean of ``y`` at each ``x`` and a ± 1 std band, clipped
+    to [0, 1] for metrics that live there; the legend says how many runs each line averages."""
+    for k, (label, group) in enumerate(data.groupby(hue, sort=False)):
+        stats = group.groupby(x)[y].agg(mean="mean", std=lambda v: v.std(ddof=0)).sort_index()
+        low, high = stats["mean"] - stats["std"], stats["mean"] + stats["std"]
+        if in_unit_range(y):
+            low, high = low.clip(0, 1), high.clip(0, 1)
+        colour = f"C{first_colour + k}"
+        ax.plot(stats.index, stats["mean"], marker=marker, color=colour,
+                label=f"{label} (n={group['run_id'].nunique()})")
+        ax.fill_between(stats.index, low, high, color=colour, alpha=0.2, lw=0)
+    ax.set_title(BAND, fontsize=7)
+
+
 def draw_curves(store: Store, runs: pd.DataFrame, exp: dict, spec: dict):
     curves = store.curves(runs["run_id"].unique())
     ys = [y for y in spec["y"] if y in curves]
@@ -76,7 +103,7 @@ def draw_curves(store: Store, runs: pd.DataFrame, exp: dict, spec: dict):
     for ax, y in zip(axes[0], ys):
         teacher = curves[curves["label"] == "Teacher"]
         students = curves[(curves["label"] != "Teacher") & curves[y].notna()]
-        sns.lineplot(data=students, x=x, y=y, hue="label", errorbar="sd", ax=ax)
+        mean_band(ax, students, x, y, "label")
         if y == "acc" and not teacher.empty:
             best = teacher.groupby("run_id")["acc"].max().mean()
             ax.axhline(best, ls="--", color="black", lw=1, label=f"Teacher ({best:.3f})")
@@ -103,7 +130,7 @@ def draw_sweep(store: Store, runs: pd.DataFrame, exp: dict, spec: dict):
         for row, y in enumerate(ys):
             ax = axes[row][col]
             swept[y] = pd.to_numeric(swept[y], errors="coerce")
-            sns.lineplot(data=swept, x="x", y=y, hue="line", errorbar="sd", marker="o", ax=ax)
+            mean_band(ax, swept, "x", y, "line", marker="o")
             for k, (label, group) in enumerate(fixed.groupby("label")):
                 mean = pd.to_numeric(group[y], errors="coerce").mean()
                 ax.axhline(mean, ls="--", lw=1, color=f"C{k + swept['line'].nunique()}", label=f"{label} ({mean:.3f})")

@@ -79,6 +79,60 @@ def unmeasured_lines(runs: pd.DataFrame) -> list[str]:
     return [f"Not measured: {note}" for note in notes] + ([""] if len(notes) else [])
 
 
+BUDGET_KEYS = {"epochs": "epochs", "iters_per_epoch": "iters/epoch", "batch_size": "batch", "trees": "trees",
+               "class_only_epochs": "class-only epochs"}
+"""Config fields that say how much a run trained (shown when the run has them)."""
+
+
+def number_text(value) -> str:
+    """2 for 2.0 (a CSV round trip turns ints into floats), anything else as it is."""
+    try:
+        return str(int(value)) if float(value).is_integer() else str(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def duration_text(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def budget_text(runs: pd.DataFrame) -> str:
+    """The budget fields of ``runs``' configs, each value once (several when they differ)."""
+    parts = []
+    for key, name in BUDGET_KEYS.items():
+        values = runs.get(f"cfg.{key}", pd.Series(dtype=object)).dropna().unique()
+        if len(values):
+            parts.append(f"{name} " + "/".join(number_text(v) for v in values))
+    return ", ".join(parts) or "–"
+
+
+def runs_lines(frame: pd.DataFrame) -> list[str]:
+    """Per row label and dataset: the nets, the budget, best and last accuracy and the compute
+    spent; then the commits the runs were trained with and whether the tree was dirty."""
+    done = frame[frame["status"] == "done"].drop_duplicates(["run_id", "label"])
+    if done.empty:
+        return []
+    mean = lambda g, c: f"{pd.to_numeric(g[c], errors='coerce').mean():.3f}" if c in g and g[c].notna().any() else "–"  # noqa: E731
+    rows = []
+    for (label, dataset), g in done.groupby(["label", "dataset"], sort=False):
+        teachers = g.get("teacher_arch", pd.Series([None] * len(g), index=g.index))
+        nets = sorted({f"{t} → {a}" if isinstance(t, str) and t else str(a) for t, a in zip(teachers, g["arch"])})
+        rows.append({"label": label, "dataset": dataset, "nets": ", ".join(nets), "budget": budget_text(g),
+                     "acc_best": mean(g, "acc_best"), "acc_last": mean(g, "acc_last"), "runs": g["run_id"].nunique(),
+                     "compute": duration_text(pd.to_numeric(g["wall_time_s"], errors="coerce").sum())})
+    lines = ["## Runs", "",
+             "What each row trained (teacher → student), its budget, the mean best and last test accuracy "
+             "over its runs (a method's curve may peak before its end) and the wall time its runs took:", "",
+             to_markdown(pd.DataFrame(rows).set_index("label")), ""]
+    runs = frame[frame["status"] == "done"].drop_duplicates("run_id")
+    column = lambda name: runs[name] if name in runs else pd.Series(None, index=runs.index, dtype=object)  # noqa: E731
+    versions = "`" + column("code_version").fillna("not recorded").astype(str).str[:12] + "`"
+    dirty = column("code_dirty").map(lambda d: " with uncommitted changes" if str(d) == "True" else "")
+    trained = (versions + dirty).value_counts()
+    lines += ["Trained with: " + "; ".join(f"{v} ({n} run{'s' * (n != 1)})" for v, n in trained.items()), ""]
+    return lines
+
+
 def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, figures: list[Path],
                   command: str, out_dir: Path) -> str:
     seeds = sorted(frame["seed"].unique().tolist())
@@ -124,6 +178,7 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
             lines += [f"- `{r['run_id']}` {r['label']} {r['dataset']} seed {r['seed']}: {r['error']}"
                       for _, r in runs.iterrows()]
             lines.append("")
+    lines += runs_lines(frame)
     if figures:
         lines += ["## Figures", ""]
         lines += [f"![{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in figures]

@@ -35,14 +35,28 @@ from bench.spec import RunSpec
 from bench.store import CORRUPT, DONE, FAILED, Store, atomic_write_csv, atomic_write_text, clean_tmp
 
 
+def _git(*args: str) -> str | None:
+    """``git args`` in this checkout: its output, or None outside a git checkout."""
+    try:
+        out = subprocess.run(["git", *args], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent, timeout=10)
+        return out.stdout.strip() if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parent, timeout=10)
-        return out.stdout.strip() if out.returncode == 0 else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    """The checkout's commit, or "unknown" outside a git checkout."""
+    return _git("rev-parse", "HEAD") or "unknown"
+
+
+@functools.lru_cache(maxsize=1)
+def code_dirty() -> bool | None:
+    """Whether tracked files differ from that commit (None: unknown): a run trained on a dirty
+    tree cannot be rebuilt from its commit alone, and the report says so."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status)
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -157,7 +171,8 @@ def _attempt(spec: RunSpec, store: Store, expect: Expect, device: str | None,
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    row.update(wall_time_s=round(ctx.wall_time_s, 2), device=str(dev), code_fingerprint=record["code_fingerprint"],
+    row.update(wall_time_s=round(ctx.wall_time_s, 2), device=str(dev), code_version=record["code_version"],
+               code_dirty=code_dirty(), code_fingerprint=record["code_fingerprint"],
                data_fingerprint=json.dumps(ctx.datasets, sort_keys=True), threads=pinned["threads"],
                deterministic=pinned["deterministic"], device_type=pinned["device_type"])
     if row["status"] == DONE:

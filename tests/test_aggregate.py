@@ -106,3 +106,26 @@ def test_departures_come_from_the_profile_the_datasets_and_the_config_docstrings
     assert any(d.startswith("Caltech101: training images") for d in found.departures)  # the registry
     assert any(c.startswith("`mad.delta = 20.0`") and "unconfirmed" in c for c in found.choices)
     assert any("KD-REL / KD-UNR alternative data" in c for c in found.choices)
+
+
+def test_figure_bands_are_one_std_clipped_to_the_unit_range_and_say_so():
+    """MNIST's band reached 1.03: an accuracy band stops at 1; the legend names each line's
+    number of runs and the panel says what the band is."""
+    import matplotlib.pyplot as plt
+
+    from bench.plots import BAND, mean_band
+
+    data = pd.DataFrame({"run_id": ["a", "b", "c"] * 2, "epoch": [1] * 3 + [2] * 3,
+                         "acc": [0.98, 1.0, 1.0, 0.5, 0.6, 0.7], "label": "DFAD"})
+    fig, ax = plt.subplots()
+    mean_band(ax, data, "epoch", "acc", "label")
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.max() == 1.0  # 0.9933 + 0.0094 clipped
+    assert round(band.min(), 4) == round(0.6 - (2 / 3) ** 0.5 * 0.1, 4)  # ddof=0 std of 0.5, 0.6, 0.7
+    assert ax.get_legend_handles_labels()[1] == ["DFAD (n=3)"] and ax.get_title() == BAND
+    plt.close(fig)
+    loss = data.assign(loss=[1.0, 3.0, 5.0, 0, 0, 0])
+    fig, ax = plt.subplots()
+    mean_band(ax, loss, "epoch", "loss", "label")  # a loss is not clipped
+    assert ax.collections[0].get_paths()[0].vertices[:, 1].max() > 4.6
+    plt.close(fig)
