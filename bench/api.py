@@ -264,7 +264,7 @@ def aggregate_suite(plan: Plan, opts: Options, out_dir: Path, command: str | Non
     figures = plot_curves(plan, store, frame, out_dir)
     command = command or "python " + " ".join(shlex.quote(a) for a in sys.argv)
     write_report(out_dir / "report.md", render_report(plan, results, frame, figures, command, out_dir))
-    parts = []
+    parts = [f"note: {note}" for note in plan.notes]
     for r in results:
         parts += [f"{r.table.id} ({r.table.metric_names}):", to_markdown(cell_texts(r))]
         parts += [f"  claim {v.claim.text}: {v.verdict}" for v in r.verdicts]

@@ -40,6 +40,9 @@ EXPERIMENT_KEYS = {"id", "methods", "datasets", "pairs", "figure", "description"
 VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets", "pairs", "sampler"}
 """``sampler``: params of the AC-GAN this variant samples from (GAN-TSC §5's inferior GAN)."""
 PAIR_KEYS = {"name", "teacher", "student", "discriminator", "sampler", "params"}
+BUDGETS_FROM = "budgets_from"
+"""``dataset_params.<dataset>.budgets_from: <other>``: the dataset runs on settings measured on
+another dataset; the report says so."""
 DISCRIMINATOR_SEED = 10_000
 """Offset between a discriminator's seed and its teacher's: same architecture, own weights."""
 TABLE_KEYS = {"id", "experiment", "rows", "cols", "metric", "metrics", "reference", "caption", "protocol", "cost"}
@@ -104,6 +107,9 @@ class Plan:
     """Known departures from the papers in this profile (listed in the report)."""
     choices: list[str] = field(default_factory=list)
     """Settings the papers leave open, and what this profile uses (listed in the report)."""
+    notes: list[str] = field(default_factory=list)
+    """What a reader must know about how this plan differs from the profile as written (a
+    dataset override running on budgets set for another dataset)."""
 
     @property
     def specs(self) -> list[RunSpec]:
@@ -298,7 +304,10 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
             check_keys(pair.get("params", {}), set(METHODS.names()), f"{pwhere}.params")
             pairs[ds].append({"name": pair.get("name", f"{pair['teacher']}>{pair['student']}"),
                               "where": pwhere, **pair})
-        check_keys(ds_params.get(ds, {}), set(METHODS.names()), f"{where}.dataset_params.{ds}")
+        check_keys(ds_params.get(ds, {}), set(METHODS.names()) | {BUDGETS_FROM}, f"{where}.dataset_params.{ds}")
+        if ds_params.get(ds, {}).get(BUDGETS_FROM, ds) not in DATASETS:
+            raise UserError(f"{where}.dataset_params.{ds}.{BUDGETS_FROM}: unknown dataset "
+                            f"{ds_params[ds][BUDGETS_FROM]!r}; accepted: {', '.join(DATASETS.names())}")
         by_n = n_params.get(ds, {})
         if not isinstance(by_n, dict):
             raise UserError(f"{where}.n_train_params.{ds}: expected a mapping from training-set sizes "
@@ -503,7 +512,14 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     notes = {key: [str(x) for x in as_list(prof[key], f"{where}.{key}")] if key in prof else []
              for key in ("departures", "choices")}
     notes["departures"] += [f"set on the command line: --set {item}" for item in overrides or []]
+    written_for = as_list(prof["datasets"], f"{where}.datasets")
+    borrowed = {ds: ds_params[ds][BUDGETS_FROM] if BUDGETS_FROM in ds_params.get(ds, {}) else ", ".join(written_for)
+                for ds in ds_list if BUDGETS_FROM in ds_params.get(ds, {})
+                or (ds not in written_for and ds not in ds_params)}
+    notes["notes"] = [f"{ds}: the {profile} profile's budgets were set for {source}, not measured on {ds} ({path.name} "
+                      "gives it no settings of its own): a teacher may stop before it plateaus, a method before "
+                      "it converges" for ds, source in borrowed.items()]
     return Plan(doc["name"], profile, path, list(doc.get("papers", [])), jobs, tables, claims,
                 slurm, bool(prof.get("matches_paper", False)) and set(ds_list) <= set(prof["datasets"])
                 and {n for ns in n_by_ds.values() for n in ns} <= profile_n, experiments,
-                notes["departures"], notes["choices"])
+                notes["departures"], notes["choices"], notes["notes"])

@@ -147,6 +147,7 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
         "- Comparable to the papers' numbers: " + comparability(plan, results),
         "",
     ]
+    lines += [f"- **Note**: {note}" for note in plan.notes] + ([""] if plan.notes else [])
     if plan.matches_paper:
         lines += departure_lines(collect_departures(plan, frame))
     for result in results:

@@ -130,3 +130,15 @@ def test_sweeps_expand_to_rows_and_override_profile_budgets():
     assert loss == {256}  # the profile's budget where nothing is swept
     alpha = {j.label: j.spec.config["alpha"] for j in plan.jobs if j.experiment == "mad_alpha"}
     assert alpha["MAD[alpha=1.0]"] == 1.0 and len(alpha) == 5
+
+
+def test_a_dataset_override_without_its_own_budgets_is_noted():
+    """Fashion-MNIST on dfkd_small's quick budgets (written for digits): the plan, hence the
+    report and the terminal, says the budgets were set for another dataset."""
+    assert load_plan("dfkd_small", "quick").notes == []
+    assert load_plan("dfkd_small", "quick", datasets=["mnist"]).notes == []  # measured on MNIST
+    notes = load_plan("dfkd_small", "quick", datasets=["fashion_mnist"]).notes  # declared: MNIST's
+    assert len(notes) == 1 and notes[0].startswith("fashion_mnist: ") and "set for mnist" in notes[0]
+    notes = load_plan("gantsc_images", "quick", datasets=["digits"]).notes  # nothing of its own: the profile's
+    assert len(notes) == 1 and "digits: the quick profile's budgets were set for cifar10" in notes[0]
+    assert load_plan("kdgan_compression", "quick", datasets=["cifar10"]).notes == []  # it has dataset_params
