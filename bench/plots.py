@@ -87,7 +87,7 @@ def mean_band(ax, data: pd.DataFrame, x: str, y: str, hue: str, marker: str | No
             low, high = low.clip(0, 1), high.clip(0, 1)
         colour = f"C{first_colour + k}"
         ax.plot(stats.index, stats["mean"], marker=marker, color=colour,
-                label=f"{label} (n={group['run_id'].nunique()})")
+                label=f"{label} (n={group.groupby(x).size().max()})")  # runs behind each point
         ax.fill_between(stats.index, low, high, color=colour, alpha=0.2, lw=0)
     ax.set_title(BAND, fontsize=7)
 

@@ -119,7 +119,8 @@ def runs_lines(frame: pd.DataFrame) -> list[str]:
         nets = sorted({f"{t} → {a}" if isinstance(t, str) and t else str(a) for t, a in zip(teachers, g["arch"])})
         rows.append({"label": label, "dataset": dataset, "nets": ", ".join(nets), "budget": budget_text(g),
                      "acc_best": mean(g, "acc_best"), "acc_last": mean(g, "acc_last"), "runs": g["run_id"].nunique(),
-                     "compute": duration_text(pd.to_numeric(g["wall_time_s"], errors="coerce").sum())})
+                     "compute": duration_text(pd.to_numeric(g.get("wall_time_s", pd.Series(dtype=float)),
+                                                            errors="coerce").sum())})
     lines = ["## Runs", "",
              "What each row trained (teacher → student), its budget, the mean best and last test accuracy "
              "over its runs (a method's curve may peak before its end) and the wall time its runs took:", "",

@@ -209,7 +209,7 @@ def test_sweep_figure_has_one_panel_per_parameter_whatever_the_profiles():
                          for name in ("alpha", "beta", "gamma") for v in (0.1, 1.0, 10.0)])
     fig = draw_sweep(None, runs, exp, {"y": ["p_at_3"]})
     assert [ax.get_xlabel() for ax in fig.axes] == ["alpha", "beta", "gamma"]
-    assert all([t.get_text() for t in ax.get_legend().get_texts()] == ["KDGAN"] for ax in fig.axes)
+    assert all([t.get_text() for t in ax.get_legend().get_texts()] == ["KDGAN (n=1)"] for ax in fig.axes)
 
 
 def test_paper_profile_without_feature_files_exits_2_naming_the_file(dirs):
