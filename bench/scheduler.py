@@ -322,13 +322,14 @@ def submit_slurm(groups: list[list[RunSpec]], opts: Options, executor: Any = Non
                 jobs.append(job)
         return jobs
 
-    first = 0
-    for k, group in enumerate(groups):
+    per_level = []
+    for group in groups:
         if submitted:
             executor.update_parameters(
                 slurm_additional_parameters={"dependency": "afterany:" + ":".join(array_ids(submitted))})
-        submitted += arrays(group)
-        first = len(submitted) if k == 0 else first
-    tqdm.write(f"submitted {first} teacher and {len(submitted) - first} other jobs "
+        jobs = arrays(group)
+        submitted += jobs
+        per_level.append(len(jobs))
+    tqdm.write(f"submitted {len(submitted)} jobs, by dependency level {' + '.join(map(str, per_level)) or '0'} "
                f"(arrays {', '.join(array_ids(submitted)) or '-'}); check with --status")
     return submitted
