@@ -158,10 +158,15 @@ def test_tabular_suite_plan_and_its_guards(tmp_path):
         load_plan(str(suite), "smoke")
 
 
-def test_gantsc_tabular_smoke_suite_end_to_end(dirs):
-    out = run_cli("--suite", "gantsc_tabular", "--profile", "smoke", "--results-dir", str(dirs["results"]),
+def run_smoke(suite: str, dirs) -> None:
+    """The suite's smoke profile through the CLI, into the test's folders; it must succeed."""
+    out = run_cli("--suite", suite, "--profile", "smoke", "--results-dir", str(dirs["results"]),
                   "--tables-dir", str(dirs["tables"]))
     assert out.returncode == 0, out.stderr[-3000:]
+
+
+def test_gantsc_tabular_smoke_suite_end_to_end(dirs):
+    run_smoke("gantsc_tabular", dirs)
     single = pd.read_csv(dirs["tables"] / "gantsc_single_tree.csv").set_index("label")["mean"]
     assert single["Teacher"] > single["Student-only"] and single["TSC-training"] > single["Student-only"]
     assert single["MUNGE"] > single["Student-only"]
@@ -252,9 +257,7 @@ def test_sampler_params_on_a_method_without_a_sampler_are_refused(tmp_path):
 
 
 def test_gantsc_images_smoke_suite_end_to_end(dirs):
-    out = run_cli("--suite", "gantsc_images", "--profile", "smoke", "--results-dir", str(dirs["results"]),
-                  "--tables-dir", str(dirs["tables"]))
-    assert out.returncode == 0, out.stderr[-3000:]
+    run_smoke("gantsc_images", dirs)
     table1 = pd.read_csv(dirs["tables"] / "gantsc_table1.csv").set_index("label")["mean"]
     assert table1["Teacher"] > 0.3 and table1["Student-only"] > 0.2  # ten digits: chance is 0.1
     scores = pd.read_csv(dirs["tables"] / "gantsc_table2.csv").set_index("label")
