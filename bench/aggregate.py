@@ -126,8 +126,9 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
     sizes = data_sizes(sub)
     cells = []
     by_n = "n_train" in (table.reference or {})
+    ref_metrics = (table.reference or {}).get("metrics", {})
     for metric, header in metrics:
-        ref = reference_lookup(table, metric=header) if with_paper else {}
+        ref = reference_lookup(table, metric=ref_metrics.get(header, header)) if with_paper else {}
         # the paper's numbers are shown only beside columns run on the official data sizes
         ref = {k: v for k, v in ref.items() if k[0] not in sizes or sizes[k[0]].matches}
         for (row, col, dataset, pair, n), group in sub.groupby([table.rows, "column", "dataset", "pair", "n_train"],
@@ -140,6 +141,7 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
             params, macs = arch_cost(group["arch"].iloc[0], dataset) if table.cost else (np.nan, np.nan)
             paper_macs = ref_cost.get((dataset, pair, row), ref_cost.get((dataset, None, row), (np.nan,)))[0]
             cells.append({"label": row, "column": f"{col} {header}" if header else col, "dataset": dataset,
+                          "metric": metric,
                           "pair": pair, "n": len(values), "n_expected": len(group), "n_done": len(done),
                           "n_failed": int((group["status"] == "failed").sum()),
                           "mean": values.mean() if len(values) else np.nan,
@@ -147,18 +149,66 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
                           "sd": values.std(ddof=1) if len(values) > 1 else np.nan,
                           "paper": paper[0], "paper_std": paper[1],
                           "params": params, "macs": macs, "paper_macs": paper_macs})
+    if table.average:
+        averages = average_cells(sub, table, rows, ref_metrics if with_paper else None)
+        cells += averages
+        cols += list(dict.fromkeys(c["column"] for c in averages))
     cells_df = pd.DataFrame(cells)
+    if table.gain:
+        cells_df["gain"] = gains(cells_df, table.gain)
     result = TableResult(table, cells_df, rows, cols, [], with_paper, sizes)
     result.verdicts = [check_claim(parse_claim(c["claim"]), result.samples, claim_columns(c, cols))
                        for c in plan.claims if c["table"] == table.id]
     return result
 
 
+def average_cells(sub: pd.DataFrame, table: Table, rows: list[str], ref_metrics: dict | None) -> list[dict]:
+    """Per row and metric, the mean over the table's columns taken per seed, then mean ±
+    std over the seeds where every column finished (AFD Table 4's "Average"). A row that
+    does not run in every column has no average."""
+    out = []
+    n_cols = sub["column"].nunique()
+    dataset = sub["dataset"].iloc[0]
+    for metric, header in table.metric_columns():
+        ref = reference_lookup(table, metric=ref_metrics.get(header, header)) if ref_metrics is not None else {}
+        for row in rows:
+            mine = sub[sub[table.rows] == row].drop_duplicates("run_id")
+            done = mine[mine["status"] == "done"]
+            values = done.assign(v=pd.to_numeric(done.get(metric, pd.Series(dtype=float)), errors="coerce"))
+            per_seed = values.dropna(subset=["v"]).groupby("seed")["v"].agg(["mean", "count"])
+            seeds = (per_seed[per_seed["count"] == n_cols]["mean"] if mine["column"].nunique() == n_cols
+                     else pd.Series(dtype=float))
+            paper = ref.get((dataset, table.average, row), (np.nan, np.nan))
+            out.append({"label": row, "column": f"{table.average} {header}" if header else table.average,
+                        "dataset": dataset, "metric": metric, "pair": table.average, "n": len(seeds),
+                        "n_expected": mine["seed"].nunique(), "n_done": len(seeds),
+                        "n_failed": int((mine["status"] == "failed").sum()),
+                        "mean": seeds.mean() if len(seeds) else np.nan,
+                        "std": seeds.std(ddof=0) if len(seeds) else np.nan,
+                        "sd": seeds.std(ddof=1) if len(seeds) > 1 else np.nan,
+                        "paper": paper[0], "paper_std": paper[1], "params": np.nan, "macs": np.nan,
+                        "paper_macs": np.nan})
+    return out
+
+
+def gains(cells: pd.DataFrame, gain: dict) -> pd.Series:
+    """Each cell's mean minus the ``over`` row's mean in its column, for the ``metrics``'
+    columns (all when not named); NaN elsewhere and on the ``over`` row itself."""
+    base = cells[cells["label"] == gain["over"]].set_index("column")["mean"]
+    wanted = gain.get("metrics")
+    keep = cells["metric"].isin(wanted) if wanted else pd.Series(True, index=cells.index)
+    out = cells["mean"] - cells["column"].map(base)
+    return out.where(keep & (cells["label"] != gain["over"]))
+
+
 def claim_columns(claim: dict, cols: list[str]) -> list[str]:
-    """The columns a claim is about: all, or those of its ``n_train`` sizes ("... n=100")."""
-    if "n_train" not in claim:
-        return cols
-    return [c for c in cols if any(c.endswith(f" n={n}") for n in claim["n_train"])]
+    """The columns a claim is about: all, those of its ``n_train`` sizes ("... n=100"), or
+    those of one metric header of a several-metric table (``metric: "2 Net Avg"``)."""
+    if "n_train" in claim:
+        cols = [c for c in cols if any(c.endswith(f" n={n}") for n in claim["n_train"])]
+    if "metric" in claim:
+        cols = [c for c in cols if c.endswith(f" {claim['metric']}")]
+    return cols
 
 
 def reference_samples(table: Table) -> tuple[dict[tuple[str, str], Sample], list[str]]:
@@ -238,6 +288,12 @@ def fmt(mean: float, std: float, n: int, n_expected: int, n_failed: int, n_done:
     return text
 
 
+def gain_text(cell: dict) -> str:
+    """" (+0.034)": a cell's gain over the table's ``gain.over`` row, when it has one."""
+    value = cell.get("gain", np.nan)
+    return "" if pd.isna(value) else f" ({value:+.3f})"
+
+
 def cost_text(cell: dict | None, with_paper: bool) -> str:
     """Our measured MACs ("FLOPs" as the papers print them) and the paper's beside them."""
     if cell is None or pd.isna(cell["macs"]):
@@ -256,7 +312,7 @@ def cell_texts(result: TableResult) -> pd.DataFrame:
         if result.table.cost:
             out[f"{col} FLOPs"] = [cost_text(by.get((r, col)), result.with_paper) for r in result.rows]
         out[col] = [fmt(**{k: by[(r, col)][k] for k in ("mean", "std", "n", "n_expected", "n_failed", "n_done")})
-                    if (r, col) in by else "–" for r in result.rows]
+                    + gain_text(by[(r, col)]) if (r, col) in by else "–" for r in result.rows]
         if result.with_paper:
             paper, delta = [], []
             for r in result.rows:

@@ -39,14 +39,18 @@ PROFILE_KEYS = {"description", "datasets", "seeds", "n_train", "pairs", "params"
 EXPERIMENT_KEYS = {"id", "methods", "datasets", "pairs", "figure", "description", "profiles", "n_train"}
 VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets", "pairs", "sampler"}
 """``sampler``: params of the AC-GAN this variant samples from (GAN-TSC §5's inferior GAN)."""
-PAIR_KEYS = {"name", "teacher", "student", "discriminator", "sampler", "params"}
+PAIR_KEYS = {"name", "teacher", "student", "discriminator", "sampler", "params", "nets"}
+NETS_KEY = "nets"
+"""``pairs.<ds>.nets: [a, b, ...]``: the nets an online method trains together (AFD); the
+pair's student defaults to the first, its teacher (a pre-trained peer) to the last."""
 BUDGETS_FROM = "budgets_from"
 """``dataset_params.<dataset>.budgets_from: <other>``: the dataset runs on settings measured on
 another dataset; the report says so."""
 DISCRIMINATOR_SEED = 10_000
 """Offset between a discriminator's seed and its teacher's: same architecture, own weights."""
-TABLE_KEYS = {"id", "experiment", "rows", "cols", "metric", "metrics", "reference", "caption", "protocol", "cost"}
-REFERENCE_KEYS = {"paper", "table", "metric", "datasets", "methods", "pairs", "n_train", "runs"}
+TABLE_KEYS = {"id", "experiment", "rows", "cols", "metric", "metrics", "reference", "caption", "protocol", "cost",
+              "gain", "average"}
+REFERENCE_KEYS = {"paper", "table", "metric", "metrics", "datasets", "methods", "pairs", "n_train", "runs"}
 FIGURE_KEYS = {"kind", "y", "log_y", "x", "log_x"}
 FIGURE_KINDS = ("curves", "sweep", "scatter")
 """An experiment's ``figure``: true, or {kind: curves | sweep | scatter, y: metric(s), log_y,
@@ -76,8 +80,14 @@ class Table:
     """Show each row's net FLOPs (MACs, measured) beside its column, as DFAD Table 2 does."""
     metrics: dict[str, str] | None = None
     """Several metrics side by side: summary column -> header (and the paper's metric name
-    in the reference csv), one column per (``cols`` value, metric), as KDGAN Table 2 prints
-    P@3 ... MRR per tag set. ``metric`` is then ignored."""
+    in the reference csv unless ``reference.metrics`` maps it), one column per (``cols``
+    value, metric), as KDGAN Table 2 prints P@3 ... MRR per tag set. ``metric`` is then ignored."""
+    gain: dict[str, Any] | None = None
+    """``{over: <row>, metrics: [summary columns]}``: each other row's difference to that row's
+    mean in the same column, printed after the cell (AFD Table 3's "(+x%)" over Vanilla)."""
+    average: str | None = None
+    """A column of that name averaging each row over the table's columns, per seed (AFD Table
+    4's "Average" pair row)."""
 
     def metric_columns(self) -> list[tuple[str, str | None]]:
         """(summary column, header suffix or None) for each metric the table shows."""
@@ -180,6 +190,13 @@ def per_profile(value: Any, profile: str, where: str) -> list:
     if profile not in value and "default" not in value:
         raise UserError(f"{where}: no entry for profile {profile!r} and no 'default'")
     return as_list(value.get(profile, value.get("default")), f"{where}.{profile}")
+
+
+def pair_name(pair: dict) -> str:
+    """A pair's ``name``, else ``a+b`` for online nets, else ``teacher>student``."""
+    if NETS_KEY in pair and isinstance(pair[NETS_KEY], list):
+        return pair.get("name", "+".join(map(str, pair[NETS_KEY])))
+    return pair.get("name", f"{pair.get('teacher')}>{pair.get('student')}")
 
 
 def select_pairs(available: list[dict], wanted: list[str] | None, where: str) -> list[dict]:
@@ -297,12 +314,20 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
         pairs[ds] = []
         for k, pair in enumerate(entries):
             pwhere = f"{where}.pairs.{key}" + (f"[{k}]" if isinstance(raw_pairs[key], list) else "")
+            if NETS_KEY in pair:
+                nets = pair[NETS_KEY]
+                if not (isinstance(nets, list) and nets and all(isinstance(n, str) for n in nets)):
+                    raise UserError(f"{pwhere}.nets: expected a list of net names (e.g. [resnet32, resnet32]), "
+                                    f"got {nets!r}")
+                for k, net in enumerate(nets):
+                    NETS.get(net, f"{pwhere}.nets[{k}]")
+                pair = {"student": nets[0], "teacher": nets[-1], **pair}
             check_keys(pair, PAIR_KEYS, pwhere, ("teacher", "student"))
             for role in ("teacher", "student", "discriminator", "sampler"):
                 if role in pair:
                     NETS.get(pair[role], f"{pwhere}.{role}")
             check_keys(pair.get("params", {}), set(METHODS.names()), f"{pwhere}.params")
-            pairs[ds].append({"name": pair.get("name", f"{pair['teacher']}>{pair['student']}"),
+            pairs[ds].append({"name": pair_name(pair),
                               "where": pwhere, **pair})
         check_keys(ds_params.get(ds, {}), set(METHODS.names()) | {BUDGETS_FROM}, f"{where}.dataset_params.{ds}")
         if ds_params.get(ds, {}).get(BUDGETS_FROM, ds) not in DATASETS:
@@ -335,7 +360,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     profile_n = {n for v in (profile_n.values() if isinstance(profile_n, dict) else [profile_n])
                  for n in (v if isinstance(v, list) else [v]) if isinstance(n, (int, type(None)))}
     # names defined in any profile: an experiment's pair preference list spans profiles
-    pair_names = {p.get("name", f"{p.get('teacher')}>{p.get('student')}")
+    pair_names = {pair_name(p)
                   for prof_doc in profiles.values() if isinstance(prof_doc, dict)
                   for v in (prof_doc.get("pairs") or {}).values()
                   for p in (v if isinstance(v, list) else [v]) if isinstance(p, dict)}
@@ -344,7 +369,10 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                  swept: dict | None = None, n: int | None = None, arch: str | None = None,
                  swept_where: str | None = None) -> tuple:
         cls = config_class(METHODS.get(method, ctx_where), arch or pair["student"])
-        layers = [(variant_params or {}, f"{ctx_where}.params"),
+        fields = {f.name for f in dataclasses.fields(cls)}
+        layers = [({NETS_KEY: pair[NETS_KEY]} if NETS_KEY in pair and NETS_KEY in fields else {},
+                   f"{pair['where']}.nets"),
+                  (variant_params or {}, f"{ctx_where}.params"),
                   (params.get(method) or {}, f"{where}.params.{method}"),
                   (ds_params.get(ds, {}).get(method) or {}, f"{where}.dataset_params.{ds}.{method}"),
                   (n_params.get(ds, {}).get(n, {}).get(method) or {},
@@ -356,7 +384,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
             build_config(cls, layer, layer_where)
         merged = {k: v for layer, _ in layers for k, v in layer.items()}
         if matches_paper:
-            require_dataset_settings(method, cls, ds, [layers[i][0] for i in (0, 2, 3, 4)], ctx_where)
+            require_dataset_settings(method, cls, ds, [layers[i][0] for i in (1, 3, 4, 5)], ctx_where)
         cfg = build_config(cls, merged, ctx_where)
         return freeze(config_dict(cfg))
 
@@ -485,6 +513,8 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                             f"accepted: {', '.join(experiments)}")
         if t.get("reference") is not None:
             check_keys(t["reference"], REFERENCE_KEYS, f"{twhere}.reference", ("paper", "table"))
+        if t.get("gain") is not None:
+            check_keys(t["gain"], {"over", "metrics"}, f"{twhere}.gain", ("over",))
         if "metrics" in t and not (isinstance(t["metrics"], dict) and t["metrics"]):
             raise UserError(f"{twhere}.metrics: expected a mapping of summary column -> header "
                             f"(e.g. {{p_at_3: P@3}}), got {t['metrics']!r}")
@@ -493,7 +523,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     table_ids = [t.id for t in tables]
     for i, c in enumerate(doc.get("claims", [])):
         cwhere = f"{path}: claims[{i}]"
-        c = check_keys(c, {"claim", "table", "source", "n_train"}, cwhere, ("claim", "table"))
+        c = check_keys(c, {"claim", "table", "source", "n_train", "metric"}, cwhere, ("claim", "table"))
         if "n_train" in c:  # a claim about some training sizes only (KDGAN: "at small n")
             as_list(c["n_train"], f"{cwhere}.n_train")
         if c["table"] not in table_ids:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterator
 
 import torch
 from torch import nn
@@ -63,6 +63,49 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=gen)
 
 
+@dataclass(frozen=True)
+class Batch:
+    """One training step of an epoch loop: where it is, and its (augmented) inputs."""
+
+    step: int
+    epoch: int
+    index: int
+    """The batch's position in its epoch."""
+    per_epoch: int
+    idx: torch.Tensor
+    """Training-set indices of the batch (on the run's device)."""
+    x: torch.Tensor | None
+    """The batch's images, augmented as the dataset declares (None without inputs)."""
+
+    @property
+    def last(self) -> bool:
+        """Whether this batch ends its epoch (schedulers step, the model is evaluated)."""
+        return self.index == self.per_epoch - 1
+
+    @property
+    def progress(self) -> float:
+        """Epochs done after this batch, fractional (ramp-ups read it)."""
+        return self.epoch + (self.index + 1) / self.per_epoch
+
+
+def epoch_batches(ctx: RunContext, recipe: EpochRecipe, inputs: torch.Tensor | None,
+                  n: int | None = None) -> Iterator[Batch]:
+    """``recipe.epochs`` seeded passes over ``inputs`` (or ``n`` draws without inputs), in
+    batches of ``recipe.batch_size``, resumable through ``ctx.steps``. Each batch's order
+    and augmentation are pure functions of (seed, step), so a resumed run sees the
+    batches it would have seen."""
+    n = len(inputs) if inputs is not None else n
+    aug = augmentation(recipe.augment, ctx.data.augment)
+    per_epoch = math.ceil(n / recipe.batch_size)
+    for step in ctx.steps(recipe.epochs * per_epoch):
+        epoch, i = divmod(step, per_epoch)
+        idx = epoch_order(n, ctx.spec.seed, epoch)[i * recipe.batch_size:(i + 1) * recipe.batch_size]
+        idx = idx.to(ctx.device)
+        x = None if inputs is None else augment_batch(inputs[idx], aug, step_generator(ctx.spec.seed, step),
+                                                     ctx.data.black)
+        yield Batch(step, epoch, i, per_epoch, idx, x)
+
+
 def train_epochs(ctx: RunContext, model: nn.Module, recipe: EpochRecipe, *,
                  inputs: torch.Tensor | None, n: int | None = None,
                  batch_loss: Callable[[torch.Tensor | None, torch.Tensor], torch.Tensor],
@@ -78,28 +121,20 @@ def train_epochs(ctx: RunContext, model: nn.Module, recipe: EpochRecipe, *,
     ``on_epoch_end(epoch, acc)`` follows. ``optimizer(params)`` replaces the recipe's
     SGD (KDGAN's pretraining uses Adam).
     """
-    n = len(inputs) if inputs is not None else n
-    aug = augmentation(recipe.augment, ctx.data.augment)
     opt = (optimizer(model.parameters()) if optimizer else
            sgd(model.parameters(), recipe.lr, recipe.momentum, recipe.weight_decay))
     sched = multistep(opt, recipe.lr_milestones, recipe.lr_gamma)
     ctx.track(model=model, opt=opt, sched=sched)
-    per_epoch = math.ceil(n / recipe.batch_size)
     model.train()
-    for step in ctx.steps(recipe.epochs * per_epoch):
-        epoch, i = divmod(step, per_epoch)
-        idx = epoch_order(n, ctx.spec.seed, epoch)[i * recipe.batch_size:(i + 1) * recipe.batch_size]
-        idx = idx.to(ctx.device)
-        x = None if inputs is None else augment_batch(inputs[idx], aug, step_generator(ctx.spec.seed, step),
-                                                     ctx.data.black)
-        loss = batch_loss(x, idx)
+    for batch in epoch_batches(ctx, recipe, inputs, n):
+        loss = batch_loss(batch.x, batch.idx)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if i == per_epoch - 1:
+        if batch.last:
             lr = opt.param_groups[0]["lr"]
             sched.step()
             acc = ctx.evaluate(model)
-            ctx.log(step + 1, epoch=epoch + 1, loss=loss.item(), acc=acc, lr=lr)
+            ctx.log(batch.step + 1, epoch=batch.epoch + 1, loss=loss.item(), acc=acc, lr=lr)
             if on_epoch_end is not None:
-                on_epoch_end(epoch + 1, acc)
+                on_epoch_end(batch.epoch + 1, acc)

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.nets.resnet_cifar import Branch
 from bench.registry import NETS
 
 
@@ -72,7 +73,12 @@ class WideResNet(nn.Module):
             return logits, acts
         return (logits, feat) if return_features else logits
 
+    def trunk_and_branch(self) -> tuple[nn.Module, nn.Module]:
+        """(stem + groups 1-2, group 3 + BN-ReLU + pool + FC) for ONE's trunk and branches."""
+        return nn.Sequential(self.conv, *self.groups[:-1]), Branch(self.groups[-1], self.fc,
+                                                                   nn.Sequential(self.bn, nn.ReLU()))
 
-for _d, _k in ((16, 1), (16, 2), (16, 4), (28, 2), (28, 4), (28, 10), (40, 1), (40, 2)):
+
+for _d, _k in ((10, 1), (10, 2), (16, 1), (16, 2), (16, 4), (28, 2), (28, 4), (28, 10), (40, 1), (40, 2)):
     NETS.register(f"wrn{_d}_{_k}", kind="classifier", input_size=32, paper="zskt / mad / afd / gan_tsc")(
         lambda num_classes, in_channels, d=_d, k=_k: WideResNet(d, k, num_classes, in_channels))
