@@ -39,6 +39,9 @@ class ONEConfig(OnlineRecipe):
     def __post_init__(self):
         if self.rampup_epochs < 0:
             raise ValueError(f"rampup_epochs must be >= 0, got {self.rampup_epochs}")
+        if len(set(self.nets)) > 1:
+            raise ValueError(f"ONE shares its lower layers between branches, so they have one architecture; "
+                             f"got nets {', '.join(self.nets)} (AFD Table 4 leaves ONE out for this reason)")
 
 
 def rampup(t: float, length: float) -> float:
@@ -91,9 +94,6 @@ def one_loss(out: Outputs, y: torch.Tensor, weight: float, temperature: float) -
 def one(ctx: RunContext, cfg: ONEConfig) -> dict[str, float]:
     archs = cfg.architectures(ctx.spec.student)
     require_nets(archs, 2, "ONE")
-    if len(set(archs)) > 1:
-        raise UserError(f"ONE shares its lower layers between branches, so its branches have one architecture; "
-                        f"the pair has {', '.join(archs)} (AFD Table 4 leaves ONE out for this reason)")
     nets = build_nets(ctx, archs)
     if not hasattr(nets[0], "trunk_and_branch"):
         raise UserError(f"ONE needs a net that splits into a shared trunk and branches (CIFAR ResNets, WRNs); "

@@ -216,12 +216,16 @@ def reference_samples(table: Table) -> tuple[dict[tuple[str, str], Sample], list
     value the paper could not produce, e.g. DAFL "FAILED", is a failed cell), and the
     columns, keyed as this table keys its columns."""
     runs = int((table.reference or {}).get("runs", 1))
+    ref_metrics = (table.reference or {}).get("metrics", {})
     cells, cols = {}, []
     for metric, header in table.metric_columns():
         for (dataset, pair, label), (value, std) in reference_lookup(table, keep_missing=True,
-                                                                     metric=header).items():
+                                                                     metric=ref_metrics.get(header, header)).items():
             setting = f"n={pair}" if "n_train" in (table.reference or {}) else pair
-            col = " ".join(str(v) for v in (dataset, setting) if v is not None) if "+" in table.cols else dataset
+            if table.cols == "pair":
+                col = str(pair)
+            else:
+                col = " ".join(str(v) for v in (dataset, setting) if v is not None) if "+" in table.cols else dataset
             col = f"{col} {header}" if header else col
             failed = pd.isna(value)
             cells[(label, col)] = Sample(np.nan if failed else value, np.nan if pd.isna(std) else std,

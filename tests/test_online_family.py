@@ -1,0 +1,206 @@
+"""The online family (AFD, DML, ONE, online KD, vanilla): its pure pieces against hand
+values, AFD's two-optimizer step, DML's recompute, ONE's gate, and a learning test each
+on the embedded digits."""
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import methods.afd as afd_module
+from bench.context import RunContext
+from bench.errors import UserError
+from bench.grid import load_plan
+from bench.nets import build_classifier
+from bench.online import Outputs, average_ensemble, batch_stats_frozen, cohort_accuracy, cyclic_peer
+from bench.store import Store
+from baselines.one import OneNet, rampup
+from tests.conftest import make_spec, run, run_cli
+
+PAIR = ["resnet8_half", "resnet8_half"]
+
+
+def test_cyclic_peers_follow_one_to_k_and_back():
+    assert [cyclic_peer(k, 2) for k in range(2)] == [1, 0]          # two nets learn from each other
+    assert [cyclic_peer(k, 3) for k in range(3)] == [2, 0, 1]       # 1 -> 2 -> 3 -> 1
+
+
+def test_one_rampup_matches_its_sigmoid_schedule():
+    assert rampup(0, 80) == pytest.approx(math.exp(-5))
+    assert rampup(40, 80) == pytest.approx(math.exp(-1.25))
+    assert rampup(80, 80) == rampup(300, 80) == 1.0
+    assert rampup(0, 0) == 1.0
+
+
+class Fixed(nn.Module):
+    """A cohort whose outputs are given logits (for the metrics)."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, x):
+        z = [t[x.long().flatten()] for t in self.logits]
+        return Outputs(z, [], average_ensemble(z))
+
+
+def test_cohort_accuracy_per_net_average_and_softmax_ensemble():
+    y = torch.tensor([0, 0, 1, 1])
+    net1 = torch.tensor([[2.0, 0], [2, 0], [2, 0], [0, 2]])     # 3/4 right
+    net2 = torch.tensor([[0, 9.0], [0, 1], [0, 1], [0, 1]])     # 2/4 right
+    # mean softmax: sample 0 -> 1 (net2's 9 outweighs), 1 -> 0, 2 -> 0, 3 -> 1: two of four right
+    got = cohort_accuracy(Fixed([net1, net2]), torch.arange(4.0)[:, None], y, batch=3)
+    assert got == {"acc_net1": 0.75, "acc_net2": 0.5, "acc_avg": 0.625, "acc_ens": 0.5}
+    assert cohort_accuracy(Fixed([net1, net2]), torch.arange(4.0)[:, None], y, members=(0,))["acc_avg"] == 0.75
+
+
+def test_average_ensemble_is_the_log_of_the_mean_softmax():
+    a, b = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 3.0]])
+    expected = ((F.softmax(a, 1) + F.softmax(b, 1)) / 2).log()
+    assert torch.allclose(average_ensemble([a, b]), expected)
+
+
+def test_frozen_batch_statistics_leave_running_stats_alone():
+    net = build_classifier("resnet8_half", 10, 3, 0).train()
+    bn = net.stem[1]
+    before = bn.running_mean.clone()
+    with torch.no_grad(), batch_stats_frozen(net):
+        net(torch.randn(8, 3, 32, 32))
+    assert torch.equal(bn.running_mean, before) and bn.momentum == 0.1
+    net(torch.randn(8, 3, 32, 32))
+    assert not torch.equal(bn.running_mean, before)
+
+
+def test_one_gate_weighs_branches_on_a_shared_trunk():
+    nets = [build_classifier("resnet8_half", 10, 3, s) for s in range(3)]
+    one = OneNet(nets, (3, 32, 32)).train()
+    x = torch.randn(6, 3, 32, 32)
+    out = one(x)
+    gate = one.gate(one.trunk(x))
+    assert gate.shape == (6, 3) and torch.allclose(gate.sum(1), torch.ones(6))
+    assert torch.allclose(out.ensemble, sum(gate[:, i:i + 1] * out.logits[i] for i in range(3)), atol=1e-6)
+    shared = sum(p.numel() for p in one.trunk.parameters())
+    assert sum(p.numel() for p in one.parameters()) < 3 * sum(p.numel() for p in nets[0].parameters()) - shared
+
+
+def test_one_refuses_different_architectures_when_the_suite_is_read(tmp_path):
+    suite = tmp_path / "s.yaml"
+    suite.write_text("""
+name: s
+profiles:
+  quick: {datasets: [digits], seeds: [0], pairs: {digits: {nets: [resnet8_half, resnet8]}}}
+experiments:
+  - {id: e, methods: [{method: one}]}
+""")
+    with pytest.raises(UserError, match="ONE shares its lower layers"):
+        load_plan(str(suite), "quick")
+
+
+def afd_update(tmp_path, monkeypatch, **params):
+    """AFD's per-batch update and its players, captured from a digits run before training."""
+    captured = {}
+    monkeypatch.setattr(afd_module, "train_online",
+                        lambda ctx, cfg, cohort, update, scheds, **kw: captured.update(
+                            cohort=cohort, update=update, **kw) or {})
+    spec = make_spec("afd", "resnet8_half", {"nets": ["resnet8_half", "resnet8"], **params})
+    ctx = RunContext(spec, Store(tmp_path / "r"), tmp_path, torch.device("cpu"), show_progress=False)
+    afd_module.afd(ctx, afd_module.AFDConfig(**{**spec.config, "nets": tuple(spec.config["nets"])}))
+    return captured, ctx.data.x_train[:32], ctx.data.y_train[:32]
+
+
+def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.named_parameters()}
+
+
+def changed(module: nn.Module, before: dict[str, torch.Tensor]) -> set[str]:
+    """Parameters that moved by more than float dust (a 1e-30 step moves a zero by 1e-30)."""
+    return {k for k, v in module.named_parameters() if not torch.allclose(v, before[k], rtol=0, atol=1e-12)}
+
+
+def test_afd_adversarial_step_moves_only_feature_extractors_transfer_and_discriminators(tmp_path, monkeypatch):
+    """SGD at lr 1e-30: what moves is Adam's doing. The classifiers (fc) are outside L_G and stay."""
+    got, x, y = afd_update(tmp_path, monkeypatch, lr=1e-30, weight_decay=0.0, adv_lr=1e-2)  # SGD too small to move a float
+    cohort, discs, transfers = got["cohort"], got["discs"], got["transfers"]
+    nets_before, d_before, t_before = snapshot(cohort), snapshot(discs), snapshot(transfers)
+    losses = got["update"](x, y, 0.0)
+    moved = changed(cohort, nets_before)
+    assert moved and not any(".fc." in k for k in moved)
+    assert any(k.startswith("nets.0.stages") for k in moved) and any(k.startswith("nets.1.stages") for k in moved)
+    assert changed(discs, d_before) and changed(transfers, t_before)   # net 1 (32 ch) -> net 2 (64 ch)
+    assert set(losses) == {"loss", "loss_g", "loss_d"} and all(math.isfinite(v) for v in losses.values())
+
+
+def test_afd_logit_step_alone_moves_the_nets_not_the_discriminators(tmp_path, monkeypatch):
+    got, x, y = afd_update(tmp_path, monkeypatch, adv_lr=1e-30, adv_weight_decay=0.0)
+    cohort, discs = got["cohort"], got["discs"]
+    nets_before, d_before = snapshot(cohort), snapshot(discs)
+    got["update"](x, y, 0.0)
+    assert any(".fc." in k for k in changed(cohort, nets_before))
+    assert not changed(discs, d_before)
+
+
+def test_afd_needs_feature_maps_of_one_size(tmp_path):
+    spec = make_spec("afd", "resnet8_half", {"nets": ["resnet8_half", "lenet5"], "epochs": 1})
+    ctx = RunContext(spec, Store(tmp_path / "r"), tmp_path, torch.device("cpu"), show_progress=False)
+    with pytest.raises(UserError, match="one spatial size"):
+        afd_module.afd(ctx, afd_module.AFDConfig(**{**spec.config, "nets": tuple(spec.config["nets"])}))
+
+
+LEARN = {"epochs": 3, "batch_size": 32, "lr": 0.05, "lr_milestones": [2], "nets": PAIR}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    return tmp_path_factory.mktemp("online")
+
+
+@pytest.mark.parametrize("method,params", [
+    ("vanilla", {}), ("dml", {}), ("kd_online", {}), ("one", {"rampup_epochs": 1.0}),
+    ("afd", {"adv_milestones": [2]}), ("afd", {"nets": ["resnet8_half"] * 3, "adv_milestones": [2]}),
+])
+def test_online_methods_learn_digits(results, method, params):
+    summary = run(make_spec(method, "resnet8_half", {**LEARN, **params}), results)
+    k = len(params.get("nets", PAIR))
+    assert all(summary[f"acc_net{i + 1}"] > 0.6 for i in range(k)), summary   # chance is 0.1
+    assert summary["acc_ens"] > 0.6 and summary["acc_avg"] == pytest.approx(
+        sum(summary[f"acc_net{i + 1}"] for i in range(k)) / k)
+
+
+def test_offline_student_learns_from_a_frozen_teacher(results):
+    teacher = make_spec("teacher", "resnet8_half", {"epochs": 3, "batch_size": 32, "lr": 0.05, "lr_milestones": [2]})
+    run(teacher, results)
+    spec = make_spec("afd_offline", "resnet8_half", LEARN, teacher)
+    summary = run(spec, results)
+    assert summary["acc_net2"] == pytest.approx(summary["teacher_acc"])   # the teacher did not move
+    assert summary["acc_net1"] > 0.6
+    assert math.isnan(float(summary.get("acc_avg", "nan")))   # a student and its teacher: no "2 Net Avg"
+
+
+def test_afd_cifar100_smoke_suite_writes_every_table_with_gains_and_averages(dirs):
+    out = run_cli("--suite", "afd_cifar100", "--profile", "smoke", "--results-dir", str(dirs["results"]),
+                  "--tables-dir", str(dirs["tables"]))
+    assert out.returncode == 0, out.stderr[-3000:]
+    for k in range(1, 6):
+        assert (dirs["tables"] / f"afd_table{k}.md").exists()
+    table3 = (dirs["tables"] / "afd_table3.md").read_text()
+    assert re.search(r"\| AFD \| [0-9.]+ \([+-][0-9.]+\) \|", table3)   # the gain over Vanilla
+    assert re.search(r"\| Vanilla \| [0-9.]+ \|", table3)                 # ... not on Vanilla itself
+    table4 = pd.read_csv(dirs["tables"] / "afd_table4.csv")
+    average = table4[table4["column"] == "Average Net1"].set_index("label")["mean"]
+    single = table4[table4["column"] == "small+large Net1"].set_index("label")["mean"]
+    assert average.equals(single)   # one pair: its average is itself
+    table1 = pd.read_csv(dirs["tables"] / "afd_table1.csv").set_index(["label", "column"])
+    assert table1.loc[("L1+KD-offline", "small-x2 2 Net Avg"), "n"] == 0   # no "2 Net Avg" offline
+    assert "AFD >= DML" in (dirs["tables"] / "report.md").read_text()
+
+
+def test_afd_cifar100_paper_profile_lists_tables_1_to_5():
+    out = run_cli("--suite", "afd_cifar100", "--profile", "paper", "--dry-run")
+    assert out.returncode == 0, out.stderr
+    assert "392 distinct runs: 2 teachers and pretrained players, 390 others" in out.stdout
+    assert "resnet20+wrn28_10" in out.stdout and "wrn28_2-x3" in out.stdout
