@@ -44,7 +44,7 @@ def mutual_loss(logits: torch.Tensor, y: torch.Tensor, peers: list[torch.Tensor]
 def dml(ctx: RunContext, cfg: DMLConfig) -> dict[str, float]:
     archs = cfg.architectures(ctx.spec.student)
     require_nets(archs, 2, "DML")
-    cohort = Peers(build_nets(ctx, archs))
+    cohort = Peers(build_nets(ctx, cfg))
     opts = [sgd(net.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay) for net in cohort.nets]
 
     def update(x, y, progress):

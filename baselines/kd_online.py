@@ -29,7 +29,7 @@ class KDOnlineConfig(OnlineRecipe):
 def kd_online(ctx: RunContext, cfg: KDOnlineConfig) -> dict[str, float]:
     archs = cfg.architectures(ctx.spec.student)
     require_nets(archs, 2, "online KD")
-    cohort = Peers(build_nets(ctx, archs))
+    cohort = Peers(build_nets(ctx, cfg))
 
     def loss(out, y, progress):
         teacher = torch.stack(out.logits).mean(dim=0).detach()

@@ -94,7 +94,7 @@ def one_loss(out: Outputs, y: torch.Tensor, weight: float, temperature: float) -
 def one(ctx: RunContext, cfg: ONEConfig) -> dict[str, float]:
     archs = cfg.architectures(ctx.spec.student)
     require_nets(archs, 2, "ONE")
-    nets = build_nets(ctx, archs)
+    nets = build_nets(ctx, cfg)
     if not hasattr(nets[0], "trunk_and_branch"):
         raise UserError(f"ONE needs a net that splits into a shared trunk and branches (CIFAR ResNets, WRNs); "
                         f"{archs[0]!r} does not")

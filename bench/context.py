@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from bench.data import Data, load_data
 from bench.errors import CorruptCheckpoint, Divergence, Preempted, UserError
 from bench.fingerprint import data_fingerprint
-from bench.metrics import test_metrics
+from bench.metrics import streamed_accuracy, test_metrics
 from bench.nets import build_classifier
 from bench.nets.build import init_seed
 from bench.nets.forests import build_estimator, is_estimator
@@ -182,6 +182,8 @@ class RunContext:
     def test_metrics(self, model) -> dict[str, float]:
         """``acc`` (see ``evaluate``) and, on tag data, KDGAN Table 2's ranking metrics;
         on binary tabular data ``auc`` and ``accuracy``."""
+        if getattr(self.data, "streaming", False):  # images decoded per batch: top-1 accuracy only
+            return {"acc": streamed_accuracy(model, self.data.test_batches())}
         return test_metrics(model, self.data.x_test, self.data.y_test, self.metric)
 
     def log(self, step: int, **metrics: float) -> None:

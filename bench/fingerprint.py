@@ -9,7 +9,8 @@ The run id hashes the spec only. A cached result is reused only when these match
   result stale but any change to what executes does. Modules that only move results
   around (store, scheduler, report, ...) are left out: they cannot change a number.
 - **data**: SHA-256 of the raw tensors a run loaded (content, not file dates), plus the
-  tensors' shapes for a readable reason.
+  tensors' shapes for a readable reason; for a streamed image-folder dataset (ImageNet),
+  of every image's path and size in bytes.
 - **numerics**: the torch thread count and determinism flags the run was pinned to.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import functools
 import hashlib
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -122,7 +124,13 @@ def tensor_digest(*tensors: torch.Tensor) -> str:
 def data_fingerprint(name: str, root: str, download: bool = False) -> str:
     """Digest of dataset ``name``'s raw tensors as loaded from ``root`` (once per process)."""
     from bench.data.base import load_raw
+    from bench.registry import DATASETS
 
+    streaming = DATASETS.get(name).meta.get("streaming")
+    if streaming:  # too many images to hash their bytes: each file's path (under the root) and size
+        data = streaming(Path(root), 1)
+        files = [(os.path.relpath(p, root), os.path.getsize(p), y) for p, y in data.train + data.test]
+        return hashlib.sha256(json.dumps(files).encode()).hexdigest()[:16]
     raw = load_raw(name, root, download)
     return tensor_digest(raw.x_train, raw.y_train, raw.x_test, raw.y_test)
 

@@ -37,6 +37,19 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return (eval_logits(model, x).argmax(1) == y).sum().item() / len(x)
 
 
+@torch.no_grad()
+def streamed_accuracy(model: nn.Module, batches) -> float:
+    """Top-1 accuracy over (x, y) batches (a streamed test set), in eval mode; mode restored."""
+    was_training = model.training
+    model.eval()
+    correct = total = 0
+    for x, y in batches:
+        correct += int((model(x).argmax(1) == y).sum())
+        total += len(y)
+    model.train(was_training)
+    return correct / total
+
+
 def is_multilabel(y: torch.Tensor) -> bool:
     """Tag data carries a (N, tags) weight matrix; classification data (N,) class indices."""
     return y.dim() == 2

@@ -59,6 +59,9 @@ class OnlineRecipe(EpochRecipe):
     """P:afd §4: lr x 0.1 at epochs 150 and 225."""
     augment: bool = True
     """Random crop 32 (pad 4) and flips, as ONE's code trains (methods_spec §7)."""
+    pretrained: bool = False
+    """Start every net from torchvision's ImageNet weights, read from the local torch hub cache
+    (P:afd §4.6: "two pre-trained networks ResNet-18 and ResNet-34"); torchvision nets only."""
 
     def architectures(self, student: str) -> tuple[str, ...]:
         return self.nets or (student,)
@@ -109,11 +112,21 @@ def member_seed(seed: int, k: int) -> int:
     return seed + k * MEMBER_SEED
 
 
-def build_nets(ctx: RunContext, archs: tuple[str, ...]) -> list[nn.Module]:
-    """The cohort's nets, net k's initial weights fixed by (arch, seed, k)."""
+def build_nets(ctx: RunContext, recipe: OnlineRecipe, archs: tuple[str, ...] | None = None) -> list[nn.Module]:
+    """The cohort's nets (``archs``, default the recipe's), net k's initial weights fixed by
+    (arch, seed, k), or torchvision's ImageNet weights when ``recipe.pretrained`` (the files
+    read are recorded in the summary)."""
     data = ctx.data
-    return [build_classifier(a, data.num_classes, data.input_shape[0], member_seed(ctx.spec.seed, k)).to(ctx.device)
+    archs = archs or recipe.architectures(ctx.spec.student)
+    pretrained = recipe.pretrained
+    nets = [build_classifier(a, data.num_classes, data.input_shape[0], member_seed(ctx.spec.seed, k))
             for k, a in enumerate(archs)]
+    if pretrained:
+        for a, net in zip(archs, nets):
+            if not hasattr(net, "load_pretrained"):
+                raise UserError(f"pretrained: {a!r} has no published ImageNet weights here (torchvision ResNets do)")
+        ctx.extra["pretrained_weights"] = " | ".join(net.load_pretrained() for net in nets)
+    return [net.to(ctx.device) for net in nets]
 
 
 def require_nets(archs: tuple[str, ...], at_least: int, method: str) -> None:
@@ -144,24 +157,24 @@ def batch_stats_frozen(model: nn.Module) -> Iterator[None]:
 
 
 @torch.no_grad()
-def cohort_accuracy(cohort: nn.Module, x: torch.Tensor, y: torch.Tensor, members: tuple[int, ...] | None = None,
-                    batch: int = 500) -> dict[str, float]:
-    """Top-1 accuracy of each net (``acc_net1`` ...), the mean over ``members`` (default
-    all: ``acc_avg``) and the ensemble (``acc_ens``), in eval mode (mode restored)."""
+def cohort_accuracy(cohort: nn.Module, batches, members: tuple[int, ...] | None = None) -> dict[str, float]:
+    """Top-1 accuracy over (x, y) ``batches`` of each net (``acc_net1`` ...), the mean over
+    ``members`` (default all: ``acc_avg``) and the ensemble (``acc_ens``), in eval mode
+    (the cohort's mode is restored)."""
     was_training = cohort.training
     cohort.eval()
-    correct, correct_ens = None, 0
-    for i in range(0, len(x), batch):
-        out = cohort(x[i:i + batch])
-        yb = y[i:i + batch]
+    correct, correct_ens, total = None, 0, 0
+    for xb, yb in batches:
+        out = cohort(xb)
         hits = torch.stack([(z.argmax(1) == yb).sum() for z in out.logits])
         correct = hits if correct is None else correct + hits
         correct_ens += int((out.ensemble.argmax(1) == yb).sum())
+        total += len(yb)
     cohort.train(was_training)
-    accs = (correct.double() / len(x)).tolist()
+    accs = (correct.double() / total).tolist()
     members = range(len(accs)) if members is None else members
     return {**{f"acc_net{k + 1}": a for k, a in enumerate(accs)},
-            "acc_avg": sum(accs[k] for k in members) / len(members), "acc_ens": correct_ens / len(x)}
+            "acc_avg": sum(accs[k] for k in members) / len(members), "acc_ens": correct_ens / total}
 
 
 def train_online(ctx: RunContext, recipe: OnlineRecipe, cohort: nn.Module,
@@ -177,14 +190,18 @@ def train_online(ctx: RunContext, recipe: OnlineRecipe, cohort: nn.Module,
     data = ctx.data
     ctx.track(cohort=cohort, **tracked, **{f"sched{i}": s for i, s in enumerate(schedulers)})
     cohort.train()
-    for batch in epoch_batches(ctx, recipe, data.x_train):
-        losses = update(batch.x, data.y_train[batch.idx], batch.progress)
+    y_train = data.y_train
+    for batch in epoch_batches(ctx, recipe, getattr(data, "x_train", None)):
+        losses = update(batch.x, y_train[batch.idx], batch.progress)
         if batch.last:
             lr = schedulers[0].get_last_lr()[0]
             for sched in schedulers:
                 sched.step()
-            metrics = cohort_accuracy(cohort, data.x_test, data.y_test, average_of)
+            metrics = cohort_accuracy(cohort, data.test_batches(), average_of)
             ctx.log(batch.step + 1, epoch=batch.epoch + 1, acc=metrics["acc_avg"], lr=lr, **metrics, **losses)
+    if not ctx.curve:  # no epochs: the nets as they start (AFD Table 6's vanilla: the pretrained nets)
+        metrics = cohort_accuracy(cohort, data.test_batches(), average_of)
+        ctx.log(0, epoch=0, acc=metrics["acc_avg"], **metrics)
     last = {k: v for k, v in ctx.curve[-1].items() if k.startswith("acc_")}
     best_ens = max(row["acc_ens"] for row in ctx.curve if "acc_ens" in row)
     return {**last, **ctx.accuracy_summary(), "acc_ens_best": best_ens}

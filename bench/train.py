@@ -93,16 +93,24 @@ def epoch_batches(ctx: RunContext, recipe: EpochRecipe, inputs: torch.Tensor | N
     """``recipe.epochs`` seeded passes over ``inputs`` (or ``n`` draws without inputs), in
     batches of ``recipe.batch_size``, resumable through ``ctx.steps``. Each batch's order
     and augmentation are pure functions of (seed, step), so a resumed run sees the
-    batches it would have seen."""
-    n = len(inputs) if inputs is not None else n
-    aug = augmentation(recipe.augment, ctx.data.augment)
+    batches it would have seen. A streamed dataset (ImageNet folders) ignores ``inputs``:
+    its DataLoader decodes and augments each epoch's images in the same order."""
+    streamed = getattr(ctx.data, "streaming", False)  # image folders: decoded by DataLoader workers
+    n = len(ctx.data.train) if streamed else len(inputs) if inputs is not None else n
+    aug = None if streamed else augmentation(recipe.augment, ctx.data.augment)
     per_epoch = math.ceil(n / recipe.batch_size)
+    images: Iterator[torch.Tensor] | None = None
     for step in ctx.steps(recipe.epochs * per_epoch):
         epoch, i = divmod(step, per_epoch)
-        idx = epoch_order(n, ctx.spec.seed, epoch)[i * recipe.batch_size:(i + 1) * recipe.batch_size]
-        idx = idx.to(ctx.device)
-        x = None if inputs is None else augment_batch(inputs[idx], aug, step_generator(ctx.spec.seed, step),
-                                                     ctx.data.black)
+        order = epoch_order(n, ctx.spec.seed, epoch)
+        idx = order[i * recipe.batch_size:(i + 1) * recipe.batch_size].to(ctx.device)
+        if streamed:
+            if images is None or i == 0:  # a new epoch, or the first one after a resume
+                images = ctx.data.train_epoch(order, i * recipe.batch_size, ctx.spec.seed, epoch, recipe.batch_size)
+            x = next(images)
+        else:
+            x = None if inputs is None else augment_batch(inputs[idx], aug, step_generator(ctx.spec.seed, step),
+                                                         ctx.data.black)
         yield Batch(step, epoch, i, per_epoch, idx, x)
 
 

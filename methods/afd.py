@@ -195,7 +195,7 @@ def afd_game(ctx: RunContext, cfg: AFDConfig, cohort: Peers, learners: tuple[int
 def afd(ctx: RunContext, cfg: AFDConfig) -> dict[str, float]:
     archs = cfg.architectures(ctx.spec.student)
     require_nets(archs, 2, "AFD")
-    cohort = Peers(build_nets(ctx, archs))
+    cohort = Peers(build_nets(ctx, cfg))
     return afd_game(ctx, cfg, cohort, tuple(range(len(archs))))
 
 
@@ -208,6 +208,6 @@ def afd_offline(ctx: RunContext, cfg: AFDOfflineConfig) -> dict[str, float]:
     if archs[-1] != ctx.spec.teacher.student:
         raise UserError(f"afd_offline distils the pair's last net ({archs[-1]}) pre-trained, "
                         f"but the run's teacher is a {ctx.spec.teacher.student}")
-    cohort = Peers([build_nets(ctx, archs[:1])[0], ctx.teacher()], frozen=(1,))
+    cohort = Peers([build_nets(ctx, cfg, archs[:1])[0], ctx.teacher()], frozen=(1,))
     summary = afd_game(ctx, cfg, cohort, (0,))
     return {k: v for k, v in summary.items() if k != "acc_avg"}  # a student and its teacher: no "2 Net Avg"

@@ -54,9 +54,11 @@ def test_cohort_accuracy_per_net_average_and_softmax_ensemble():
     net1 = torch.tensor([[2.0, 0], [2, 0], [2, 0], [0, 2]])     # 3/4 right
     net2 = torch.tensor([[0, 9.0], [0, 1], [0, 1], [0, 1]])     # 2/4 right
     # mean softmax: sample 0 -> 1 (net2's 9 outweighs), 1 -> 0, 2 -> 0, 3 -> 1: two of four right
-    got = cohort_accuracy(Fixed([net1, net2]), torch.arange(4.0)[:, None], y, batch=3)
+    x = torch.arange(4.0)[:, None]
+    batches = [(x[:3], y[:3]), (x[3:], y[3:])]
+    got = cohort_accuracy(Fixed([net1, net2]), batches)
     assert got == {"acc_net1": 0.75, "acc_net2": 0.5, "acc_avg": 0.625, "acc_ens": 0.5}
-    assert cohort_accuracy(Fixed([net1, net2]), torch.arange(4.0)[:, None], y, members=(0,))["acc_avg"] == 0.75
+    assert cohort_accuracy(Fixed([net1, net2]), batches, members=(0,))["acc_avg"] == 0.75
 
 
 def test_average_ensemble_is_the_log_of_the_mean_softmax():
@@ -204,3 +206,67 @@ def test_afd_cifar100_paper_profile_lists_tables_1_to_5():
     assert out.returncode == 0, out.stderr
     assert "392 distinct runs: 2 teachers and pretrained players, 390 others" in out.stdout
     assert "resnet20+wrn28_10" in out.stdout and "wrn28_2-x3" in out.stdout
+
+
+# ------------------------------------------------------------------ ImageNet (Table 6): streamed folders
+def make_image_folder(root, classes=("n01", "n02"), train=6, val=2, size=80):
+    """An ImageNet-layout folder of random PNGs: imagenet/{train,val}/<wnid>/*.png."""
+    from PIL import Image
+
+    gen = torch.Generator().manual_seed(0)
+    for split, count in (("train", train), ("val", val)):
+        for c in classes:
+            folder = root / "imagenet" / split / c
+            folder.mkdir(parents=True)
+            for k in range(count):
+                pixels = torch.randint(0, 256, (size, size + 7, 3), generator=gen, dtype=torch.uint8)
+                Image.fromarray(pixels.numpy()).save(folder / f"{c}_{k}.png")
+    return root
+
+
+def test_streamed_batches_do_not_depend_on_the_worker_count(tmp_path, monkeypatch):
+    from bench.data.stream import imagenet_folders
+
+    data = imagenet_folders(make_image_folder(tmp_path), 32)
+    assert len(data.train) == 12 and data.y_test.tolist() == [0, 0, 1, 1]
+    order = torch.randperm(12, generator=torch.Generator().manual_seed(1))
+    batches = {}
+    for workers in ("0", "2"):
+        monkeypatch.setenv("BENCH_LOADER_WORKERS", workers)
+        batches[workers] = list(data.train_epoch(order, 0, seed=3, epoch=1, batch_size=5))
+    assert [b.shape for b in batches["0"]] == [(5, 3, 32, 32), (5, 3, 32, 32), (2, 3, 32, 32)]
+    assert all(torch.equal(a, b) for a, b in zip(batches["0"], batches["2"]))
+    resumed = list(data.train_epoch(order, 5, seed=3, epoch=1, batch_size=5))   # a resume at batch 2
+    assert torch.equal(resumed[0], batches["0"][1])
+
+
+def test_pretrained_weights_come_from_the_local_cache_or_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    net = build_classifier("resnet18_in64", 1000, 3, 0)
+    with pytest.raises(UserError, match="pretrained weights not found at .*resnet18-f37072fd.pth"):
+        net.load_pretrained()
+    source = build_classifier("resnet18_in64", 1000, 3, 1)
+    (tmp_path / "torch" / "hub" / "checkpoints").mkdir(parents=True)
+    torch.save(source.net.state_dict(), tmp_path / "torch" / "hub" / "checkpoints" / "resnet18-f37072fd.pth")
+    net.load_pretrained()
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), source.state_dict().values()))
+
+
+def test_afd_imagenet_smoke_streams_a_generated_folder_end_to_end(dirs):
+    root = make_image_folder(dirs["tmp"] / "data")
+    out = run_cli("--suite", "afd_imagenet", "--profile", "smoke", "--data-root", str(root),
+                  "--results-dir", str(dirs["results"]), "--tables-dir", str(dirs["tables"]))
+    assert out.returncode == 0, out.stderr[-3000:]
+    table = pd.read_csv(dirs["tables"] / "afd_table6.csv")
+    assert set(table["label"]) == {"DML", "AFD", "Vanilla"} and (table["n"] == 1).all()
+    assert table["mean"].between(0, 1).all() and set(table["column"]) == {
+        "resnet18+resnet34 Net1", "resnet18+resnet34 Net2", "resnet18+resnet34 Ens"}
+
+
+def test_afd_imagenet_paper_profile_is_table_6_at_224_from_pretrained_nets():
+    plan = load_plan("afd_imagenet", "paper")
+    assert {j.label for j in plan.jobs} == {"DML", "AFD", "Vanilla"}
+    for job in plan.jobs:
+        cfg = job.spec.config
+        assert cfg["nets"] == ("resnet18_in224", "resnet34_in224") and cfg["pretrained"] and cfg["epochs"] == 30
+    assert dict(next(j for j in plan.jobs if j.label == "Vanilla").spec.config)["train"] is False

@@ -53,6 +53,11 @@ class Data:
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
 
+    def test_batches(self, batch_size: int = 500):
+        """(x, y) slices of the test set: the interface streamed datasets share."""
+        for i in range(0, len(self.x_test), batch_size):
+            yield self.x_test[i:i + batch_size], self.y_test[i:i + batch_size]
+
     def to(self, device: torch.device) -> Data:
         move = lambda t: t.to(device)  # noqa: E731
         return Data(self.name, move(self.x_train), move(self.y_train), move(self.x_test),
@@ -168,6 +173,8 @@ def load_data(name: str, root: str | Path, size: int, channels: int | None = Non
     describe where a black pixel lands: what crop padding fills with).
     """
     entry = DATASETS.get(name)
+    if entry.meta.get("streaming"):  # image folders decoded per batch (bench/data/stream.py)
+        return streamed_data(name, entry, Path(root), size, n_train, seed, subset)
     raw = load_raw(name, str(root), download)
     if entry.meta.get("split") == "random":
         return _random_split(name, raw, n_train, seed, subset, normalise)
@@ -194,6 +201,15 @@ def load_data(name: str, root: str | Path, size: int, channels: int | None = Non
     s = torch.tensor(std).view(1, -1, 1, 1)
     return Data(name, (x_train - m) / s, y_train, (x_test - m) / s, raw.y_test,
                 entry.meta["num_classes"], mean, std, entry.meta.get("augment", NONE), raw.departures)
+
+
+def streamed_data(name, entry, root: Path, size: int, n_train: int | None, seed: int, subset: str):
+    """A streamed dataset at the net's input size, with an optional training subset."""
+    data = entry.meta["streaming"](root, size)
+    if n_train is not None:
+        keep = SUBSETS[subset](torch.tensor([y for _, y in data.train]), n_train, seed)
+        data.train = [data.train[i] for i in keep.tolist()]
+    return data
 
 
 def _features(name, entry, raw, n_train, seed, subset, normalise) -> Data:

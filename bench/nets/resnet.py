@@ -11,10 +11,13 @@
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.errors import UserError
 from bench.registry import NETS
 
 
@@ -86,6 +89,7 @@ class TorchvisionResNet(nn.Module):
         from torchvision.models import resnet as tv_resnet  # here: 2 s of start-up otherwise
 
         builder = {18: tv_resnet.resnet18, 34: tv_resnet.resnet34}[depth]
+        self.weights = {18: tv_resnet.ResNet18_Weights, 34: tv_resnet.ResNet34_Weights}[depth].IMAGENET1K_V1
         self.net = builder(weights=None, num_classes=num_classes)
         if in_channels != 3:
             self.net.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
@@ -103,8 +107,22 @@ class TorchvisionResNet(nn.Module):
             return logits, acts
         return (logits, feat) if return_features else logits
 
+    def load_pretrained(self) -> str:
+        """Load torchvision's ImageNet weights from the local torch hub cache (never
+        downloaded here); returns the file read. A classifier of another size keeps its own."""
+        path = Path(torch.hub.get_dir()) / "checkpoints" / Path(self.weights.url).name
+        if not path.exists():
+            raise UserError(f"pretrained weights not found at {path}; fetch them once where the machine "
+                            f"has internet (torchvision.models.{type(self.weights).__name__}.IMAGENET1K_V1"
+                            ".get_state_dict()) or copy the file there ($TORCH_HOME moves the cache)")
+        state = torch.load(path, map_location="cpu")
+        if state["fc.weight"].shape != self.net.fc.weight.shape:
+            state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        self.net.load_state_dict(state, strict=False)
+        return str(path)
+
 
 for _depth in (18, 34):
-    for _size, _where in ((128, "dfad Caltech101"), (64, "mad TinyImageNet")):
+    for _size, _where in ((224, "afd Table 6 (ImageNet)"), (128, "dfad Caltech101"), (64, "mad TinyImageNet")):
         NETS.register(f"resnet{_depth}_in{_size}", kind="classifier", input_size=_size, paper=_where)(
             lambda num_classes, in_channels, d=_depth: TorchvisionResNet(d, num_classes, in_channels))
