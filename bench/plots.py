@@ -79,14 +79,15 @@ def in_unit_range(metric: str) -> bool:
 def mean_band(ax, data: pd.DataFrame, x: str, y: str, hue: str, marker: str | None = None,
               first_colour: int = 0) -> None:
     """One line per ``hue`` value: the mean of ``y`` at each ``x`` and a ± 1 std band, clipped
-    to [0, 1] for metrics that live there; the legend says how many runs each line averages."""
+    to [0, 1] for metrics that live there; the legend says how many runs each line averages.
+    A line of three points or fewer gets markers (one point alone draws no line)."""
     for k, (label, group) in enumerate(data.groupby(hue, sort=False)):
         stats = group.groupby(x)[y].agg(mean="mean", std=lambda v: v.std(ddof=0)).sort_index()
         low, high = stats["mean"] - stats["std"], stats["mean"] + stats["std"]
         if in_unit_range(y):
             low, high = low.clip(0, 1), high.clip(0, 1)
         colour = f"C{first_colour + k}"
-        ax.plot(stats.index, stats["mean"], marker=marker, color=colour,
+        ax.plot(stats.index, stats["mean"], marker=marker or ("o" if len(stats) <= 3 else None), color=colour,
                 label=f"{label} (n={group.groupby(x).size().max()})")  # runs behind each point
         ax.fill_between(stats.index, low, high, color=colour, alpha=0.2, lw=0)
     ax.set_title(BAND, fontsize=7)

@@ -259,8 +259,9 @@ def test_afd_imagenet_smoke_streams_a_generated_folder_end_to_end(dirs):
     assert out.returncode == 0, out.stderr[-3000:]
     table = pd.read_csv(dirs["tables"] / "afd_table6.csv")
     assert set(table["label"]) == {"DML", "AFD", "Vanilla"} and (table["n"] == 1).all()
-    assert table["mean"].between(0, 1).all() and set(table["column"]) == {
-        "resnet18+resnet34 Net1", "resnet18+resnet34 Net2", "resnet18+resnet34 Ens"}
+    assert set(table["column"]) == {"resnet18+resnet34 Net1", "resnet18+resnet34 Net2", "resnet18+resnet34 Ens"}
+    assert table.set_index("label").loc["Vanilla", "mean"].tolist() == [0.0] * 3   # 1,000-way heads, untrained
+    assert list((dirs["tables"] / "figures").glob("afd_table6*.png"))
 
 
 def test_afd_imagenet_paper_profile_is_table_6_at_224_from_pretrained_nets():
