@@ -33,7 +33,7 @@ from bench.nets.build import init_seed
 from bench.nets.forests import build_estimator, is_estimator
 from bench.registry import DATASETS, NETS
 from bench.spec import RunSpec
-from bench.store import Store, atomic_torch_save, atomic_write_bytes, atomic_write_csv
+from bench.store import WALL_COLUMN, Store, atomic_torch_save, atomic_write_bytes, atomic_write_csv
 
 ESTIMATOR_FILE = "model.pkl"
 """A fitted scikit-learn estimator, pickled (a torch net's weights go to model.pt)."""
@@ -187,11 +187,15 @@ class RunContext:
         return test_metrics(model, self.data.x_test, self.data.y_test, self.metric)
 
     def log(self, step: int, **metrics: float) -> None:
-        """Append one curve row and rewrite curve.csv atomically; non-finite -> Divergence."""
+        """Append one curve row and rewrite curve.csv atomically; non-finite -> Divergence.
+        Each row also records the run's wall time so far (``wall_s``), the x-axis on which
+        methods whose "epochs" differ can be compared."""
         for key, value in metrics.items():
             if not math.isfinite(float(value)):
                 raise Divergence(f"{key} became {value} at step {step}")
-        self.curve.append({"step": step, **{k: float(v) for k, v in metrics.items()}})
+        row = {"step": step, **{k: float(v) for k, v in metrics.items()}}
+        row.setdefault(WALL_COLUMN, round(self.wall_time_s, 3))  # cost comparable across methods
+        self.curve.append(row)
         atomic_write_csv(self.dir / "curve.csv", self.curve)
 
     def accuracy_summary(self) -> dict[str, float]:

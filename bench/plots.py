@@ -24,7 +24,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from bench.grid import Plan  # noqa: E402
-from bench.store import Store  # noqa: E402
+from bench.store import WALL_COLUMN, Store  # noqa: E402
 
 
 def figure_spec(figure) -> dict | None:
@@ -77,19 +77,22 @@ def in_unit_range(metric: str) -> bool:
 
 
 def mean_band(ax, data: pd.DataFrame, x: str, y: str, hue: str, marker: str | None = None,
-              first_colour: int = 0) -> None:
+              first_colour: int = 0, place_at: str | None = None) -> None:
     """One line per ``hue`` value: the mean of ``y`` at each ``x`` and a ± 1 std band, clipped
     to [0, 1] for metrics that live there; the legend says how many runs each line averages.
-    A line of three points or fewer gets markers (one point alone draws no line)."""
+    A line of three points or fewer gets markers (one point alone draws no line). With
+    ``place_at``, each point sits at the mean of that column over its runs (the mean wall
+    time at an epoch) instead of at ``x``."""
     for k, (label, group) in enumerate(data.groupby(hue, sort=False)):
         stats = group.groupby(x)[y].agg(mean="mean", std=lambda v: v.std(ddof=0)).sort_index()
         low, high = stats["mean"] - stats["std"], stats["mean"] + stats["std"]
         if in_unit_range(y):
             low, high = low.clip(0, 1), high.clip(0, 1)
+        where = group.groupby(x)[place_at].mean().reindex(stats.index) if place_at else stats.index
         colour = f"C{first_colour + k}"
-        ax.plot(stats.index, stats["mean"], marker=marker or ("o" if len(stats) <= 3 else None), color=colour,
+        ax.plot(where, stats["mean"], marker=marker or ("o" if len(stats) <= 3 else None), color=colour,
                 label=f"{label} (n={group.groupby(x).size().max()})")  # runs behind each point
-        ax.fill_between(stats.index, low, high, color=colour, alpha=0.2, lw=0)
+        ax.fill_between(where, low, high, color=colour, alpha=0.2, lw=0)
     ax.set_title(BAND, fontsize=7)
 
 
@@ -100,18 +103,23 @@ def draw_curves(store: Store, runs: pd.DataFrame, exp: dict, spec: dict):
         return None
     curves = curves.merge(runs[["run_id", "label"]].drop_duplicates(), on="run_id")
     x = "epoch" if "epoch" in curves else "step"
-    fig, axes = plt.subplots(1, len(ys), figsize=(6.4 * len(ys), 4.2), squeeze=False)
-    for ax, y in zip(axes[0], ys):
-        teacher = curves[curves["label"] == "Teacher"]
-        students = curves[(curves["label"] != "Teacher") & curves[y].notna()]
-        mean_band(ax, students, x, y, "label")
-        if y == "acc" and not teacher.empty:
-            best = teacher.groupby("run_id")["acc"].max().mean()
-            ax.axhline(best, ls="--", color="black", lw=1, label=f"Teacher ({best:.3f})")
-        if spec["log_y"]:
-            ax.set_yscale("log")
-        ax.set(xlabel=f"{x} (as each method defines it)", ylabel="test accuracy" if y == "acc" else y)
-        ax.legend(loc="best", fontsize=8)
+    walls = [WALL_COLUMN] if WALL_COLUMN in curves and curves[WALL_COLUMN].notna().any() else []
+    fig, axes = plt.subplots(1 + len(walls), len(ys), figsize=(6.4 * len(ys), 4.2 * (1 + len(walls))),
+                             squeeze=False)
+    for row, place_at in enumerate([None] + walls):  # epochs as each method counts them, then seconds
+        for ax, y in zip(axes[row], ys):
+            teacher = curves[curves["label"] == "Teacher"]
+            students = curves[(curves["label"] != "Teacher") & curves[y].notna()]
+            mean_band(ax, students, x, y, "label", place_at=place_at)
+            if y == "acc" and not teacher.empty:
+                best = teacher.groupby("run_id")["acc"].max().mean()
+                ax.axhline(best, ls="--", color="black", lw=1, label=f"Teacher ({best:.3f})")
+            if spec["log_y"]:
+                ax.set_yscale("log")
+            xlabel = (f"{x} (as each method defines it)" if place_at is None else
+                      f"wall time (s; mean over the runs at each {x}, threads per run in the report)")
+            ax.set(xlabel=xlabel, ylabel="test accuracy" if y == "acc" else y)
+            ax.legend(loc="best", fontsize=8)
     return fig
 
 

@@ -35,6 +35,9 @@ ID_COLUMNS = {"run_id": str, "teacher_run_id": str}
 NOT_ARTEFACTS = ("checkpoint.pt", "summary.csv")
 TMP = re.compile(r"^\..+\.(\d+)\.[^.]+\.tmp$")
 
+WALL_COLUMN = "wall_s"
+"""curve.csv column: seconds a run had spent when the row was logged (over resumed sessions)."""
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)

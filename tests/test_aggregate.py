@@ -129,3 +129,33 @@ def test_figure_bands_are_one_std_clipped_to_the_unit_range_and_say_so():
     mean_band(ax, loss, "epoch", "loss", "label")  # a loss is not clipped
     assert ax.collections[0].get_paths()[0].vertices[:, 1].max() > 4.6
     plt.close(fig)
+
+
+def test_curves_are_also_drawn_against_wall_time_at_each_epochs_mean():
+    """Methods count epochs differently (a DFAD "epoch" is 50 iterations): the second axis
+    puts each epoch's mean accuracy at the mean wall time its runs had spent."""
+    import matplotlib.pyplot as plt
+
+    from bench.plots import mean_band
+
+    data = pd.DataFrame({"run_id": ["a", "b"] * 2, "epoch": [1, 1, 2, 2], "acc": [0.4, 0.6, 0.7, 0.9],
+                         "wall_s": [10.0, 14.0, 20.0, 30.0], "label": "AFD"})
+    fig, ax = plt.subplots()
+    mean_band(ax, data, "epoch", "acc", "label", place_at="wall_s")
+    x, y = ax.lines[0].get_data()
+    assert list(x) == [12.0, 25.0] and list(y) == pytest.approx([0.5, 0.8])
+    plt.close(fig)
+
+
+def test_every_logged_curve_row_records_the_wall_time_so_far(tmp_path):
+    import torch
+
+    from bench.context import RunContext
+    from bench.store import Store
+    from tests.conftest import make_spec
+
+    ctx = RunContext(make_spec("teacher", "cnn8"), Store(tmp_path), tmp_path, torch.device("cpu"))
+    ctx.log(1, acc=0.5)
+    ctx.log(2, acc=0.6, wall_s=99.0)   # a method's own value is kept
+    curve = pd.read_csv(ctx.dir / "curve.csv")
+    assert curve["wall_s"].iloc[0] >= 0 and curve["wall_s"].iloc[1] == 99.0
