@@ -19,6 +19,7 @@ from bench.report import DATE_LINE, render_report
 from bench.cache import QUEUED, RUNNING, STALE, STATES
 from bench.context import checkpoint_seconds_from_env
 from bench.errors import UserError
+from bench.nets.resnet import pretrained_file
 from bench.scheduler import Options, phases, run_specs, select, states, with_teachers
 from bench.spec import RunSpec
 from bench.store import CORRUPT, DONE, FAILED, PARTIAL, Store, atomic_write_text, clean_tmp
@@ -173,11 +174,14 @@ def sweep_summary(total: int, ended: dict[str, int], seconds: float) -> str:
 def check_data(specs: list[RunSpec], opts: Options) -> None:
     """Load every dataset the pending runs need (their own and KD's alternatives) before
     any run starts, so missing or damaged data, or a training-set size larger than the
-    data, stops the sweep with a UserError (exit 2) up front."""
+    data, stops the sweep with a UserError (exit 2) up front; so do missing pretrained weights."""
     names = {s.dataset for s in specs}
     names |= {str(s.config.get("transfer", "")).partition(":")[2] for s in specs} - {""}
     sizes = {name: len(load_raw(name, opts.data_root, opts.download).y_train) for name in sorted(names)}
     for s in specs:
+        if s.config.get("pretrained") is True:  # online nets from published weights: on disk, not fetched
+            for arch in s.config.get("nets") or (s.student,):
+                pretrained_file(arch)
         pooled = DATASETS.get(s.dataset).meta.get("split") == "random"  # tabular: the rest of the pool is the test set
         if s.n_train is not None and s.n_train >= sizes[s.dataset] + (0 if pooled else 1):
             raise UserError(f"n_train={s.n_train} is larger than {s.dataset}'s training set "

@@ -199,6 +199,12 @@ def pair_name(pair: dict) -> str:
     return pair.get("name", f"{pair.get('teacher')}>{pair.get('student')}")
 
 
+def row_labels(experiment: dict, where: str) -> set[str]:
+    """The row labels an experiment's variants produce (sweeps included)."""
+    return {lab for v in experiment["methods"]
+            for lab, _ in sweep(v.get("label", METHODS.get(v["method"]).meta.get("label", v["method"])), v, where)}
+
+
 def select_pairs(available: list[dict], wanted: list[str] | None, where: str) -> list[dict]:
     """The pairs an experiment runs on a dataset.
 
@@ -519,6 +525,11 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
             raise UserError(f"{twhere}.metrics: expected a mapping of summary column -> header "
                             f"(e.g. {{p_at_3: P@3}}), got {t['metrics']!r}")
         tables.append(Table(**t))
+        if t.get("gain") is not None and t["gain"]["over"] not in row_labels(experiments[t["experiment"]], twhere):
+            raise UserError(f"{twhere}.gain.over: {t['gain']['over']!r} is not a row of the table; rows: "
+                            f"{', '.join(sorted(row_labels(experiments[t['experiment']], twhere)))}")
+        if t.get("average") is not None and not isinstance(t["average"], str):
+            raise UserError(f"{twhere}.average: the name of the averaged column (e.g. Average), got {t['average']!r}")
     claims = []
     table_ids = [t.id for t in tables]
     for i, c in enumerate(doc.get("claims", [])):
@@ -530,9 +541,11 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
             raise UserError(f"{cwhere}.table: unknown table {c['table']!r}; accepted: {', '.join(table_ids)}")
         claim = parse_claim(c["claim"], f"{cwhere}.claim")
         table = next(t for t in tables if t.id == c["table"])
-        rows = {lab for v in experiments[table.experiment]["methods"]
-                for lab, _ in sweep(v.get("label", METHODS.get(v["method"]).meta.get("label", v["method"])),
-                                    v, cwhere)}
+        rows = row_labels(experiments[table.experiment], cwhere)
+        headers = [h for _, h in table.metric_columns() if h]
+        if "metric" in c and c["metric"] not in headers:
+            raise UserError(f"{cwhere}.metric: {c['metric']!r} is not a metric header of table {table.id!r}; "
+                            f"headers: {', '.join(headers) or 'none (the table shows one metric)'}")
         for side in (claim.lhs, claim.rhs):
             if side not in rows:
                 raise UserError(f"{cwhere}: claim {c['claim']!r} names {side!r}, which is not a row "

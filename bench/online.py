@@ -28,6 +28,7 @@ from torch import nn
 from bench.context import RunContext
 from bench.errors import UserError
 from bench.nets import build_classifier
+from bench.nets.resnet import pretrained_file
 from bench.train import EpochRecipe, epoch_batches, multistep, sgd
 
 MEMBER_SEED = 1_000_003
@@ -122,10 +123,10 @@ def build_nets(ctx: RunContext, recipe: OnlineRecipe, archs: tuple[str, ...] | N
     nets = [build_classifier(a, data.num_classes, data.input_shape[0], member_seed(ctx.spec.seed, k))
             for k, a in enumerate(archs)]
     if pretrained:
-        for a, net in zip(archs, nets):
-            if not hasattr(net, "load_pretrained"):
-                raise UserError(f"pretrained: {a!r} has no published ImageNet weights here (torchvision ResNets do)")
-        ctx.extra["pretrained_weights"] = " | ".join(net.load_pretrained() for net in nets)
+        files = [pretrained_file(a) for a in archs]
+        for net, path in zip(nets, files):
+            net.load_pretrained(path)
+        ctx.extra["pretrained_weights"] = " | ".join(map(str, files))
     return [net.to(ctx.device) for net in nets]
 
 

@@ -90,17 +90,22 @@ def test_one_gate_weighs_branches_on_a_shared_trunk():
     assert sum(p.numel() for p in one.parameters()) < 3 * sum(p.numel() for p in nets[0].parameters()) - shared
 
 
-def test_one_refuses_different_architectures_when_the_suite_is_read(tmp_path):
+def online_suite(tmp_path, nets: str, methods: str, tail: str = "") -> str:
+    """A one-experiment suite file on digits with the pair ``nets``; its path."""
     suite = tmp_path / "s.yaml"
-    suite.write_text("""
+    suite.write_text(f"""
 name: s
 profiles:
-  quick: {datasets: [digits], seeds: [0], pairs: {digits: {nets: [resnet8_half, resnet8]}}}
+  quick: {{datasets: [digits], seeds: [0], pairs: {{digits: {{nets: {nets}}}}}}}
 experiments:
-  - {id: e, methods: [{method: one}]}
-""")
+  - {{id: e, methods: {methods}}}
+{tail}""")
+    return str(suite)
+
+
+def test_one_refuses_different_architectures_when_the_suite_is_read(tmp_path):
     with pytest.raises(UserError, match="ONE shares its lower layers"):
-        load_plan(str(suite), "quick")
+        load_plan(online_suite(tmp_path, "[resnet8_half, resnet8]", "[{method: one}]"), "quick")
 
 
 def afd_update(tmp_path, monkeypatch, **params):
@@ -241,15 +246,28 @@ def test_streamed_batches_do_not_depend_on_the_worker_count(tmp_path, monkeypatc
 
 
 def test_pretrained_weights_come_from_the_local_cache_or_a_clear_error(tmp_path, monkeypatch):
+    from bench.nets.resnet import pretrained_file
+
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    net = build_classifier("resnet18_in64", 1000, 3, 0)
     with pytest.raises(UserError, match="pretrained weights not found at .*resnet18-f37072fd.pth"):
-        net.load_pretrained()
+        pretrained_file("resnet18_in64")
+    with pytest.raises(UserError, match="'resnet32' has no published ImageNet weights"):
+        pretrained_file("resnet32")
     source = build_classifier("resnet18_in64", 1000, 3, 1)
     (tmp_path / "torch" / "hub" / "checkpoints").mkdir(parents=True)
     torch.save(source.net.state_dict(), tmp_path / "torch" / "hub" / "checkpoints" / "resnet18-f37072fd.pth")
-    net.load_pretrained()
+    net = build_classifier("resnet18_in64", 1000, 3, 0)
+    net.load_pretrained(pretrained_file("resnet18_in64"))
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), source.state_dict().values()))
+
+
+def test_missing_pretrained_weights_stop_the_sweep_up_front_with_exit_2(dirs):
+    root = make_image_folder(dirs["tmp"] / "data")
+    out = run_cli("--suite", "afd_imagenet", "--profile", "smoke", "--data-root", str(root), "--set",
+                  "vanilla.pretrained=true", "--results-dir", str(dirs["results"]),
+                  env={"TORCH_HOME": str(dirs["tmp"] / "torch")})
+    assert out.returncode == 2 and "pretrained weights not found at" in out.stderr
+    assert "Traceback" not in out.stderr and not (dirs["results"] / "runs").exists()
 
 
 def test_afd_imagenet_smoke_streams_a_generated_folder_end_to_end(dirs):
@@ -271,3 +289,22 @@ def test_afd_imagenet_paper_profile_is_table_6_at_224_from_pretrained_nets():
         cfg = job.spec.config
         assert cfg["nets"] == ("resnet18_in224", "resnet34_in224") and cfg["pretrained"] and cfg["epochs"] == 30
     assert dict(next(j for j in plan.jobs if j.label == "Vanilla").spec.config)["train"] is False
+
+
+@pytest.mark.parametrize("edit,message", [
+    ("gain: {over: Vanila}", "gain.over: 'Vanila' is not a row of the table"),
+    ("average: [x]", "average: the name of the averaged column"),
+])
+def test_table_options_naming_nothing_are_refused(tmp_path, edit, message):
+    tail = f"tables:\n  - {{id: t, experiment: e, cols: pair, metrics: {{acc_avg: 2 Net Avg}}, {edit}}}\n"
+    suite = online_suite(tmp_path, "[resnet8_half, resnet8_half]", "[{method: vanilla}, {method: dml}]", tail)
+    with pytest.raises(UserError, match=re.escape(message)):
+        load_plan(suite, "quick")
+
+
+def test_a_claim_about_a_header_the_table_lacks_is_refused(tmp_path):
+    tail = ("tables:\n  - {id: t, experiment: e, cols: pair, metrics: {acc_avg: 2 Net Avg}}\n"
+            "claims:\n  - {claim: \"DML > Vanilla\", table: t, metric: 3 Net Avg}\n")
+    suite = online_suite(tmp_path, "[resnet8_half, resnet8_half]", "[{method: vanilla}, {method: dml}]", tail)
+    with pytest.raises(UserError, match="'3 Net Avg' is not a metric header of table 't'"):
+        load_plan(suite, "quick")

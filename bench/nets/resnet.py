@@ -40,20 +40,26 @@ class BasicBlock(nn.Module):
         return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
-class ResNet8x(nn.Module):
-    def __init__(self, blocks: tuple[int, ...], num_classes: int, in_channels: int = 3):
+class BasicResNet(nn.Module):
+    """A 3x3-stem ResNet of BasicBlocks: stage k has ``blocks[k]`` blocks of ``widths[k]``
+    channels, the first with ``strides[k]``; global average pool, FC; Kaiming-normal
+    (fan_out) init. The "8x" nets (64/128/256/512, strides 1/2/2/2) and He et al.'s CIFAR
+    ResNets (16/32/64, strides 1/2/2; bench/nets/resnet_cifar.py) are both this net."""
+
+    def __init__(self, widths: tuple[int, ...], blocks: tuple[int, ...], strides: tuple[int, ...],
+                 num_classes: int, in_channels: int = 3):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False),
-                                  nn.BatchNorm2d(64), nn.ReLU())
-        layers, in_planes = [], 64
-        for planes, n, stride in zip((64, 128, 256, 512), blocks, (1, 2, 2, 2)):
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),
+                                  nn.BatchNorm2d(widths[0]), nn.ReLU())
+        layers, in_planes = [], widths[0]
+        for planes, n, stride in zip(widths, blocks, strides):
             stage = []
             for s in [stride] + [1] * (n - 1):
                 stage.append(BasicBlock(in_planes, planes, s))
                 in_planes = planes
             layers.append(nn.Sequential(*stage))
         self.stages = nn.ModuleList(layers)
-        self.fc = nn.Linear(512, num_classes)
+        self.fc = nn.Linear(widths[-1], num_classes)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -78,7 +84,8 @@ CIFAR_BLOCKS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
 for _depth, _blocks in CIFAR_BLOCKS.items():
     for _suffix, _size, _where in (("8x", 32, "dfad Table 6"), ("tiny", 64, "mad/cmi TinyImageNet (3x3 stem)")):
         NETS.register(f"resnet{_depth}_{_suffix}", kind="classifier", input_size=_size, paper=_where)(
-            lambda num_classes, in_channels, b=_blocks: ResNet8x(b, num_classes, in_channels))
+            lambda num_classes, in_channels, b=_blocks: BasicResNet((64, 128, 256, 512), b, (1, 2, 2, 2),
+                                                                    num_classes, in_channels))
 
 
 class TorchvisionResNet(nn.Module):
@@ -89,7 +96,6 @@ class TorchvisionResNet(nn.Module):
         from torchvision.models import resnet as tv_resnet  # here: 2 s of start-up otherwise
 
         builder = {18: tv_resnet.resnet18, 34: tv_resnet.resnet34}[depth]
-        self.weights = {18: tv_resnet.ResNet18_Weights, 34: tv_resnet.ResNet34_Weights}[depth].IMAGENET1K_V1
         self.net = builder(weights=None, num_classes=num_classes)
         if in_channels != 3:
             self.net.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
@@ -107,22 +113,36 @@ class TorchvisionResNet(nn.Module):
             return logits, acts
         return (logits, feat) if return_features else logits
 
-    def load_pretrained(self) -> str:
-        """Load torchvision's ImageNet weights from the local torch hub cache (never
-        downloaded here); returns the file read. A classifier of another size keeps its own."""
-        path = Path(torch.hub.get_dir()) / "checkpoints" / Path(self.weights.url).name
-        if not path.exists():
-            raise UserError(f"pretrained weights not found at {path}; fetch them once where the machine "
-                            f"has internet (torchvision.models.{type(self.weights).__name__}.IMAGENET1K_V1"
-                            ".get_state_dict()) or copy the file there ($TORCH_HOME moves the cache)")
+    def load_pretrained(self, path: Path) -> None:
+        """Load torchvision's ImageNet weights from ``path`` (see ``pretrained_file``); a
+        classifier of another size keeps its own."""
         state = torch.load(path, map_location="cpu")
         if state["fc.weight"].shape != self.net.fc.weight.shape:
             state = {k: v for k, v in state.items() if not k.startswith("fc.")}
         self.net.load_state_dict(state, strict=False)
-        return str(path)
+
+
+TORCHVISION_WEIGHTS = {18: "resnet18-f37072fd.pth", 34: "resnet34-b627a593.pth"}
+"""torchvision's IMAGENET1K_V1 files (the basenames of their download URLs)."""
+
+
+def pretrained_file(arch: str) -> Path:
+    """Where ``arch``'s published ImageNet weights lie in the local torch hub cache; a
+    UserError when the net has none or the file is absent (never downloaded here)."""
+    name = NETS.get(arch).meta.get("weights_file")
+    if not name:
+        raise UserError(f"pretrained: {arch!r} has no published ImageNet weights here "
+                        "(the torchvision ResNets resnet18_in* / resnet34_in* do)")
+    path = Path(torch.hub.get_dir()) / "checkpoints" / name
+    if not path.exists():
+        raise UserError(f"pretrained weights not found at {path}; fetch them once where the machine has internet "
+                        f"(torchvision's IMAGENET1K_V1 weights of {arch.split('_')[0]}) or copy the file there "
+                        "($TORCH_HOME moves the cache)")
+    return path
 
 
 for _depth in (18, 34):
     for _size, _where in ((224, "afd Table 6 (ImageNet)"), (128, "dfad Caltech101"), (64, "mad TinyImageNet")):
-        NETS.register(f"resnet{_depth}_in{_size}", kind="classifier", input_size=_size, paper=_where)(
+        NETS.register(f"resnet{_depth}_in{_size}", kind="classifier", input_size=_size, paper=_where,
+                      weights_file=TORCHVISION_WEIGHTS[_depth])(
             lambda num_classes, in_channels, d=_depth: TorchvisionResNet(d, num_classes, in_channels))

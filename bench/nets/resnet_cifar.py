@@ -17,45 +17,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.nets.resnet import BasicBlock
+from bench.nets.resnet import BasicResNet
 from bench.registry import NETS
 
 
-class CifarResNet(nn.Module):
+class CifarResNet(BasicResNet):
+    """ResNet-d for 32x32 inputs: three stages of (d - 2) / 6 BasicBlocks, widths w/2w/4w."""
+
     def __init__(self, depth: int, num_classes: int, in_channels: int = 3, width: int = 16):
-        super().__init__()
         if (depth - 2) % 6:
             raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
         n = (depth - 2) // 6
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width),
-                                  nn.ReLU())
-        stages, in_planes = [], width
-        for planes, stride in zip((width, 2 * width, 4 * width), (1, 2, 2)):
-            blocks = []
-            for s in [stride] + [1] * (n - 1):
-                blocks.append(BasicBlock(in_planes, planes, s))
-                in_planes = planes
-            stages.append(nn.Sequential(*blocks))
-        self.stages = nn.ModuleList(stages)
-        self.fc = nn.Linear(4 * width, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-
-    def forward(self, x, return_features: bool = False, return_activations: bool = False):
-        h = self.stem(x)
-        acts = []
-        for stage in self.stages:
-            h = stage(h)
-            acts.append(h)
-        feat = torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)
-        logits = self.fc(feat)
-        if return_activations:
-            return logits, acts
-        return (logits, feat) if return_features else logits
+        super().__init__((width, 2 * width, 4 * width), (n, n, n), (1, 2, 2), num_classes, in_channels)
 
     def trunk_and_branch(self) -> tuple[nn.Module, nn.Module]:
         """(stem + stages 1-2, last stage + pool + FC) for ONE's shared trunk and branches."""
