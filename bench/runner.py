@@ -192,13 +192,16 @@ def _attempt(spec: RunSpec, store: Store, expect: Expect, device: str | None,
 
 
 def resumable_attempt(store: Store, run_id: str, record: dict[str, Any]) -> int | None:
-    """The latest unpublished attempt, if this code with these numerics made it: it resumes
-    from its checkpoint, or starts over in place when it was killed before the first one."""
+    """The latest unpublished attempt, if this code with these numerics made it (or it is
+    still empty): it resumes from its checkpoint, or starts over in place when it was killed
+    before the first one."""
     attempts = store.attempts(run_id)
     published = (store.summary(run_id) or {}).get("attempt")
     if not attempts or attempts[-1] == published:
         return None
     folder = store.attempt_dir(run_id, attempts[-1])
+    if not any(p.suffix != ".tmp" for p in folder.iterdir()):
+        return attempts[-1]  # killed between creating the folder and writing spec.json: empty
     if (folder / "summary.csv").exists():  # it ended (a failed rerun): never resumed
         return None
     try:

@@ -98,3 +98,17 @@ def test_run_ids_that_look_like_numbers_stay_strings(tmp_path: Path):
         assert store.summary(run_id)["teacher_run_id"] == run_id
     assert sorted(store.summaries(["9284223143e98332", "0000000000000123"])["run_id"]) == [
         "0000000000000123", "9284223143e98332"]
+
+
+def test_an_attempt_killed_before_its_spec_was_written_is_reused_not_left_behind(tmp_path: Path):
+    """A kill between creating attempts/1 and writing its spec.json leaves an empty folder:
+    the restart reuses it (no orphan attempt), but never an attempt another code made."""
+    from bench.runner import resumable_attempt
+
+    store = Store(tmp_path)
+    record = {"code_fingerprint": "abc", "numerics": {"threads": 1}}
+    first = store.new_attempt("run")
+    (store.attempt_dir("run", first) / "spec.json.123.tmp").write_text("{")
+    assert resumable_attempt(store, "run", record) == first
+    (store.attempt_dir("run", first) / "spec.json").write_text('{"code_fingerprint": "old"}')
+    assert resumable_attempt(store, "run", record) is None
