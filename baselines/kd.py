@@ -15,7 +15,7 @@ import torch
 from bench.context import RunContext
 from bench.losses import hinton_kd, kd_kl
 from bench.registry import DATASETS, METHODS
-from bench.train import EpochRecipe, train_epochs
+from bench.train import Batch, EpochRecipe, train_epochs
 
 TRANSFERS = ("original", "noise", "related:<dataset>", "unrelated:<dataset>")
 
@@ -66,15 +66,18 @@ def kd(ctx: RunContext, cfg: KDConfig) -> dict[str, float]:
     source = None if kind == "noise" else (
         ctx.alternative_data(alt_name).x_train if alt_name else data.x_train)
 
-    def batch_loss(x: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor:
+    def batch_loss(batch: Batch) -> torch.Tensor:
+        x = batch.x
         if x is None:
-            x = noise_images(len(idx), data.input_shape, cfg.noise, data.mean, data.std, ctx.device)
+            x = noise_images(len(batch.idx), data.input_shape, cfg.noise, data.mean, data.std, ctx.device)
         with torch.no_grad():
             t_logits = teacher(x)
         s_logits = student(x)
         if kind != "original":
             return kd_kl(s_logits, t_logits, cfg.temperature)
-        return hinton_kd(s_logits, t_logits, data.y_train[idx], cfg.temperature, cfg.alpha)
+        return hinton_kd(s_logits, t_logits, batch.y, cfg.temperature, cfg.alpha, ignore_index=ignore)
 
-    train_epochs(ctx, student, cfg, inputs=source, n=len(data.x_train), batch_loss=batch_loss)
+    ignore = getattr(data, "ignore_index", -100)  # segmentation: unlabelled pixels
+    train_epochs(ctx, student, cfg, inputs=source, n=len(data.x_train), batch_loss=batch_loss,
+                 targets=data.y_train if kind == "original" else None)
     return ctx.accuracy_summary()

@@ -19,8 +19,9 @@ from bench.report import DATE_LINE, render_report
 from bench.cache import QUEUED, RUNNING, STALE, STATES
 from bench.context import checkpoint_seconds_from_env
 from bench.errors import UserError
-from bench.nets.resnet import pretrained_file
-from bench.scheduler import Options, phases, run_specs, select, states, with_teachers
+from bench.nets.weights import pretrained_file, weights_file
+from bench.scheduler import Options, levels, phases, run_specs, select, slurm_parameters, states, with_teachers
+from bench.slurm import arrays_by_resources, with_cli
 from bench.spec import RunSpec
 from bench.store import CORRUPT, DONE, FAILED, PARTIAL, Store, atomic_write_text, clean_tmp
 
@@ -76,8 +77,28 @@ def dry_run_text(plan: Plan, opts: Options) -> str:
         lines.append(f"  {t.run_id}  {t.method} {t.dataset}{size} {t.student} seed {t.seed}  "
                      f"[{known[t.run_id].status}]")
     lines += state_lines(specs, known, (STALE, CORRUPT, RUNNING, QUEUED, FAILED, PARTIAL))
+    if opts.executor == "slurm":
+        lines += slurm_lines(specs, todo, with_cli(plan.slurm, opts.slurm))
     lines += ["", "estimated cost: " + estimate(store, specs, todo)]
     return "\n".join(lines)
+
+
+def slurm_lines(specs: list[RunSpec], todo: list[RunSpec], block: dict) -> list[str]:
+    """The job arrays ``--executor slurm`` would submit now: one per (dependency level,
+    resource group, method), with what each job asks for."""
+    pending = {s.run_id for s in todo}
+    arrays = arrays_by_resources([[s for s in g if s.run_id in pending] for g in levels(specs)], block)
+    rows = []
+    for level, group, request, method, group_specs in arrays:
+        sbatch = slurm_parameters(request)
+        rows.append({"level": level, "group": group, "method": method, "jobs": len(group_specs),
+                     "gpus": sbatch["gpus_per_node"], "cpus": sbatch["cpus_per_task"], "mem_gb": sbatch["mem_gb"],
+                     "time_min": sbatch["timeout_min"], "partition": sbatch["slurm_partition"] or "(default)",
+                     "datasets": ",".join(dict.fromkeys(s.dataset for s in group_specs))})
+    if not rows:
+        return ["", "SLURM arrays: none (nothing to run)"]
+    return ["", "SLURM arrays to submit (one per dependency level, resource group and method; "
+            "a level waits for every array below it):", pd.DataFrame(rows).to_string(index=False)]
 
 
 def state_lines(specs: list[RunSpec], known: dict, shown: tuple[str, ...]) -> list[str]:
@@ -149,7 +170,7 @@ def run_suite(plan: Plan, opts: Options) -> None:
                    f"seed={spec.seed} {metric_text} {summary.get('wall_time_s', 0)}s "
                    f"({spec.run_id}){error}")
 
-    opts.slurm = {**plan.slurm, **{k: v for k, v in opts.slurm.items() if v is not None}}
+    opts.slurm = with_cli(plan.slurm, opts.slurm)
     checkpoint_seconds_from_env()
     if opts.executor != "slurm":  # on a cluster the data lives where the jobs run
         check_data(select(with_teachers(plan.specs), opts), opts)
@@ -182,6 +203,8 @@ def check_data(specs: list[RunSpec], opts: Options) -> None:
         if s.config.get("pretrained") is True:  # online nets from published weights: on disk, not fetched
             for arch in s.config.get("nets") or (s.student,):
                 pretrained_file(arch)
+        if s.config.get("weights"):  # a teacher loaded, not trained
+            weights_file(str(s.config["weights"]), s.student, f"{s.method} run on {s.dataset}")
         pooled = DATASETS.get(s.dataset).meta.get("split") == "random"  # tabular: the rest of the pool is the test set
         if s.n_train is not None and s.n_train >= sizes[s.dataset] + (0 if pooled else 1):
             raise UserError(f"n_train={s.n_train} is larger than {s.dataset}'s training set "

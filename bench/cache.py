@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from bench.fingerprint import code_closure, code_fingerprint, data_fingerprint
+from bench.fingerprint import code_closure, code_fingerprint, data_fingerprint, file_digest
 from bench.lock import describe, holder
 from bench.registry import METHODS
 from bench.spec import RunSpec
@@ -77,6 +77,13 @@ def stale_reasons(spec: RunSpec, store: Store, expect: Expect) -> list[str]:
             continue
         if now != digest:
             reasons.append(f"data changed: {name}")
+    for path, digest in _json(row.get("input_files")).items():
+        try:
+            now = file_digest(path)
+        except OSError:  # not reachable from here: cannot tell
+            continue
+        if now != digest:
+            reasons.append(f"input file changed: {path}")
     if row.get("device_type") == "cpu" and _int(row.get("threads")) not in (None, expect.threads):
         reasons.append(f"ran with {_int(row.get('threads'))} threads, now {expect.threads}")
     for role, dep in spec.roles():

@@ -40,7 +40,7 @@ from bench.errors import UserError
 from bench.losses import hinton_kd, l2_logits
 from bench.metrics import accuracy
 from bench.nets.forests import is_estimator, positive_scores
-from bench.train import EpochRecipe, adam, train_epochs
+from bench.train import Batch, EpochRecipe, adam, train_epochs
 
 DATA = ("train", "synthetic", "mixture")
 TARGETS = ("teacher", "labels")
@@ -202,10 +202,10 @@ def distil(ctx: RunContext, cfg: NetStudent, targets: str, p_fake: float = 0.0,
     student = ctx.net()
     data = ctx.data
 
-    def batch_loss(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        y = data.y_train[idx]
+    def batch_loss(batch: Batch) -> torch.Tensor:
+        x, y = batch.x, batch.y
         if sample is not None and p_fake > 0 and torch.rand((), generator=ctx.generator).item() < p_fake:
-            x, y = (t.to(ctx.device) for t in sample(len(idx)))
+            x, y = (t.to(ctx.device) for t in sample(len(batch.idx)))
         logits = student(x)
         if teacher is None:
             return F.cross_entropy(logits, y)
@@ -216,7 +216,8 @@ def distil(ctx: RunContext, cfg: NetStudent, targets: str, p_fake: float = 0.0,
         return hinton_kd(logits, t_logits, y, cfg.temperature, cfg.alpha)
 
     optimizer = (lambda params: adam(params, cfg.lr, weight_decay=cfg.weight_decay)) if cfg.optimizer == "adam" else None
-    train_epochs(ctx, student, cfg, inputs=data.x_train, batch_loss=batch_loss, optimizer=optimizer)
+    train_epochs(ctx, student, cfg, inputs=data.x_train, targets=data.y_train, batch_loss=batch_loss,
+                 optimizer=optimizer)
     val, test = held_out_halves(len(data.y_test))
     return {**ctx.accuracy_summary(),
             "acc_val": accuracy(student, data.x_test[val], data.y_test[val]),

@@ -24,10 +24,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from bench.data import Data, load_data
+from bench.data import Data, SegmentationData, load_data
 from bench.errors import CorruptCheckpoint, Divergence, Preempted, UserError
-from bench.fingerprint import data_fingerprint
-from bench.metrics import streamed_accuracy, test_metrics
+from bench.fingerprint import data_fingerprint, file_digest
+from bench.metrics import segmentation_metrics, streamed_accuracy, test_metrics
 from bench.nets import build_classifier
 from bench.nets.build import init_seed
 from bench.nets.forests import build_estimator, is_estimator
@@ -72,6 +72,7 @@ class RunContext:
         self.started = time.monotonic()
         self.elapsed_before = 0.0  # seconds spent by earlier sessions of this attempt
         self.datasets: dict[str, str] = {}  # dataset name -> fingerprint of what was loaded
+        self.files: dict[str, str] = {}  # other input files (weights) -> digest of what was read
         self.generator = torch.Generator().manual_seed(spec.seed)
         self.curve: list[dict[str, Any]] = []
         self.state: dict[str, Any] = {}  # small resumable scalars a method keeps
@@ -109,6 +110,10 @@ class RunContext:
     def _fingerprint(self, name: str) -> None:
         self.datasets[name] = data_fingerprint(name, str(self.data_root), self.download)
 
+    def record_file(self, path: Path) -> None:
+        """Record an input file (a teacher's weights) by digest: if it changes, this run is stale."""
+        self.files[str(Path(path).resolve())] = file_digest(path)
+
     @property
     def wall_time_s(self) -> float:
         """Seconds spent on this attempt, over every session that resumed it."""
@@ -135,12 +140,9 @@ class RunContext:
         model = self.pretrained("teacher")
         return model.eval().requires_grad_(False) if isinstance(model, nn.Module) else model
 
-    def pretrained(self, role: str) -> nn.Module:
-        """The published model of this run's ``role`` dependency (``teacher`` or a role of
-        ``spec.pretrained``), checksum verified, in train mode: a method that trains it
-        further (KDGAN's teacher, classifier and discriminator) starts from these weights.
-        Its run id, attempt and test accuracy are recorded (a rebuilt dependency makes this
-        run stale)."""
+    def dependency(self, role: str) -> RunSpec:
+        """This run's ``role`` dependency, published and checksum verified; its run id and
+        attempt are recorded (a rebuilt dependency makes this run stale)."""
         deps = dict(self.spec.roles())
         if role not in deps:
             raise RuntimeError(f"method {self.spec.method!r} needs a {role} but the spec has none")
@@ -148,6 +150,20 @@ class RunContext:
         status, problem = self.store.verify(dep.run_id)
         if status != "done":
             raise RuntimeError(f"{role} run {dep.run_id} is {status} {problem}".strip())
+        self.extra[f"{role}_run_id"] = dep.run_id
+        self.extra[f"{role}_attempt"] = int(self.store.summary(dep.run_id)["attempt"])
+        return dep
+
+    def dependency_file(self, role: str, name: str) -> Path:
+        """File ``name`` of the ``role`` dependency's published attempt (see ``dependency``)."""
+        return self.store.artefact(self.dependency(role).run_id, name)
+
+    def pretrained(self, role: str) -> nn.Module:
+        """The published model of this run's ``role`` dependency (``teacher`` or a role of
+        ``spec.pretrained``; see ``dependency``), in train mode: a method that trains it
+        further (KDGAN's teacher, classifier and discriminator) starts from these weights.
+        Its test accuracy is recorded too."""
+        dep = self.dependency(role)
         if is_estimator(dep.student):
             with open(self.store.artefact(dep.run_id, ESTIMATOR_FILE), "rb") as fh:
                 model = pickle.load(fh)  # written by save_model of a run of this store, checksum verified
@@ -156,22 +172,21 @@ class RunContext:
             path = self.store.artefact(dep.run_id, "model.pt")
             model.load_state_dict(torch.load(path, map_location=self.device))
             model.to(self.device)
-        self.extra[f"{role}_run_id"] = dep.run_id
-        self.extra[f"{role}_attempt"] = int(self.store.summary(dep.run_id)["attempt"])
         self.extra[f"{role}_acc"] = self.evaluate(model)
         return model
 
-    def save_model(self, model) -> None:
-        """Publish a torch net's weights (model.pt) or a fitted estimator (model.pkl)."""
+    def save_model(self, model, name: str = "model.pt") -> None:
+        """Publish a torch net's weights (``name``, model.pt by default) or a fitted
+        estimator (model.pkl)."""
         if isinstance(model, nn.Module):
-            atomic_torch_save(self.dir / "model.pt", model.state_dict())
+            atomic_torch_save(self.dir / name, model.state_dict())
         else:
             atomic_write_bytes(self.dir / ESTIMATOR_FILE, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
 
     # ----------------------------------------------------------------- metrics
     def evaluate(self, model) -> float:
         """The test set's primary metric: top-1 accuracy, P@3 on tag data, the dataset's
-        metric (AUC or accuracy) on tabular data (eval mode; the model's mode is restored)."""
+        metric (AUC or accuracy) on tabular data, mIoU on segmentation data (eval mode; the model's mode is restored)."""
         return self.test_metrics(model)["acc"]
 
     @property
@@ -181,7 +196,11 @@ class RunContext:
 
     def test_metrics(self, model) -> dict[str, float]:
         """``acc`` (see ``evaluate``) and, on tag data, KDGAN Table 2's ranking metrics;
-        on binary tabular data ``auc`` and ``accuracy``."""
+        on binary tabular data ``auc`` and ``accuracy``; on segmentation data ``acc`` is the
+        mIoU, with ``miou`` and ``pixel_acc``."""
+        if isinstance(self.data, SegmentationData):  # mIoU over every test pixel
+            metrics = segmentation_metrics(model, self.data.test_batches(), self.data.num_classes)
+            return {"acc": metrics["miou"], **metrics}
         if getattr(self.data, "streaming", False):  # images decoded per batch: top-1 accuracy only
             return {"acc": streamed_accuracy(model, self.data.test_batches())}
         return test_metrics(model, self.data.x_test, self.data.y_test, self.metric)

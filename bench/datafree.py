@@ -33,21 +33,30 @@ def optimise(opt: torch.optim.Optimizer, loss: torch.Tensor, clip: float | None 
 
 def run_iterations(ctx: RunContext, student: nn.Module, *, epochs: int, iters_per_epoch: int,
                    iteration: Callable[[int], dict[str, torch.Tensor | float]],
-                   epoch_schedulers: tuple = (), step_schedulers: tuple = ()) -> dict[str, float]:
-    """Run ``epochs * iters_per_epoch`` iterations; evaluate and log after each epoch.
+                   epoch_schedulers: tuple = (), step_schedulers: tuple = (),
+                   eval_every: int = 1,
+                   on_evaluated: Callable[[int, float], None] | None = None) -> dict[str, float]:
+    """Run ``epochs * iters_per_epoch`` iterations; evaluate and log after every
+    ``eval_every`` epochs and after the last; ``on_evaluated(epoch, acc)`` follows each.
 
     ``epoch_schedulers`` step once per epoch (multi-step decays), ``step_schedulers``
     once per iteration (ZSKT's cosine annealing over all pseudo batches).
     """
-    for step in ctx.steps(epochs * iters_per_epoch):
+    total = epochs * iters_per_epoch
+    for step in ctx.steps(total):
         losses = iteration(step)
         for sched in step_schedulers:
             sched.step()
         if (step + 1) % iters_per_epoch == 0:
             for sched in epoch_schedulers:
                 sched.step()
+            if ((step + 1) // iters_per_epoch) % eval_every and step + 1 < total:
+                continue
             values = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in losses.items()}
-            ctx.log(step + 1, epoch=(step + 1) // iters_per_epoch, **values, acc=ctx.evaluate(student))
+            acc = ctx.evaluate(student)
+            ctx.log(step + 1, epoch=(step + 1) // iters_per_epoch, **values, acc=acc)
+            if on_evaluated is not None:
+                on_evaluated((step + 1) // iters_per_epoch, acc)
     return ctx.accuracy_summary()
 
 

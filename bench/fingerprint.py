@@ -120,6 +120,21 @@ def tensor_digest(*tensors: torch.Tensor) -> str:
     return h.hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=32)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 (16 hex) of an input file (a teacher's weights), once per (path, size, mtime)."""
+    stat = Path(path).stat()
+    return _file_digest(str(path), stat.st_size, stat.st_mtime_ns)
+
+
 @functools.lru_cache(maxsize=16)
 def data_fingerprint(name: str, root: str, download: bool = False) -> str:
     """Digest of dataset ``name``'s raw tensors as loaded from ``root`` (once per process)."""

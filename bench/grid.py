@@ -55,7 +55,8 @@ FIGURE_KEYS = {"kind", "y", "log_y", "x", "log_x"}
 FIGURE_KINDS = ("curves", "sweep", "scatter")
 """An experiment's ``figure``: true, or {kind: curves | sweep | scatter, y: metric(s), log_y,
 x and log_x (scatter)} (bench/plots.py)."""
-SLURM_KEYS = {"partition", "gpus", "cpus", "mem_gb", "time_min", "array_parallelism", "max_num_timeout"}
+SLURM_KEYS = {"partition", "gpus", "cpus", "mem_gb", "time_min", "array_parallelism", "max_num_timeout", "groups"}
+SLURM_GROUP_KEYS = {"name", "when", "partition", "gpus", "cpus", "mem_gb", "time_min"}
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,26 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return doc
 
 
+def check_slurm(block: Any, where: str) -> dict:
+    """The suite's slurm block; each of its ``groups`` names itself, says ``when`` it applies
+    (datasets / methods / student nets, as lists) and which resources differ."""
+    from bench.slurm import MATCH_KEYS
+
+    check_keys(block, SLURM_KEYS, where)
+    names = []
+    groups = as_list(block["groups"], f"{where}.groups") if "groups" in block else []
+    for i, group in enumerate(groups):
+        at = f"{where}.groups[{i}]"
+        check_keys(group, SLURM_GROUP_KEYS, at, required=("name", "when"))
+        check_keys(group["when"], set(MATCH_KEYS), f"{at}.when")
+        for key, values in group["when"].items():
+            as_list(values, f"{at}.when.{key}")
+        if group["name"] in names:
+            raise UserError(f"{at}: group name {group['name']!r} is used twice")
+        names.append(group["name"])
+    return block
+
+
 def check_keys(obj: Any, allowed: set[str], where: str, required: tuple[str, ...] = ()) -> dict:
     if not isinstance(obj, dict):
         raise UserError(f"{where}: expected a mapping, got {obj!r}")
@@ -231,6 +252,9 @@ def require_dataset_settings(method: str, cls: type, dataset: str, layers: list[
     if defaults_for is None or dataset in defaults_for:
         return
     given = {k for layer in layers for k in layer}
+    waived_by = getattr(cls, "recipe_waived_by", None)  # e.g. a teacher loaded from weights trains nothing
+    if waived_by and any(layer.get(waived_by) for layer in layers):
+        return
     missing = [k for k in getattr(cls, "dataset_keys", ()) if k not in given]
     if missing:
         raise UserError(f"{where}: method {method!r} has no {dataset!r} settings in this paper profile "
@@ -422,7 +446,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                 teacher = teacher_spec(n) if entry.meta.get("needs_teacher") else None
                 spec = RunSpec(method, ds, seed, pair["student"], p, teacher, n,
                                tuple(sorted((role, role_spec(role, ds, seed, t_seed, pair, n, sampler_params,
-                                                                             vwhere))
+                                                             vwhere, teacher))
                                             for role in roles)))
                 out.append(Job(spec, exp_id, label, pair["name"]))
         return out
@@ -432,7 +456,10 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                                                             f"{where}.params.pretrain", n=n, arch=arch), n_train=n)
 
     def role_spec(role: str, ds: str, seed: int, t_seed: int, pair: dict, n: int | None,
-                  sampler_params: dict, vwhere: str) -> RunSpec:
+                  sampler_params: dict, vwhere: str, teacher: RunSpec | None) -> RunSpec:
+        if role == "generator":  # P:dfad §4.3: the generator of the DFAD run with the same settings
+            return RunSpec("dfad", ds, seed, pair["student"], resolved("dfad", {}, ds, pair, f"{where}.params.dfad", n=n),
+                           teacher, n)
         if role == "classifier":  # the runs differ in C's initialisation (P:kdgan §4.1)
             return pretrain_spec(ds, seed, pair["student"], pair, n)
         if role == "discriminator":
@@ -451,7 +478,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                            n_train=n)
             return RunSpec("acgan", ds, seed, pair["sampler"], params, n_train=n, pretrained=(("init", base),))
         raise UserError(f"{pair['where']}: unknown pretrained role {role!r}; accepted: classifier, discriminator, "
-                        "sampler")
+                        "sampler, generator")
 
     experiments = {}
     jobs: list[Job] = []
@@ -551,7 +578,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
                 raise UserError(f"{cwhere}: claim {c['claim']!r} names {side!r}, which is not a row "
                                 f"of table {table.id!r}; rows: {', '.join(sorted(rows))}")
         claims.append(c)
-    slurm = check_keys(doc.get("slurm", {}), SLURM_KEYS, f"{path}: slurm")
+    slurm = check_slurm(doc.get("slurm", {}), f"{path}: slurm")
     notes = {key: [str(x) for x in as_list(prof[key], f"{where}.{key}")] if key in prof else []
              for key in ("departures", "choices")}
     notes["departures"] += [f"set on the command line: --set {item}" for item in overrides or []]

@@ -5,6 +5,11 @@ import torch
 import torch.nn.functional as F
 
 
+def per_pixel(logits: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) segmentation logits as (B*H*W, C) rows, one per pixel; (B, C) as is."""
+    return logits.movedim(1, -1).reshape(-1, logits.shape[1]) if logits.dim() > 2 else logits
+
+
 def kd_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0,
           reduction: str = "batchmean", detach_teacher: bool = True) -> torch.Tensor:
     """T^2 * KL(softmax(z_t/T) || softmax(z_s/T)) (Hinton et al. 2015).
@@ -13,8 +18,10 @@ def kd_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperatur
     by the number of classes (old PyTorch default used by ZSKT and the peterliht code).
     The teacher's logits are a fixed target for the student; a generator maximising
     the KL passes ``detach_teacher=False`` so its gradient flows through both nets.
+    Segmentation logits (B, C, H, W) count each pixel as one example (``per_pixel``).
     """
     t = temperature
+    student_logits, teacher_logits = per_pixel(student_logits), per_pixel(teacher_logits)
     log_p_s = F.log_softmax(student_logits / t, dim=1)
     log_p_t = F.log_softmax((teacher_logits.detach() if detach_teacher else teacher_logits) / t, dim=1)
     if reduction not in ("batchmean", "mean"):
@@ -68,9 +75,10 @@ def logit_bound(logits: torch.Tensor, bound: float) -> torch.Tensor:
 def class_balance_entropy(logits: torch.Tensor) -> torch.Tensor:
     """sum_c p̄_c log10 p̄_c with p̄ the batch-mean softmax (DAFL's L_ie, minimised).
 
-    Base 10 as in the official DAFL code; p̄ clamped to avoid log(0) (methods_spec §20.5).
+    Base 10 as in the official DAFL code; p̄ clamped to avoid log(0) (methods_spec §20.5);
+    on segmentation logits p̄ is the mean over the batch's pixels.
     """
-    p_mean = F.softmax(logits, dim=1).mean(dim=0).clamp_min(1e-12)
+    p_mean = F.softmax(per_pixel(logits), dim=1).mean(dim=0).clamp_min(1e-12)
     return (p_mean * torch.log10(p_mean)).sum()
 
 
@@ -86,9 +94,10 @@ def distn_mse(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels
 
 
 def hinton_kd(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
-              temperature: float, soft_weight: float) -> torch.Tensor:
-    """(1 - a) * CE + a * T^2 * KL(p_t^T || p_s^T): Hinton et al.'s loss (the ``kd`` method's)."""
-    hard = F.cross_entropy(student_logits, labels)
+              temperature: float, soft_weight: float, ignore_index: int = -100) -> torch.Tensor:
+    """(1 - a) * CE + a * T^2 * KL(p_t^T || p_s^T): Hinton et al.'s loss (the ``kd`` method's);
+    per pixel on segmentation logits, labels equal to ``ignore_index`` left out of the CE."""
+    hard = F.cross_entropy(student_logits, labels, ignore_index=ignore_index)
     return (1 - soft_weight) * hard + soft_weight * kd_kl(student_logits, teacher_logits, temperature)
 
 

@@ -6,7 +6,9 @@ so a scikit-learn forest and a torch net are scored alike. Tag data (multi-label
 image has a set of relevant tags, ``y`` a row of tag weights whose non-zero entries are
 the relevant tags) is scored by ranking the tags by the model's logits, as KDGAN §4.2
 evaluates tag recommendation: P@k, F@k, MAP and MRR (C:KDGAN metric.py, after the
-jingwei toolkit).
+jingwei toolkit). Segmentation data (a class per pixel, ``IGNORE`` where unlabelled) is
+scored by the mean intersection over union over the whole test set (DFAD §4.1.2), from
+one confusion matrix accumulated over every test pixel.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+IGNORE = 255
+"""The mask value of unlabelled pixels (CamVid's void, NYUv2's 0), left out of loss and mIoU."""
 TAG_METRICS = ("p_at_3", "p_at_5", "f_at_3", "f_at_5", "map", "mrr")
 """Columns of KDGAN Table 2, in its order (P@3, P@5, F@3, F@5, MAP, MRR)."""
 PRIMARY_TAG_METRIC = "p_at_3"
@@ -48,6 +52,35 @@ def streamed_accuracy(model: nn.Module, batches) -> float:
         total += len(y)
     model.train(was_training)
     return correct / total
+
+
+def confusion(pred: torch.Tensor, target: torch.Tensor, num_classes: int, ignore: int = IGNORE) -> torch.Tensor:
+    """(classes, classes) counts of (true class, predicted class) over the labelled pixels."""
+    keep = target != ignore
+    codes = target[keep].long() * num_classes + pred[keep].long()
+    return torch.bincount(codes, minlength=num_classes ** 2).view(num_classes, num_classes).cpu()
+
+
+def mean_iou(counts: torch.Tensor) -> float:
+    """Mean over classes of TP / (TP + FP + FN); a class absent from both the labels and the
+    predictions has no IoU and is left out of the mean (as the DFAD code's nanmean does)."""
+    counts = counts.double()
+    tp = counts.diag()
+    union = counts.sum(0) + counts.sum(1) - tp
+    present = union > 0
+    return float((tp[present] / union[present]).mean()) if present.any() else float("nan")
+
+
+@torch.no_grad()
+def segmentation_metrics(model: nn.Module, batches, num_classes: int) -> dict[str, float]:
+    """``miou`` and ``pixel_acc`` over (x, masks) batches, the model in eval mode (restored)."""
+    was_training = model.training
+    model.eval()
+    counts = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    for x, y in batches:
+        counts += confusion(model(x).argmax(1), y, num_classes)
+    model.train(was_training)
+    return {"miou": mean_iou(counts), "pixel_acc": float(counts.diag().sum() / counts.sum().clamp_min(1))}
 
 
 def is_multilabel(y: torch.Tensor) -> bool:

@@ -60,8 +60,10 @@ class MADGameConfig:
     """P:mad Table 5: n_G = 3."""
     student_steps: int = 60
     """P:mad Table 5: n_S = 60 for WRN (30 for ResNet, 90 for TinyImageNet)."""
+    student_optimizer: str = "sgd"
+    """P:mad Table 5: SGD for the small sets, Adam (no momentum) for the large ones."""
     lr_student: float = 1e-2
-    """P:mad Table 5: SGD lr 1e-2."""
+    """P:mad Table 5: SGD lr 1e-2 (large sets: Adam 1e-4)."""
     momentum: float = 0.9
     """P:mad Table 5: momentum 0.9."""
     weight_decay: float = 5e-4
@@ -113,6 +115,15 @@ class MADGameConfig:
     """P:mad: embedding norm bound factor (large datasets)."""
     pretrain_steps: int = 0
     """P:mad Table 6: no generator pretraining for small datasets."""
+    eval_every: int = 1
+    """Epochs between test evaluations (harness): every epoch on the small sets; the large
+    sets' "epoch" is one iteration (P:mad Table 6), evaluated every 100 (Fig. 4's spacing)."""
+
+    def __post_init__(self):
+        if self.student_optimizer not in ("sgd", "adam"):
+            raise ValueError(f"student_optimizer must be 'sgd' or 'adam', got {self.student_optimizer!r}")
+        if self.eval_every < 1:
+            raise ValueError(f"eval_every must be >= 1, got {self.eval_every}")
 
 
 class Sampler(nn.Module):
@@ -147,7 +158,9 @@ def momentum_game(ctx: RunContext, cfg: MADGameConfig) -> dict[str, float]:
     sampler = Sampler(generator, data.num_classes, cfg.nz, cfg.conditional).to(ctx.device)
     momentum_sampler = copy.deepcopy(sampler).requires_grad_(False) if cfg.ema else None
     memory = SampleMemory(cfg.memory_size) if cfg.memory_size else None
-    opt_s = sgd(student.parameters(), cfg.lr_student, cfg.momentum, cfg.weight_decay)
+    opt_s = (sgd(student.parameters(), cfg.lr_student, cfg.momentum, cfg.weight_decay)
+             if cfg.student_optimizer == "sgd" else
+             adam(student.parameters(), cfg.lr_student, weight_decay=cfg.weight_decay))
     opt_g = adam(sampler.parameters(), cfg.lr_generator, weight_decay=cfg.generator_weight_decay)
     sched_s = multistep(opt_s, cfg.lr_milestones, cfg.lr_gamma)
     extra = {k: v for k, v in (("momentum_sampler", momentum_sampler), ("memory", memory)) if v is not None}
@@ -211,4 +224,4 @@ def momentum_game(ctx: RunContext, cfg: MADGameConfig) -> dict[str, float]:
         return {"loss_g": loss_g, "loss_s": loss_s}
 
     return run_iterations(ctx, student, epochs=cfg.epochs, iters_per_epoch=cfg.iters_per_epoch,
-                          iteration=iteration, epoch_schedulers=(sched_s,))
+                          iteration=iteration, epoch_schedulers=(sched_s,), eval_every=cfg.eval_every)

@@ -28,7 +28,7 @@ from torch import nn
 from bench.context import RunContext
 from bench.errors import UserError
 from bench.nets import build_classifier
-from bench.nets.resnet import pretrained_file
+from bench.nets.weights import pretrained_file
 from bench.train import EpochRecipe, epoch_batches, multistep, sgd
 
 MEMBER_SEED = 1_000_003

@@ -174,6 +174,7 @@ def _attempt(spec: RunSpec, store: Store, expect: Expect, device: str | None,
     row.update(wall_time_s=round(ctx.wall_time_s, 2), device=str(dev), code_version=record["code_version"],
                code_dirty=code_dirty(), code_fingerprint=record["code_fingerprint"],
                data_fingerprint=json.dumps(ctx.datasets, sort_keys=True), threads=pinned["threads"],
+               input_files=json.dumps(ctx.files, sort_keys=True) if ctx.files else "",
                deterministic=pinned["deterministic"], device_type=pinned["device_type"])
     if row["status"] == DONE:
         ctx.clear_checkpoint()

@@ -8,6 +8,7 @@ and exits; ``--status`` reads the result files later).
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -24,7 +25,7 @@ from bench.cache import QUEUED, RUNNING, STALE, Expect, RunState, run_state
 from bench.errors import Preempted, UserError
 from bench.lock import holder
 from bench.runner import execute, install_stop_handlers
-from bench.slurm import Jobs, check_resources, record_job, signal_lead_s
+from bench.slurm import Jobs, arrays_by_resources, check_resources, record_job, signal_lead_s
 from bench.spec import RunSpec
 from bench.store import CORRUPT, DONE, FAILED, PARTIAL, TODO, Store
 
@@ -282,8 +283,7 @@ def slurm_parameters(slurm: dict[str, Any]) -> dict[str, Any]:
         "slurm_array_parallelism": int(slurm.get("array_parallelism") or 32),
         "slurm_signal_delay_s": signal_lead_s(time_min),
     }
-    if slurm.get("partition"):
-        params["slurm_partition"] = str(slurm["partition"])
+    params["slurm_partition"] = str(slurm["partition"]) if slurm.get("partition") else None
     return params
 
 
@@ -295,41 +295,37 @@ def submit_slurm(groups: list[list[RunSpec]], opts: Options, executor: Any = Non
     """Submit each level's arrays (``levels``: teachers first) with an ``afterany`` dependency
     on every array of the levels below.
 
-    One array per (phase, method), named ``<suite>.<method>``; each run's job id is
-    recorded in its ``job.json`` so later launches and ``--status`` know it is queued.
+    One array per (level, resource group, method), named ``<suite>.<method>``, asking for
+    its group's resources (bench.slurm); each run's job id is recorded in its ``job.json``
+    so later launches and ``--status`` know it is queued.
     """
-    check_resources(opts.slurm)
+    plan = [a for a in arrays_by_resources(groups, opts.slurm) if a[4]]
+    for request in {json.dumps(a[2], sort_keys=True) for a in plan} or {json.dumps(opts.slurm)}:
+        check_resources(json.loads(request))
     folder = Path(opts.results) / "submitit" / "%j"
     timeouts = opts.slurm.get("max_num_timeout")
     executor = executor or submitit.AutoExecutor(
         folder=folder, cluster="slurm", slurm_max_num_timeout=3 if timeouts is None else int(timeouts))
-    executor.update_parameters(**slurm_parameters(opts.slurm))
     store = Store(opts.results)
     submitted: list = []
-
-    def arrays(specs: list[RunSpec]) -> list:
-        jobs = []
-        for method in dict.fromkeys(s.method for s in specs):
-            group = [s for s in specs if s.method == method]
-            executor.update_parameters(slurm_job_name=f"{name}.{method}")
-            columns = list(zip(*(job_args(s, opts) for s in group)))
-            try:
-                submitted_jobs = executor.map_array(RunTask(), *columns)
-            except submitit.core.utils.FailedJobError as exc:
-                raise UserError(f"sbatch refused the {method} array: {str(exc).strip()[-400:]}") from None
-            for spec, job in zip(group, submitted_jobs):
-                record_job(store, spec.run_id, str(job.job_id), str(folder).replace("%j", str(job.job_id)))
-                jobs.append(job)
-        return jobs
-
-    per_level = []
-    for group in groups:
-        if submitted:
+    per_level = [0] * len(groups)
+    below: list = []  # jobs of the levels under the current one
+    for level, _, request, method, specs in plan:
+        if level and not per_level[level] and submitted:
+            below = list(submitted)
+        executor.update_parameters(**slurm_parameters(request), slurm_job_name=f"{name}.{method}")
+        if below:
             executor.update_parameters(
-                slurm_additional_parameters={"dependency": "afterany:" + ":".join(array_ids(submitted))})
-        jobs = arrays(group)
+                slurm_additional_parameters={"dependency": "afterany:" + ":".join(array_ids(below))})
+        columns = list(zip(*(job_args(s, opts) for s in specs)))
+        try:
+            jobs = executor.map_array(RunTask(), *columns)
+        except submitit.core.utils.FailedJobError as exc:
+            raise UserError(f"sbatch refused the {method} array: {str(exc).strip()[-400:]}") from None
+        for spec, job in zip(specs, jobs):
+            record_job(store, spec.run_id, str(job.job_id), str(folder).replace("%j", str(job.job_id)))
         submitted += jobs
-        per_level.append(len(jobs))
+        per_level[level] += len(jobs)
     tqdm.write(f"submitted {len(submitted)} jobs, by dependency level {' + '.join(map(str, per_level)) or '0'} "
                f"(arrays {', '.join(array_ids(submitted)) or '-'}); check with --status")
     return submitted

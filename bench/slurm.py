@@ -1,4 +1,12 @@
-"""What SLURM knows about our runs, and sbatch options checked before anything is submitted.
+"""What SLURM knows about our runs, the resources each run's job asks for, and sbatch
+options checked before anything is submitted.
+
+A suite's ``slurm:`` block gives the default request (partition, gpus, cpus, mem_gb,
+time_min) and may add ``groups``: each a name, a ``when`` (lists of datasets, methods or
+student nets a run must match) and the resources its runs need instead, e.g.
+ImageNet-sized runs asking for more GPUs, memory and time than the small ones. A run
+takes the first group it matches, else the defaults; one array is submitted per
+(dependency level, group, method). Flags given on the command line apply to every group.
 
 The launcher records each submitted job id in ``runs/<run_id>/job.json``. ``Jobs`` asks
 the scheduler about those ids (``squeue`` for pending and running jobs, then ``sacct``
@@ -26,6 +34,42 @@ DEAD_STATES = {"FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "CANCELLED", "
                "BOOT_FAIL", "DEADLINE", "REVOKED"}
 MIN_TIME_MIN = 2
 """Shortest time limit accepted: start-up, at least one step and a checkpoint must fit."""
+
+
+RESOURCE_KEYS = ("partition", "gpus", "cpus", "mem_gb", "time_min")
+MATCH_KEYS = ("dataset", "method", "student")
+DEFAULT_GROUP = "default"
+
+
+def with_cli(block: dict[str, Any], cli: dict[str, Any]) -> dict[str, Any]:
+    """The suite's slurm block with the command line's values (not None) over it and over
+    every group."""
+    given = {k: v for k, v in cli.items() if v is not None}
+    groups = [{**g, **{k: v for k, v in given.items() if k in RESOURCE_KEYS}} for g in block.get("groups") or ()]
+    return {**block, **given, **({"groups": groups} if groups else {})}
+
+
+def resources(spec, block: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(group name, the sbatch request) for ``spec``'s job: the first group whose ``when``
+    it matches (every key listed; a value from the key's list), else the defaults."""
+    base = {k: v for k, v in block.items() if k != "groups"}
+    for group in block.get("groups") or ():
+        if all(str(getattr(spec, key)) in [str(v) for v in values] for key, values in group["when"].items()):
+            return group["name"], {**base, **{k: group[k] for k in RESOURCE_KEYS if k in group}}
+    return DEFAULT_GROUP, base
+
+
+def arrays_by_resources(levels: list[list], block: dict[str, Any]) -> list[tuple[int, str, dict, str, list]]:
+    """The arrays a launch submits: (level, group, request, method, specs) in submission order."""
+    out = []
+    for level, specs in enumerate(levels):
+        placed = [(resources(s, block), s) for s in specs]
+        for name in dict.fromkeys(g for (g, _), _ in placed):
+            request = next(r for (g, r), _ in placed if g == name)
+            mine = [s for (g, _), s in placed if g == name]
+            for method in dict.fromkeys(s.method for s in mine):
+                out.append((level, name, request, method, [s for s in mine if s.method == method]))
+    return out
 
 
 def signal_lead_s(time_min: int) -> int:

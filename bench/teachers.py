@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import torch
 import torch.nn.functional as F
 
 from bench.context import RunContext
 from bench.data.augment import NONE, augmentation
 from bench.data.base import DataChoice
 from bench.nets.forests import is_estimator
+from bench.metrics import IGNORE
+from bench.nets.weights import load_weights, pretrained_file, weights_file
 from bench.registry import METHODS
 from bench.train import EpochRecipe, adam, train_epochs
 
@@ -23,12 +26,37 @@ from bench.train import EpochRecipe, adam, train_epochs
 class TeacherConfig(EpochRecipe):
     """Supervised recipe; defaults are DFAD's MNIST teacher (see EpochRecipe's fields)."""
 
+    recipe_waived_by: ClassVar[str] = "weights"  # a loaded teacher needs no recipe for its dataset
+
     keep: str = "best"
     """'best' keeps the best-on-test epoch as DFAD's code does; 'last' keeps the final weights."""
+    focal_gamma: float = 0.0
+    """0: cross-entropy. DFAD's segmentation teachers train with the focal loss, gamma 2
+    (C:DFAD train_teacher_seg.py ``focal_loss(output, target, gamma=2, ignore_index=255)``)."""
+    backbone_weights: bool = False
+    """Start the backbone from the net's published ImageNet weights (local hub cache): DFAD
+    §4.3's teachers have an ImageNet-pretrained ResNet-50 backbone."""
+    weights: str = ""
+    """A teacher trained elsewhere, loaded instead of training: ``torchvision`` (the net's
+    published ImageNet weights from the local hub cache) or a path to a state dict (MAD used
+    its own pre-trained teachers, App. B.1). Empty: train with this recipe. The file's
+    digest is recorded, so a replaced file makes the run stale."""
 
     def __post_init__(self):
         if self.keep not in ("best", "last"):
             raise ValueError(f"keep must be 'best' or 'last', got {self.keep!r}")
+
+
+def supervised_loss(logits: torch.Tensor, y: torch.Tensor, cfg) -> torch.Tensor:
+    """Cross-entropy, or the focal loss when the recipe sets ``focal_gamma``; unlabelled
+    segmentation pixels (``IGNORE``) count for nothing."""
+    gamma = getattr(cfg, "focal_gamma", 0.0)
+    ignore = IGNORE if y.dim() == 3 else -100
+    ce = F.cross_entropy(logits, y, ignore_index=ignore, reduction="none" if gamma else "mean")
+    if not gamma:
+        return ce
+    focal = (1 - torch.exp(-ce)) ** gamma * ce  # ce = -log p_y; ignored pixels give 0
+    return focal.sum() / (y != ignore).sum().clamp_min(1)
 
 
 def supervised(ctx: RunContext, cfg, optimizer=None) -> dict[str, float]:
@@ -36,6 +64,13 @@ def supervised(ctx: RunContext, cfg, optimizer=None) -> dict[str, float]:
     (``cfg.keep == 'best'``) or the last weights; ``acc`` is the kept model's accuracy."""
     model = ctx.net()
     data = ctx.data
+    if getattr(cfg, "weights", ""):
+        return loaded(ctx, model, cfg.weights)
+    if getattr(cfg, "backbone_weights", False):
+        path = pretrained_file(ctx.spec.student)
+        ctx.record_file(path)
+        load_weights(model, path)
+        model.to(ctx.device)
     ctx.state.setdefault("best", -1.0)
 
     def keep(epoch: int, acc: float) -> None:
@@ -43,11 +78,24 @@ def supervised(ctx: RunContext, cfg, optimizer=None) -> dict[str, float]:
             ctx.state["best"] = max(acc, ctx.state["best"])
             ctx.save_model(model)
 
-    train_epochs(ctx, model, cfg, inputs=data.x_train, on_epoch_end=keep, optimizer=optimizer,
-                 batch_loss=lambda x, idx: F.cross_entropy(model(x), data.y_train[idx]))
+    train_epochs(ctx, model, cfg, inputs=getattr(data, "x_train", None), targets=data.y_train, on_epoch_end=keep,
+                 optimizer=optimizer, batch_loss=lambda batch: supervised_loss(model(batch.x), batch.y, cfg))
     result = ctx.accuracy_summary()
     result["acc"] = result["acc_best"] if cfg.keep == "best" else result["acc_last"]
     return result
+
+
+def loaded(ctx: RunContext, model, source: str) -> dict[str, float]:
+    """A teacher from published or user weights (``TeacherConfig.weights``): loaded,
+    evaluated once on the test set and published like a trained one."""
+    path = weights_file(source, ctx.spec.student, f"teacher run on {ctx.spec.dataset}")
+    ctx.record_file(path)
+    load_weights(model, path)
+    model.to(ctx.device)
+    ctx.log(0, epoch=0, acc=ctx.evaluate(model))
+    ctx.save_model(model)
+    result = ctx.accuracy_summary()
+    return {**result, "acc": result["acc_last"]}
 
 
 def fit(ctx: RunContext) -> dict[str, float]:

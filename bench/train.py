@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from bench.context import RunContext
-from bench.data.augment import augment_batch, augmentation, step_generator
+from bench.data.augment import augment_batch, augment_with_masks, augmentation, step_generator
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,9 @@ class EpochRecipe:
     augment: bool = True
     """Apply the dataset's declared training augmentation (bench/data registry: CIFAR crop
     32 pad 4 + flip, as the official codes train teachers and KD-ORI students; MNIST none)."""
+    warmup_epochs: int = 0
+    """Epochs of linear lr warm-up from 0, per batch (Goyal et al.; MAD Table 4 warms its
+    Food101 / Places365 teachers up for 5 epochs); 0: none."""
 
 
 def sgd(params, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -76,6 +79,9 @@ class Batch:
     """Training-set indices of the batch (on the run's device)."""
     x: torch.Tensor | None
     """The batch's images, augmented as the dataset declares (None without inputs)."""
+    y: torch.Tensor | None = None
+    """The batch's targets when the loop was given them: class labels, or segmentation
+    masks cropped and flipped with their images."""
 
     @property
     def last(self) -> bool:
@@ -89,12 +95,14 @@ class Batch:
 
 
 def epoch_batches(ctx: RunContext, recipe: EpochRecipe, inputs: torch.Tensor | None,
-                  n: int | None = None) -> Iterator[Batch]:
+                  n: int | None = None, targets: torch.Tensor | None = None) -> Iterator[Batch]:
     """``recipe.epochs`` seeded passes over ``inputs`` (or ``n`` draws without inputs), in
     batches of ``recipe.batch_size``, resumable through ``ctx.steps``. Each batch's order
     and augmentation are pure functions of (seed, step), so a resumed run sees the
-    batches it would have seen. A streamed dataset (ImageNet folders) ignores ``inputs``:
-    its DataLoader decodes and augments each epoch's images in the same order."""
+    batches it would have seen. ``targets`` (one per input) come with each batch; masks
+    (N, H, W) are augmented with their images. A streamed dataset (ImageNet folders)
+    ignores ``inputs``: its DataLoader decodes and augments each epoch's images in the
+    same order."""
     streamed = getattr(ctx.data, "streaming", False)  # image folders: decoded by DataLoader workers
     n = len(ctx.data.train) if streamed else len(inputs) if inputs is not None else n
     aug = None if streamed else augmentation(recipe.augment, ctx.data.augment)
@@ -104,27 +112,31 @@ def epoch_batches(ctx: RunContext, recipe: EpochRecipe, inputs: torch.Tensor | N
         epoch, i = divmod(step, per_epoch)
         order = epoch_order(n, ctx.spec.seed, epoch)
         idx = order[i * recipe.batch_size:(i + 1) * recipe.batch_size].to(ctx.device)
+        y = None if targets is None else targets[idx]
         if streamed:
             if images is None or i == 0:  # a new epoch, or the first one after a resume
                 images = ctx.data.train_epoch(order, i * recipe.batch_size, ctx.spec.seed, epoch, recipe.batch_size)
             x = next(images)
+        elif inputs is None:
+            x = None
+        elif y is not None and y.dim() == 3:  # segmentation masks move with their images
+            x, y = augment_with_masks(inputs[idx], y, aug, step_generator(ctx.spec.seed, step), ctx.data.black)
         else:
-            x = None if inputs is None else augment_batch(inputs[idx], aug, step_generator(ctx.spec.seed, step),
-                                                         ctx.data.black)
-        yield Batch(step, epoch, i, per_epoch, idx, x)
+            x = augment_batch(inputs[idx], aug, step_generator(ctx.spec.seed, step), ctx.data.black)
+        yield Batch(step, epoch, i, per_epoch, idx, x, y)
 
 
 def train_epochs(ctx: RunContext, model: nn.Module, recipe: EpochRecipe, *,
-                 inputs: torch.Tensor | None, n: int | None = None,
-                 batch_loss: Callable[[torch.Tensor | None, torch.Tensor], torch.Tensor],
+                 inputs: torch.Tensor | None, n: int | None = None, targets: torch.Tensor | None = None,
+                 batch_loss: Callable[[Batch], torch.Tensor],
                  on_epoch_end: Callable[[int, float], None] | None = None,
                  optimizer: Callable[[Any], torch.optim.Optimizer] | None = None) -> None:
     """Run ``recipe.epochs`` passes over ``inputs`` (or ``n`` draws when there are no
     inputs: RANDOM's noise) with SGD, one step per batch.
 
-    ``batch_loss(x, idx)`` gets the batch's images, augmented as the dataset declares
-    (when ``recipe.augment``; seeded by (seed, step), so resume-safe), and their
-    training-set indices, and returns the loss. After each epoch the scheduler steps,
+    ``batch_loss(batch)`` gets a ``Batch``: its images, augmented as the dataset declares
+    (when ``recipe.augment``; seeded by (seed, step), so resume-safe), their training-set
+    indices and their ``targets``, and returns the loss. After each epoch the scheduler steps,
     the model is evaluated and the curve row (step, epoch, loss, acc, lr) is logged;
     ``on_epoch_end(epoch, acc)`` follows. ``optimizer(params)`` replaces the recipe's
     SGD (KDGAN's pretraining uses Adam).
@@ -134,8 +146,11 @@ def train_epochs(ctx: RunContext, model: nn.Module, recipe: EpochRecipe, *,
     sched = multistep(opt, recipe.lr_milestones, recipe.lr_gamma)
     ctx.track(model=model, opt=opt, sched=sched)
     model.train()
-    for batch in epoch_batches(ctx, recipe, inputs, n):
-        loss = batch_loss(batch.x, batch.idx)
+    for batch in epoch_batches(ctx, recipe, inputs, n, targets):
+        if batch.epoch < recipe.warmup_epochs:  # reaches the recipe's lr on the last warm-up batch
+            for group in opt.param_groups:
+                group["lr"] = recipe.lr * min(1.0, batch.progress / recipe.warmup_epochs)
+        loss = batch_loss(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

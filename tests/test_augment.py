@@ -86,8 +86,8 @@ def spy_training(tmp_path: Path, augment: bool) -> tuple[Spy, RunContext]:
     ctx = RunContext(spec, Store(tmp_path / "r"), tmp_path, torch.device("cpu"), show_progress=False)
     spy = Spy()
     recipe = EpochRecipe(epochs=2, batch_size=25, augment=augment)
-    train_epochs(ctx, spy, recipe, inputs=ctx.data.x_train,
-                 batch_loss=lambda x, idx: nn.functional.cross_entropy(spy(x), ctx.data.y_train[idx]))
+    train_epochs(ctx, spy, recipe, inputs=ctx.data.x_train, targets=ctx.data.y_train,
+                 batch_loss=lambda b: nn.functional.cross_entropy(spy(b.x), b.y))
     return spy, ctx
 
 

@@ -21,6 +21,7 @@ from bench.online import Outputs, average_ensemble, batch_stats_frozen, cohort_a
 from bench.store import Store
 from baselines.one import OneNet, rampup
 from tests.conftest import make_spec, run, run_cli
+from tests.image_folders import make_image_folder
 
 PAIR = ["resnet8_half", "resnet8_half"]
 
@@ -214,21 +215,6 @@ def test_afd_cifar100_paper_profile_lists_tables_1_to_5():
 
 
 # ------------------------------------------------------------------ ImageNet (Table 6): streamed folders
-def make_image_folder(root, classes=("n01", "n02"), train=6, val=2, size=80):
-    """An ImageNet-layout folder of random PNGs: imagenet/{train,val}/<wnid>/*.png."""
-    from PIL import Image
-
-    gen = torch.Generator().manual_seed(0)
-    for split, count in (("train", train), ("val", val)):
-        for c in classes:
-            folder = root / "imagenet" / split / c
-            folder.mkdir(parents=True)
-            for k in range(count):
-                pixels = torch.randint(0, 256, (size, size + 7, 3), generator=gen, dtype=torch.uint8)
-                Image.fromarray(pixels.numpy()).save(folder / f"{c}_{k}.png")
-    return root
-
-
 def test_streamed_batches_do_not_depend_on_the_worker_count(tmp_path, monkeypatch):
     from bench.data.stream import imagenet_folders
 
@@ -246,7 +232,7 @@ def test_streamed_batches_do_not_depend_on_the_worker_count(tmp_path, monkeypatc
 
 
 def test_pretrained_weights_come_from_the_local_cache_or_a_clear_error(tmp_path, monkeypatch):
-    from bench.nets.resnet import pretrained_file
+    from bench.nets.weights import pretrained_file
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     with pytest.raises(UserError, match="pretrained weights not found at .*resnet18-f37072fd.pth"):

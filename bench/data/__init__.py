@@ -5,5 +5,5 @@ size (``RawData``); :func:`load_data` resizes them to the nets' input size,
 normalises them and draws a stratified, seeded training subset. Large image sets
 (later issues) will use ImageFolder loaders behind the same interface.
 """
-from bench.data.base import Data, RawData, load_data, load_raw, batches  # noqa: F401
-from bench.data import cifar, digits, folders, idx, stream, svhn, tabular, tags, usps  # noqa: F401  (register loaders)
+from bench.data.base import Data, RawData, SegmentationData, load_data, load_raw, batches  # noqa: F401
+from bench.data import cifar, digits, folders, idx, segmentation, stream, svhn, tabular, tags, usps  # noqa: F401  (register loaders)

@@ -76,6 +76,20 @@ def augment_batch(x: torch.Tensor, aug: Augment, generator: torch.Generator,
     return x
 
 
+def augment_with_masks(x: torch.Tensor, masks: torch.Tensor, aug: Augment, generator: torch.Generator,
+                       fill: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Crop and flip images and their segmentation masks alike (the DFAD code's ExtRandomCrop
+    and ExtRandomHorizontalFlip). The mask rides along as one more channel, moved by
+    indexing only, so every label stays exact; padding fills it with ``IGNORE`` (255)."""
+    if aug.rotate or aug.shift or aug.zoom:
+        raise ValueError("segmentation masks allow crop and flip only, not a random affine")
+    c = x.shape[1]
+    fill = torch.zeros(c) if fill is None else fill.cpu()
+    both = augment_batch(torch.cat([x, masks[:, None].to(x.dtype)], 1), aug, generator,
+                         torch.cat([fill, torch.tensor([255.0])]))
+    return both[:, :c], both[:, c].round().long()
+
+
 def random_affine(x: torch.Tensor, aug: Augment, generator: torch.Generator,
                   fill: torch.Tensor | None) -> torch.Tensor:
     """Rotate, shift and zoom each image by its own random amounts (bilinear; the area

@@ -1,6 +1,7 @@
 """Data containers, resizing/normalisation, stratified subsets and index batching."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from dataclasses import dataclass
@@ -59,10 +60,25 @@ class Data:
             yield self.x_test[i:i + batch_size], self.y_test[i:i + batch_size]
 
     def to(self, device: torch.device) -> Data:
-        move = lambda t: t.to(device)  # noqa: E731
-        return Data(self.name, move(self.x_train), move(self.y_train), move(self.x_test),
-                    move(self.y_test), self.num_classes, self.mean, self.std, self.augment,
-                    self.departures)
+        return dataclasses.replace(self, x_train=self.x_train.to(device), y_train=self.y_train.to(device),
+                                   x_test=self.x_test.to(device), y_test=self.y_test.to(device))
+
+
+@dataclass
+class SegmentationData(Data):
+    """Images with a class per pixel (``y``: (N, H, W) masks, ``IGNORE`` where unlabelled).
+    The nets train on the augmentation's crops, so ``input_shape`` is the crop's (what a
+    generator must produce); tests run on the whole images."""
+
+    ignore_index: int = 255
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        size = self.augment.crop or self.x_train.shape[-1]
+        return (self.x_train.shape[1], size, size)
+
+    def test_batches(self, batch_size: int = 16):
+        return super().test_batches(batch_size)
 
 
 def default_data_root() -> Path:
@@ -176,6 +192,8 @@ def load_data(name: str, root: str | Path, size: int, channels: int | None = Non
     if entry.meta.get("streaming"):  # image folders decoded per batch (bench/data/stream.py)
         return streamed_data(name, entry, Path(root), size, n_train, seed, subset)
     raw = load_raw(name, str(root), download)
+    if entry.meta.get("task") == "segmentation":
+        return _segmentation(name, entry, raw, normalise_as)
     if entry.meta.get("split") == "random":
         return _random_split(name, raw, n_train, seed, subset, normalise)
     if raw.x_train.dim() == 2:
@@ -210,6 +228,16 @@ def streamed_data(name, entry, root: Path, size: int, n_train: int | None, seed:
         keep = SUBSETS[subset](torch.tensor([y for _, y in data.train]), n_train, seed)
         data.train = [data.train[i] for i in keep.tolist()]
     return data
+
+
+def _segmentation(name, entry, raw, normalise_as) -> SegmentationData:
+    """Masks and images at the size they were stored (bench/data/segmentation.py), normalised
+    with the dataset's (or, for alternative images, the teacher's data's) statistics."""
+    mean, std = ((normalise_as.mean, normalise_as.std) if normalise_as is not None
+                 else (tuple(entry.meta["mean"]), tuple(entry.meta["std"])))
+    m, s = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
+    return SegmentationData(name, (raw.x_train - m) / s, raw.y_train, (raw.x_test - m) / s, raw.y_test,
+                            entry.meta["num_classes"], mean, std, entry.meta["augment"], raw.departures)
 
 
 def _features(name, entry, raw, n_train, seed, subset, normalise) -> Data:

@@ -1,10 +1,18 @@
 """Datasets too large for memory, streamed from image folders through a DataLoader.
 
-``imagenet`` is read from ``<data-root>/imagenet/{train,val}/<class>/<image>`` (the layout
-torchvision's ImageFolder reads; the validation images sorted into class folders, e.g. by
-the usual ``valprep.sh``), decoded by DataLoader workers with the standard ImageNet
-transforms: RandomResizedCrop to the net's input size and horizontal flips for training,
-resize to size / 0.875 and centre crop for evaluation, normalised by ImageNet's mean and std.
+Each is read in its official layout (what its download unpacks to; MAD §5.1's large sets):
+
+- ``imagenet``: ``<data-root>/imagenet/{train,val}/<wnid>/<image>`` (the layout torchvision's
+  ImageFolder reads; the validation images sorted into class folders, e.g. by ``valprep.sh``).
+- ``places365``: ``<data-root>/places365/`` as torchvision's ``Places365(small=True)`` unpacks
+  it: ``categories_places365.txt``, ``places365_train_standard.txt``, ``places365_val.txt``,
+  ``data_256/`` and ``val_256/`` (the 256x256 images; 365 classes, 1,803,460 / 36,500).
+- ``food101``: ``<data-root>/food-101/`` as the ETH archive unpacks it: ``images/<class>/<id>.jpg``
+  with ``meta/classes.txt``, ``meta/train.txt`` and ``meta/test.txt`` (101 classes, 75,750 / 25,250).
+
+Images are decoded by DataLoader workers with the standard ImageNet transforms:
+RandomResizedCrop to the net's input size and horizontal flips for training, resize to
+size / 0.875 and centre crop for evaluation, normalised by ImageNet's mean and std.
 
 Every random draw of a training image is seeded by (run seed, epoch, position in the epoch),
 so a batch does not depend on the number of workers, and a resumed run continues with the
@@ -132,7 +140,58 @@ def imagenet_folders(root: Path, size: int) -> StreamedData:
     return StreamedData("imagenet", folder_samples(train, classes), folder_samples(val, classes), 1000, size)
 
 
-DATASETS.register("imagenet", num_classes=1000, embedded=False, streaming=imagenet_folders, channels=3,
-                  where="<data-root>/imagenet/{train,val}/<wnid>/*.JPEG", native_size=224,
-                  official_sizes=(1_281_167, 50_000), mean=IMAGENET_MEAN, std=IMAGENET_STD)(
-    lambda root, download: imagenet_folders(root, 224))
+def listed_samples(listing: Path, image_root: Path) -> list[tuple[str, int]]:
+    """(path, class) of each "<relative path> <class index>" line of a Places365 file list."""
+    samples = []
+    for line in listing.read_text().splitlines():
+        if line.strip():
+            name, label = line.rsplit(maxsplit=1)
+            samples.append((str(image_root / name.lstrip("/")), int(label)))
+    return samples
+
+
+def places365_folders(root: Path, size: int) -> StreamedData:
+    """Places365-Standard, small images (torchvision's layout; see the module docstring)."""
+    base = root / "places365"
+    needed = [base / "places365_train_standard.txt", base / "places365_val.txt", base / "data_256",
+              base / "val_256"]
+    if not all(p.exists() for p in needed):
+        raise missing("places365", needed, "Unpack the official Places365-Standard small-image archives "
+                      "(places365standard_easyformat filelist, train_256_places365standard.tar, "
+                      "val_256.tar) there, as torchvision.datasets.Places365(small=True) does.")
+    return StreamedData("places365", listed_samples(needed[0], needed[2]), listed_samples(needed[1], needed[3]),
+                        365, size)
+
+
+def food101_folders(root: Path, size: int) -> StreamedData:
+    """Food-101 with its official train/test split (see the module docstring)."""
+    base = root / "food-101"
+    meta = base / "meta"
+    needed = [meta / "classes.txt", meta / "train.txt", meta / "test.txt", base / "images"]
+    if not all(p.exists() for p in needed):
+        raise missing("food101", needed, "Unpack food-101.tar.gz (ETH Zurich's archive, also what "
+                      "torchvision.datasets.Food101 downloads) under the data root.")
+    classes = meta.joinpath("classes.txt").read_text().split()
+    index = {c: i for i, c in enumerate(classes)}
+
+    def split(listing: Path) -> list[tuple[str, int]]:
+        names = listing.read_text().split()  # "<class>/<id>" per line
+        return [(str(base / "images" / f"{n}.jpg"), index[n.split("/")[0]]) for n in names]
+
+    return StreamedData("food101", split(needed[1]), split(needed[2]), 101, size)
+
+
+def register_streamed(name: str, build, num_classes: int, where: str, sizes: tuple[int, int]) -> None:
+    """A streamed dataset at the ImageNet nets' input size (224) unless a run asks otherwise."""
+    DATASETS.register(name, num_classes=num_classes, embedded=False, streaming=build, channels=3, where=where,
+                      native_size=224, official_sizes=sizes, mean=IMAGENET_MEAN, std=IMAGENET_STD)(
+        lambda root, download: build(root, 224))
+
+
+register_streamed("imagenet", imagenet_folders, 1000, "<data-root>/imagenet/{train,val}/<wnid>/*.JPEG",
+                  (1_281_167, 50_000))
+register_streamed("places365", places365_folders, 365,
+                  "<data-root>/places365/{places365_train_standard.txt,places365_val.txt,data_256/,val_256/}",
+                  (1_803_460, 36_500))
+register_streamed("food101", food101_folders, 101,
+                  "<data-root>/food-101/{images/<class>/*.jpg,meta/{classes,train,test}.txt}", (75_750, 25_250))

@@ -16,6 +16,14 @@
   logits u; the image is sigmoid(u), normalised like the data by the method.
   ConvBlock's internals did not survive the paper's text extraction: assumed
   conv3x3-BN-LeakyReLU(0.2) (methods_spec §1.8, unconfirmed).
+- MAD's large-image generator (MAD Table 8c, ImageNet / Places365 / Food101): Linear(d_z ->
+  32ngf*4*4), reshape, ResNetBlock(32ngf, 32ngf); six [UpsamplingBilinear2d x2 ->
+  ResNetBlock] to 16/8/4/2/1/1 x ngf channels (ngf = 16: 512 ... 16, 256x256); conv3x3 -> nc
+  giving the logits u. ResNetBlockY's internals did not survive the text extraction
+  either: assumed the pre-activation generator block of SNGAN / BigGAN without its
+  upsampling (BN-ReLU-conv3x3-BN-ReLU-conv3x3, 1x1-conv shortcut where widths change).
+  Table 8c prints the last conv as Conv2d(32, 3, 3, 1, 1) after a 16-channel block: its
+  input width is read as 16.
 """
 from __future__ import annotations
 
@@ -113,6 +121,54 @@ class MADGenerator(nn.Module):
 def mad_generator(nz: int, ngf: int, img_size: int, nc: int, bn_eps: float = 0.1,
                   align_corners: bool = True) -> nn.Module:
     return MADGenerator(nz=nz, ngf=ngf, img_size=img_size, nc=nc, bn_eps=bn_eps, align_corners=align_corners)
+
+
+class ResNetBlock(nn.Module):
+    """MAD's ResNetBlockY(cin, cout) as assumed here (see the module docstring)."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU(), nn.Conv2d(cin, cout, 3, padding=1),
+                                  nn.BatchNorm2d(cout), nn.ReLU(), nn.Conv2d(cout, cout, 3, padding=1))
+        self.shortcut = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.body(x)
+
+
+class MADLargeGenerator(nn.Module):
+    """MAD Table 8c; returns the logits u (the image is sigmoid(u)). It doubles 4x4 until
+    it reaches ``img_size`` (six times: 256x256, Table 8c); a size between two doublings
+    (torchvision's 224 crops) is the next one up, bilinearly resized to ``img_size``
+    (harness: the nets then see synthetic images at the size of the real test crops)."""
+
+    output_activation = "sigmoid"
+    WIDTHS = (32, 16, 8, 4, 2, 1, 1)  # x ngf after each stage (Table 8c with ngf = 16)
+
+    def __init__(self, nz: int = 256, ngf: int = 16, img_size: int = 256, nc: int = 3):
+        super().__init__()
+        n_up = max(1, (img_size - 1).bit_length() - 2)  # 4 * 2**n_up >= img_size
+        if n_up > 6:
+            raise ValueError(f"MAD's large generator stops at 256x256, got {img_size}")
+        self.img_size = img_size
+        widths = [w * ngf for w in self.WIDTHS[:n_up + 1]]
+        self.project = nn.Linear(nz, widths[0] * 16)
+        layers: list[nn.Module] = [ResNetBlock(widths[0], widths[0])]
+        for cin, cout in zip(widths[:-1], widths[1:]):
+            layers += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True), ResNetBlock(cin, cout)]
+        layers.append(nn.Conv2d(widths[-1], nc, 3, padding=1))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        u = self.body(self.project(z).view(z.shape[0], -1, 4, 4))
+        if u.shape[-1] != self.img_size:
+            u = nn.functional.interpolate(u, size=self.img_size, mode="bilinear", align_corners=False)
+        return u
+
+
+@NETS.register("mad_generator_large", kind="generator", paper="mad Table 8c")
+def mad_generator_large(nz: int, ngf: int, img_size: int, nc: int) -> nn.Module:
+    return MADLargeGenerator(nz=nz, ngf=ngf, img_size=img_size, nc=nc)
 
 
 class GeneratorB(nn.Module):

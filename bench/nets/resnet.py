@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.errors import UserError
+from bench.nets.weights import load_state
 from bench.registry import NETS
 
 
@@ -117,28 +117,12 @@ class TorchvisionResNet(nn.Module):
         """Load torchvision's ImageNet weights from ``path`` (see ``pretrained_file``); a
         classifier of another size keeps its own."""
         state = torch.load(path, map_location="cpu")
-        if state["fc.weight"].shape != self.net.fc.weight.shape:
-            state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-        self.net.load_state_dict(state, strict=False)
+        state = {k.removeprefix("net."): v for k, v in state.items()}  # this wrapper's own model.pt too
+        load_state(self.net, state, "fc.", path)
 
 
 TORCHVISION_WEIGHTS = {18: "resnet18-f37072fd.pth", 34: "resnet34-b627a593.pth"}
 """torchvision's IMAGENET1K_V1 files (the basenames of their download URLs)."""
-
-
-def pretrained_file(arch: str) -> Path:
-    """Where ``arch``'s published ImageNet weights lie in the local torch hub cache; a
-    UserError when the net has none or the file is absent (never downloaded here)."""
-    name = NETS.get(arch).meta.get("weights_file")
-    if not name:
-        raise UserError(f"pretrained: {arch!r} has no published ImageNet weights here "
-                        "(the torchvision ResNets resnet18_in* / resnet34_in* do)")
-    path = Path(torch.hub.get_dir()) / "checkpoints" / name
-    if not path.exists():
-        raise UserError(f"pretrained weights not found at {path}; fetch them once where the machine has internet "
-                        f"(torchvision's IMAGENET1K_V1 weights of {arch.split('_')[0]}) or copy the file there "
-                        "($TORCH_HOME moves the cache)")
-    return path
 
 
 for _depth in (18, 34):
