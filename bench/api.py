@@ -10,12 +10,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from bench.aggregate import cell_texts, collect, to_markdown, write_tables
 from bench.data.base import load_raw
 from bench.grid import Plan, load_plan, suite_names, suite_path, read_yaml
-from bench.plots import plot_curves
 from bench.registry import DATASETS, METHODS, load_plugins
-from bench.report import DATE_LINE, render_report
 from bench.cache import QUEUED, RUNNING, STALE, STATES
 from bench.context import checkpoint_seconds_from_env
 from bench.errors import UserError
@@ -283,6 +280,10 @@ def check_paths(opts: Options, out_dir: Path, writes: bool, tables: bool) -> Non
 
 def aggregate_suite(plan: Plan, opts: Options, out_dir: Path, command: str | None = None) -> str:
     """Write tables, report and figures for ``plan``; return the terminal summary."""
+    from bench.aggregate import cell_texts, to_markdown, write_tables  # here: pandas, scipy and matplotlib
+    from bench.plots import plot_curves                                # load in ~2 s that --list and
+    from bench.report import render_report                             # --dry-run do not need
+
     store = Store(opts.results)
     out_dir.mkdir(parents=True, exist_ok=True)
     clean_tmp(out_dir)
@@ -306,6 +307,8 @@ def aggregate_suite(plan: Plan, opts: Options, out_dir: Path, command: str | Non
 def write_report(path: Path, text: str) -> None:
     """Rewrite ``path`` only when more than its date line changed: a rerun that finds the same
     numbers leaves a committed report untouched."""
+    from bench.report import DATE_LINE
+
     undated = lambda t: [line for line in t.splitlines() if not line.startswith(DATE_LINE)]  # noqa: E731
     if path.exists() and undated(path.read_text()) == undated(text):
         return

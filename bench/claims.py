@@ -22,8 +22,6 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from scipy import stats
-
 from bench.errors import UserError
 
 PATTERN = re.compile(r"^\s*(?P<lhs>\S+)\s*(?P<op>>=|<=|>|<)\s*(?P<rhs>\S+)"
@@ -110,6 +108,8 @@ def compare(claim: Claim, column: str, a: Sample, b: Sample) -> ColumnCheck:
         return ColumnCheck(column, a, b, d, 0.0 if d else 1.0, verdict)
     df = (va + vb) ** 2 / (va ** 2 / (a.n - 1) + vb ** 2 / (b.n - 1))
     t = d / se
+    from scipy import stats  # here: scipy.stats takes ~1 s to import, which --list and --dry-run do not need
+
     p_holds, p_contra = float(stats.t.sf(t, df)), float(stats.t.cdf(t, df))
     if p_holds < ALPHA:
         return ColumnCheck(column, a, b, d, p_holds, HOLDS)

@@ -146,10 +146,11 @@ def train_epochs(ctx: RunContext, model: nn.Module, recipe: EpochRecipe, *,
     sched = multistep(opt, recipe.lr_milestones, recipe.lr_gamma)
     ctx.track(model=model, opt=opt, sched=sched)
     model.train()
+    warmup = getattr(recipe, "warmup_epochs", 0)  # recipes that are no EpochRecipe (KDGAN's pretraining) have none
     for batch in epoch_batches(ctx, recipe, inputs, n, targets):
-        if batch.epoch < recipe.warmup_epochs:  # reaches the recipe's lr on the last warm-up batch
+        if batch.epoch < warmup:  # reaches the recipe's lr on the last warm-up batch
             for group in opt.param_groups:
-                group["lr"] = recipe.lr * min(1.0, batch.progress / recipe.warmup_epochs)
+                group["lr"] = recipe.lr * min(1.0, batch.progress / warmup)
         loss = batch_loss(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
