@@ -17,7 +17,7 @@ import torch
 
 from bench.cmi_game import CMIGameConfig, cmi_game
 from bench.context import RunContext
-from bench.datafree import noise, optimise, run_iterations, to_images
+from bench.datafree import frozen, noise, optimise, run_iterations, to_images
 from bench.losses import attention_transfer, kd_kl
 from bench.registry import METHODS
 from bench.train import adam, multistep, sgd
@@ -118,9 +118,10 @@ def zskt(ctx: RunContext, cfg: ZSKTConfig) -> dict[str, float]:
         z = noise(cfg.batch_size, cfg.nz, ctx.device)
         for _ in range(cfg.generator_steps):
             z = z if cfg.fixed_noise else noise(cfg.batch_size, cfg.nz, ctx.device)
-            x = images(z)
-            loss_g = -discrepancy(student(x), teacher(x), detach=False)
-            optimise(opt_g, loss_g, clip)
+            with frozen(student):
+                x = images(z)
+                loss_g = -discrepancy(student(x), teacher(x), detach=False)
+                optimise(opt_g, loss_g, clip)
         for i in range(cfg.student_steps):
             if i == 0 or not cfg.fixed_noise:
                 z = z if cfg.fixed_noise else noise(cfg.batch_size, cfg.nz, ctx.device)

@@ -5,9 +5,9 @@ import os
 import shlex
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
-import pandas as pd
 from tqdm.auto import tqdm
 
 from bench.data.base import load_raw
@@ -57,18 +57,21 @@ def dry_run_text(plan: Plan, opts: Options) -> str:
     specs = with_teachers(plan.specs)
     teachers, students = phases(specs)
     known = states(specs, opts, jobs_for(opts))
-    counts = pd.Series([st.status for st in known.values()]).value_counts().to_dict()
+    counts = Counter(st.status for st in known.values())
     todo = select(specs, opts, known, busy_ok=opts.executor != "slurm")
-    grid = pd.DataFrame([{"experiment": j.experiment, "label": j.label, "dataset": j.spec.dataset,
-                          "pair": j.pair, "status": known[j.spec.run_id].status} for j in plan.jobs])
-    table = grid.groupby(["experiment", "label", "dataset", "pair"], sort=False)["status"].agg(
-        runs="count", done=lambda s: int((s == DONE).sum())).reset_index()
+    cells: dict[tuple, list[int]] = {}  # (experiment, label, dataset, pair) -> [runs, done], in grid order
+    for j in plan.jobs:
+        cell = cells.setdefault((j.experiment, j.label, j.spec.dataset, j.pair), [0, 0])
+        cell[0] += 1
+        cell[1] += known[j.spec.run_id].status == DONE
+    table = text_table([dict(zip(("experiment", "label", "dataset", "pair", "runs", "done"), (*key, *n)))
+                        for key, n in cells.items()])
     lines = [f"suite {plan.suite} ({plan.path}), profile {plan.profile}",
              f"{len(specs)} distinct runs: {len(teachers)} teachers and pretrained players, "
              f"{len(students)} others; "
              + ", ".join(f"{k}: {counts[k]}" for k in STATES if counts.get(k)),
              f"to run now: {len(todo)} (executor {opts.executor}, {opts.threads} thread(s) per run)", "",
-             table.to_string(index=False), "", "teachers and pretrained players:"]
+             table, "", "teachers and pretrained players:"]
     for t in teachers:
         size = f" n={t.n_train}" if t.n_train else ""
         lines.append(f"  {t.run_id}  {t.method} {t.dataset}{size} {t.student} seed {t.seed}  "
@@ -95,7 +98,16 @@ def slurm_lines(specs: list[RunSpec], todo: list[RunSpec], block: dict) -> list[
     if not rows:
         return ["", "SLURM arrays: none (nothing to run)"]
     return ["", "SLURM arrays to submit (one per dependency level, resource group and method; "
-            "a level waits for every array below it):", pd.DataFrame(rows).to_string(index=False)]
+            "a level waits for every array below it):", text_table(rows)]
+
+
+def text_table(rows: list[dict]) -> str:
+    """Rows as right-aligned columns under their keys (pandas' to_string without pandas,
+    which --dry-run does not load)."""
+    keys = list(rows[0])
+    cols = [[str(k)] + [str(r[k]) for r in rows] for k in keys]
+    widths = [max(map(len, col)) for col in cols]
+    return "\n".join(" ".join(col[i].rjust(w) for col, w in zip(cols, widths)) for i in range(len(rows) + 1))
 
 
 def state_lines(specs: list[RunSpec], known: dict, shown: tuple[str, ...]) -> list[str]:
@@ -142,7 +154,7 @@ def estimate(store: Store, specs: list[RunSpec], todo: list[RunSpec]) -> str:
 def status_text(plan: Plan, opts: Options) -> str:
     specs = with_teachers(plan.specs)
     known = states(specs, opts, jobs_for(opts))
-    counts = pd.Series([st.status for st in known.values()]).value_counts().to_dict()
+    counts = Counter(st.status for st in known.values())
     lines = [f"suite {plan.suite}, profile {plan.profile}: "
              + ", ".join(f"{k}: {counts[k]}" for k in STATES if counts.get(k))]
     lines += state_lines(specs, known, (FAILED, STALE, CORRUPT, RUNNING, QUEUED, PARTIAL))[1:]

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.context import RunContext
-from bench.datafree import noise, optimise, run_iterations, to_images
+from bench.datafree import frozen, noise, optimise, run_iterations, to_images
 from bench.losses import kd_kl, l1_logits
 from bench.train import adam, sgd
 
@@ -95,6 +95,7 @@ def cmi_game(ctx: RunContext, cfg: CMIGameConfig) -> dict[str, float]:
     def images() -> torch.Tensor:
         return to_images(generator, generator(noise(cfg.batch_size, cfg.nz, ctx.device)), data.mean, data.std)
 
+    @frozen(student)
     def generator_step() -> torch.Tensor:
         x = images()
         t_logits, t_features = teacher(x, return_features=True)

@@ -41,8 +41,7 @@ def config_classes(method: Entry) -> list[type]:
 
 def build_config(cls: type, overrides: dict[str, Any], where: str) -> Any:
     """Return ``cls(**defaults | overrides)`` after checking names and types."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
+    fields, hints = _fields_and_hints(cls)
     values = {}
     for key, value in overrides.items():
         if key not in fields:
@@ -56,6 +55,13 @@ def build_config(cls: type, overrides: dict[str, Any], where: str) -> Any:
         return cls(**values)
     except ValueError as exc:  # __post_init__ checks of allowed values
         raise UserError(f"{where}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _fields_and_hints(cls: type) -> tuple[dict[str, dataclasses.Field], dict[str, Any]]:
+    """A config class's fields and resolved type hints, once per class (resolving the hints
+    is slow, and a paper grid builds thousands of configs)."""
+    return {f.name: f for f in dataclasses.fields(cls)}, typing.get_type_hints(cls)
 
 
 AT_LEAST_ONE = frozenset({"epochs", "batch_size", "generator_steps", "student_steps",

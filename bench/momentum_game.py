@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.context import RunContext
-from bench.datafree import BNMomentLoss, SampleMemory, ema_update, noise, optimise, run_iterations, to_images
+from bench.datafree import BNMomentLoss, SampleMemory, ema_update, frozen, noise, optimise, run_iterations, to_images
 from bench.losses import kd_kl, logit_bound
 from bench.train import adam, multistep, sgd
 
@@ -177,6 +177,7 @@ def momentum_game(ctx: RunContext, cfg: MADGameConfig) -> dict[str, float]:
         u = net(noise(cfg.batch_size, cfg.nz, ctx.device), y)
         return to_images(net, u, data.mean, data.std), u, y
 
+    @frozen(student)
     def generator_step(lambda2: float) -> tuple[torch.Tensor, torch.Tensor]:
         x, u, y = draw(sampler)
         bn_moments.active = True

@@ -25,9 +25,10 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a frame is made: --list and --dry-run need none
+    import pandas as pd
 
 DONE, FAILED, PARTIAL, TODO, CORRUPT = "done", "failed", "partial", "todo", "corrupt"
 ID_COLUMNS = {"run_id": str, "teacher_run_id": str}
@@ -59,6 +60,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_write_csv(path: Path, rows: list[dict[str, Any]] | pd.DataFrame) -> None:
+    import pandas as pd
+
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     atomic_write_text(path, frame.to_csv(index=False))
 
@@ -149,6 +152,8 @@ class Store:
         path = self.run_dir(run_id) / "summary.csv"
         if not path.exists():
             return None, ""
+        import pandas as pd
+
         try:
             frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=ID_COLUMNS)
         except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
@@ -230,10 +235,14 @@ class Store:
 
     # ----------------------------------------------------------------- bulk reads
     def summaries(self, run_ids: Iterable[str]) -> pd.DataFrame:
+        import pandas as pd
+
         rows = [s for s in (self.summary(r) for r in run_ids) if s is not None]
         return pd.DataFrame(rows)
 
     def curves(self, run_ids: Iterable[str]) -> pd.DataFrame:
+        import pandas as pd
+
         frames = []
         for run_id in run_ids:
             try:

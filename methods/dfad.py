@@ -19,7 +19,7 @@ import torch
 
 from bench.cmi_game import CMIGameConfig, cmi_game
 from bench.context import RunContext
-from bench.datafree import noise, optimise, run_iterations
+from bench.datafree import frozen, noise, optimise, run_iterations
 from bench.losses import IMITATION_LOSSES
 from bench.registry import METHODS
 from bench.train import adam, multistep, sgd
@@ -100,9 +100,10 @@ def dfad(ctx: RunContext, cfg: DFADConfig) -> dict[str, float]:
                 t_logits = teacher(x)
             loss_s = imitation(student(x), t_logits)
             optimise(opt_s, loss_s)
-        x = generator(noise(cfg.batch_size, cfg.nz, ctx.device))  # generation stage: G maximises
-        loss_g = GENERATOR_LOSSES[cfg.generator_loss](imitation(student(x), teacher(x)))
-        optimise(opt_g, loss_g)
+        with frozen(student):  # generation stage: G maximises
+            x = generator(noise(cfg.batch_size, cfg.nz, ctx.device))
+            loss_g = GENERATOR_LOSSES[cfg.generator_loss](imitation(student(x), teacher(x)))
+            optimise(opt_g, loss_g)
         return {"loss_s": loss_s, "loss_g": loss_g}
 
     def keep_generator(epoch: int, acc: float) -> None:  # C:DFAD keeps the best epoch's student and G

@@ -22,7 +22,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 from bench.data.base import RawData, missing
@@ -51,6 +50,8 @@ def read_table(path: Path, label: str | None = None) -> tuple[np.ndarray, np.nda
     absent, empty, no label column, a non-numeric or empty feature cell (row and column
     named), a single class.
     """
+    import pandas as pd  # here: --list and --dry-run do not load pandas
+
     if not path.exists():
         raise UserError(f"{path}: no such file (csv:PATH needs a delimited text file with a header row)")
     with open(path, encoding="utf-8", errors="replace") as fh:
@@ -106,6 +107,8 @@ DATASETS.register_family("csv", csv_entry)
 def magic(root: Path, download: bool) -> RawData:
     """MAGIC Gamma Telescope (UCI): 19,020 rows, 10 continuous features; class g (gamma,
     signal, 64.8%) is 0 and h (hadron) is 1, as P:gantsc §3 numbers them."""
+    import pandas as pd
+
     path = root / "magic" / "magic04.data"
     if not path.exists():
         raise missing("magic", [path], "Download magic04.data from the UCI repository "
@@ -125,6 +128,8 @@ def cache_dir() -> Path:
 def higgs(root: Path, download: bool) -> RawData:
     """HIGGS (UCI, 11M rows: label, then 28 features): the class-balanced 200,000-row pool
     of P:gantsc §3, drawn once with HIGGS_POOL_SEED and cached (reading 11M rows takes minutes)."""
+    import pandas as pd
+
     looked = [root / "higgs" / "HIGGS.csv.gz", root / "higgs" / "HIGGS.csv"]
     path = next((p for p in looked if p.exists()), None)
     if path is None:
@@ -164,6 +169,8 @@ def higgs(root: Path, download: bool) -> RawData:
 def evergreen(root: Path, download: bool) -> RawData:
     """StumbleUpon Evergreen (Kaggle train.tsv, 7,395 pages): the numeric columns as features
     (P:gantsc follows Liu et al. 2017's 29 features, which it does not list: a departure)."""
+    import pandas as pd
+
     path = root / "evergreen" / "train.tsv"
     if not path.exists():
         raise missing("evergreen", [path], "Download train.tsv of Kaggle's StumbleUpon Evergreen "

@@ -33,6 +33,29 @@ from torch import nn
 from bench.registry import NETS
 
 
+class _NearestUp2(torch.autograd.Function):
+    """Forward: each pixel repeated into a 2x2 block (one broadcast copy). Backward: PyTorch's
+    own nearest-upsampling gradient kernel, so gradients are bit-identical to ``F.interpolate``'s."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = ctx.input_size = x.shape
+        return x[:, :, :, None, :, None].expand(n, c, h, 2, w, 2).reshape(n, c, 2 * h, 2 * w)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten.upsample_nearest2d_backward(grad, list(grad.shape[-2:]), list(ctx.input_size), 2.0, 2.0)
+
+
+class NearestUp2(nn.Module):
+    """Nearest-neighbour x2 upsampling, bit for bit ``nn.Upsample(scale_factor=2)`` forward
+    and backward, about four times faster on a CPU than the interpolation kernel (issue 12's
+    profile: 24% of a DFAD iteration was that kernel's copy)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _NearestUp2.apply(x)
+
+
 class UpsamplingGenerator(nn.Module):
     """The two-upsampling family of DFAD, DAFL, ZSKT and CMI: Linear(nz -> w0*(S/4)^2),
     reshape, BN(w0); twice [upsample x2 (nearest), conv3x3, BN, LeakyReLU(0.2)] to w1, then
@@ -51,10 +74,10 @@ class UpsamplingGenerator(nn.Module):
         self.project = nn.Linear(nz, w0 * self.init_size ** 2)
         self.body = nn.Sequential(
             nn.BatchNorm2d(w0),
-            nn.Upsample(scale_factor=2),
-            nn.Conv2d(w0, w1, 3, padding=1, bias=conv_bias), nn.BatchNorm2d(w1, bn_eps), nn.LeakyReLU(0.2),
-            nn.Upsample(scale_factor=2),
-            nn.Conv2d(w1, w2, 3, padding=1, bias=conv_bias), nn.BatchNorm2d(w2, bn_eps), nn.LeakyReLU(0.2),
+            NearestUp2(),
+            nn.Conv2d(w0, w1, 3, padding=1, bias=conv_bias), nn.BatchNorm2d(w1, bn_eps), nn.LeakyReLU(0.2, inplace=True),
+            NearestUp2(),
+            nn.Conv2d(w1, w2, 3, padding=1, bias=conv_bias), nn.BatchNorm2d(w2, bn_eps), nn.LeakyReLU(0.2, inplace=True),
             nn.Conv2d(w2, nc, 3, padding=1), *tail,
         )
 
@@ -109,7 +132,7 @@ class MADGenerator(nn.Module):
         layers: list[nn.Module] = [nn.ReLU(), nn.BatchNorm2d(widths[0], bn_eps)]
         for cin, cout in zip(widths[:-1], widths[1:]):
             layers += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=align_corners),
-                       nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
+                       nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True)]
         layers.append(nn.Conv2d(widths[-1], nc, 1))
         self.body = nn.Sequential(*layers)
 
