@@ -34,6 +34,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="import your own module that registers methods, nets or datasets (repeatable); "
                         "worker processes and SLURM jobs import it too ($ADVKD_PLUGINS)")
     p.add_argument("--dry-run", action="store_true", help="show the grid and what is done; run nothing")
+    p.add_argument("--probe", action="store_true",
+                   help="with --dry-run: time a few steps of each configuration not timed yet (cached in "
+                        "<results-dir>/probes), for an estimate of the grid's hours on this machine")
     p.add_argument("--status", action="store_true", help="read result files and report progress")
     p.add_argument("--aggregate-only", action="store_true", help="rebuild tables from results")
     p.add_argument("--dataset", action="append", help="replace the profile's datasets (repeatable)")
@@ -74,6 +77,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if argv is None and not (args.list or (args.dry_run and not args.probe) or args.status):  # training: keep freed memory
+        from bench.allocator import reexec_with_tunables
+
+        reexec_with_tunables()
     from bench.errors import Preempted, UserError
     from bench.registry import PLUGINS_ENV
 
@@ -120,9 +127,9 @@ def dispatch(args: argparse.Namespace) -> int:
     opts.validate()
     out_dir = Path(args.tables_dir) if args.tables_dir else api.default_tables_dir(plan, args.dataset, args.results_dir)
     aggregates = not (args.dry_run or args.status or (args.executor == "slurm" and not args.aggregate_only))
-    api.check_paths(opts, out_dir, writes=not (args.dry_run or args.status), tables=aggregates)
+    api.check_paths(opts, out_dir, writes=not ((args.dry_run and not args.probe) or args.status), tables=aggregates)
     if args.dry_run:
-        print(api.dry_run_text(plan, opts))
+        print(api.dry_run_text(plan, opts, run_probes=args.probe))
         return 0
     if args.status:
         print(api.status_text(plan, opts))

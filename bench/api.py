@@ -52,7 +52,7 @@ def plan_for(suite: str, profile: str, datasets: list[str] | None = None,
     return load_plan(suite, profile, datasets, seeds, n_train, overrides, only)
 
 
-def dry_run_text(plan: Plan, opts: Options) -> str:
+def dry_run_text(plan: Plan, opts: Options, run_probes: bool = False) -> str:
     store = Store(opts.results)
     specs = with_teachers(plan.specs)
     teachers, students = phases(specs)
@@ -79,7 +79,7 @@ def dry_run_text(plan: Plan, opts: Options) -> str:
     lines += state_lines(specs, known, (STALE, CORRUPT, RUNNING, QUEUED, FAILED, PARTIAL))
     if opts.executor == "slurm":
         lines += slurm_lines(specs, todo, with_cli(plan.slurm, opts.slurm))
-    lines += ["", "estimated cost: " + estimate(store, specs, todo)]
+    lines += ["", "estimated cost: " + estimate(store, specs, todo, opts, run_probes)]
     return "\n".join(lines)
 
 
@@ -128,27 +128,70 @@ def jobs_for(opts: Options):
     return Jobs(Store(opts.results))
 
 
-def estimate(store: Store, specs: list[RunSpec], todo: list[RunSpec]) -> str:
-    """Sum of the wall times of finished runs with the same method/dataset/config."""
+def estimate(store: Store, specs: list[RunSpec], todo: list[RunSpec], opts: Options | None = None,
+             run_probes: bool = False) -> str:
+    """Seconds the runs to do will take: the mean wall time of finished runs with the same
+    method/dataset/config, else a probe of the configuration on this machine (bench/probe.py:
+    cached ones always; missing ones measured when ``run_probes``)."""
     known: dict[tuple, list[float]] = {}
     for s in specs:
         summary = store.summary(s.run_id)
         if summary and summary.get("status") == DONE:
             known.setdefault((s.method, s.dataset, s.params), []).append(float(summary["wall_time_s"]))
-    total, unknown = 0.0, 0
+    if not todo:
+        return "nothing to run"
+    by_sibling, rest = 0.0, []
     for s in todo:
         times = known.get((s.method, s.dataset, s.params))
         if times:
-            total += sum(times) / len(times)
+            by_sibling += sum(times) / len(times)
         else:
-            unknown += 1
-    if not todo:
-        return "nothing to run"
-    timed = len(todo) - unknown
-    text = f"~{total / 60:.1f} min for {timed} run(s) timed by finished siblings" if timed else ""
-    if unknown:
-        text += ("; " if text else "") + f"{unknown} run(s) with no finished sibling to time them by"
-    return text
+            rest.append(s)
+    parts = [f"~{hours(by_sibling)} for {len(todo) - len(rest)} run(s) timed by finished siblings"] if len(rest) < len(todo) else []
+    if rest and opts is not None:
+        parts += probe_estimate(rest, opts, run_probes)
+    elif rest:
+        parts.append(f"{len(rest)} run(s) with no finished sibling to time them by")
+    return "; ".join(parts)
+
+
+def probe_estimate(specs: list[RunSpec], opts: Options, run_probes: bool) -> list[str]:
+    """The probes' estimate for ``specs`` (one probe per distinct configuration)."""
+    from bench.probe import cached_probe, probe_cached, probe_key
+    from bench.runner import pick_device
+
+    device = str(pick_device(opts.device))
+    configs: dict[str, list[RunSpec]] = {}
+    for s in specs:
+        configs.setdefault(probe_key(s, opts.threads, device), []).append(s)
+    total, timed, missing, missing_configs, failed = 0.0, 0, 0, 0, []
+    show = run_probes and sys.stderr.isatty()
+    for group in tqdm(list(configs.values()), desc="probes", unit="config", disable=not show):
+        try:
+            found = (probe_cached(group[0], opts.results, opts.data_root, opts.threads, device) if run_probes
+                     else cached_probe(opts.results, group[0], opts.threads, device))
+        except Exception as exc:  # NotProbeable, data errors, a method's own: the dry-run goes on
+            failed.append(f"{group[0].method} on {group[0].dataset}: {type(exc).__name__}: {exc}")
+            continue
+        if found is None:
+            missing, missing_configs = missing + len(group), missing_configs + 1
+            continue
+        total += found.estimate_s * len(group)
+        timed += len(group)
+    parts = []
+    if timed:
+        parts.append(f"~{hours(total)} for {timed} run(s) from probes on this machine ({device}, {opts.threads} "
+                     "thread(s); steps x seconds per step + evaluations, no start-up or data loading)")
+    if missing:
+        parts.append(f"{missing} run(s) not probed yet (--probe times a few steps of each of their "
+                     f"{missing_configs} configuration(s))")
+    if failed:
+        parts.append(f"{len(failed)} configuration(s) cannot be probed ({'; '.join(failed[:3])})")
+    return parts
+
+
+def hours(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
 def status_text(plan: Plan, opts: Options) -> str:
@@ -229,6 +272,8 @@ def check_flags(args) -> None:
     modes = [f"--{m.replace('_', '-')}" for m in ("dry_run", "status", "aggregate_only") if getattr(args, m)]
     if len(modes) > 1:
         raise UserError(f"{' and '.join(modes)} cannot be combined: pick one")
+    if getattr(args, "probe", False) and not args.dry_run:
+        raise UserError("--probe goes with --dry-run: it measures what a run would cost instead of running it")
     running_flags = [f for f, on in (("--rerun", args.rerun), ("--retry-failed", args.retry_failed),
                                      ("--download", args.download),
                                      ("--workers", args.workers is not None)) if on]

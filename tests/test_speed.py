@@ -54,3 +54,55 @@ def test_frozen_students_take_no_gradient_and_get_their_flags_back():
         net(x).sum().backward()
     assert net.weight.grad is None and x.grad is not None
     assert net.weight.requires_grad and not net.bias.requires_grad
+
+
+def test_a_probe_times_a_few_steps_of_the_runs_own_loop_and_is_cached(tmp_path):
+    from bench.probe import cached_probe, probe_cached
+
+    spec = make_spec("dfad", "cnn8_half", {"epochs": 3, "iters_per_epoch": 4, "batch_size": 32, "ngf": 8},
+                     teacher=make_spec("teacher", "cnn8", {"epochs": 1}))
+    result = probe_cached(spec, tmp_path, ".")
+    assert result.total_steps == 12 and result.evaluations == 3 and result.data == "real"
+    assert 0 < result.step_s < 5 and result.eval_s > 0 and result.images_per_step == 32 * 6
+    assert result.flops_per_step > 0
+    assert cached_probe(tmp_path, spec, 1, "cpu") == result  # read back from <results>/probes/
+    assert cached_probe(tmp_path, spec, 2, "cpu") is None     # another thread count is another probe
+
+
+def test_a_probe_stands_in_for_absent_data_with_its_official_size(tmp_path):
+    from bench.probe import probe
+
+    spec = make_spec("teacher", "resnet8_half", {"epochs": 2, "batch_size": 500}, dataset="cifar10")
+    result = probe(spec, tmp_path, count_flops=False)  # no CIFAR-10 under tmp_path
+    assert result.data == "stand-in" and result.total_steps == 2 * 100  # 50,000 images / 500 per batch
+    assert result.evaluations == 2 and result.eval_s > 0
+
+
+def test_dry_run_estimates_from_probes_and_probe_needs_dry_run(dirs):
+    base = ["--suite", "dfkd_small", "--profile", "smoke", "--results-dir", str(dirs["results"])]
+    out = run_cli(*base, "--dry-run")
+    assert "not probed yet" in out.stdout and out.returncode == 0
+    out = run_cli(*base, "--dry-run", "--probe")
+    assert out.returncode == 0, out.stderr[-2000:]
+    line = next(x for x in out.stdout.splitlines() if x.startswith("estimated cost"))
+    assert "from probes on this machine" in line and "not probed" not in line
+    assert run_cli(*base, "--dry-run").stdout.count("from probes on this machine") == 1  # cached probes
+    refused = run_cli(*base, "--probe")
+    assert refused.returncode == 2 and "--probe goes with --dry-run" in refused.stderr
+
+
+def test_the_command_line_reexecutes_once_with_the_allocator_settings():
+    import os
+    import subprocess
+    import sys
+
+    from bench.allocator import TUNABLES
+
+    code = "from bench.allocator import reexec_with_tunables as r; r(); import os; print(os.environ['GLIBC_TUNABLES'])"
+    env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "BENCH_MALLOC")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == TUNABLES
+    off = subprocess.run([sys.executable, "-c", code.replace("print(os.environ['GLIBC_TUNABLES'])",
+                                                            "print(os.environ.get('GLIBC_TUNABLES', 'unset'))")],
+                         capture_output=True, text=True, env={**env, "BENCH_MALLOC": "default"}, check=True)
+    assert off.stdout.strip() == "unset"

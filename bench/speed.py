@@ -1,0 +1,271 @@
+"""Speed benchmarks: seconds per iteration of any method at any profile's setting (beside
+the official code where it is installed locally), and how fast the command line answers.
+
+    python -m bench.speed --suite dfkd_small --profile paper --dataset mnist --method dfad dafl
+    python -m bench.speed --suite dfkd_small --profile paper --dataset mnist cifar10 --method dfad \\
+        --official-dfad PATH/TO/Data-Free-Adversarial-Distillation --pairs 5
+    python -m bench.speed --cli
+
+Iterations are timed by probes (bench/probe.py: the run's own method, stopped after a few
+steps). With ``--official-dfad`` each pair times our DFAD and the official ``train()`` of
+DFAD_mnist.py / DFAD_cifar.py on the same setting, threads and machine, alternating which
+goes first; the table gives min / median seconds per iteration and the median of the pairs'
+ratios. Ours runs as ``run_all.py`` runs it (with bench/allocator.py's glibc settings), the
+official code in a process of its own as its script runs (glibc's defaults). GFLOP/s counts
+one iteration with torch's FLOP counter; % of peak divides by the CPU's fp32 peak (cores x
+clock x FLOPs per cycle from its vector units). Tables go to ``--out`` (default
+``tables/speed/``) as Markdown and CSV.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+import types
+from argparse import Namespace
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cpu_peak_gflops(threads: int) -> float:
+    """fp32 peak of ``threads`` cores: clock (max MHz) x FLOPs per cycle (2 FMA units x lanes x 2)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return math.nan
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    per_cycle = 64 if "avx512f" in flags else 32 if {"avx2", "fma"} <= set(flags) else 8
+    mhz = math.nan
+    for path in ("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq",):
+        try:
+            mhz = int(Path(path).read_text()) / 1000
+        except (OSError, ValueError):
+            pass
+    if math.isnan(mhz):
+        mhz = max((float(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu MHz")),
+                  default=math.nan)
+    return threads * mhz * per_cycle / 1000
+
+
+# ----------------------------------------------------------------------------- official DFAD
+OFFICIAL_DFAD = {  # C:DFAD DFAD_mnist.py / DFAD_cifar.py main(): nets, batch, nz and optimisers
+    "mnist": dict(module="DFAD_mnist", teacher=("lenet", "LeNet5", {}), student=("lenet", "LeNet5Half", {}),
+                  nz=100, nc=1, batch_size=512, lr_s=0.01, weight_decay=1e-4),
+    "cifar10": dict(module="DFAD_cifar", teacher=("resnet_8x", "ResNet34_8x", {"num_classes": 10}),
+                    student=("resnet_8x", "ResNet18_8x", {"num_classes": 10}),
+                    nz=256, nc=3, batch_size=256, lr_s=0.1, weight_decay=5e-4),
+}
+
+
+def official_dfad(path: Path, dataset: str, threads: int, our_allocator: bool = False) -> Callable[[int], float]:
+    """A function timing ``n`` iterations of the official DFAD ``train()`` in a process of
+    its own, as its script runs (glibc's default allocator; with ``our_allocator``, under
+    bench/allocator.py's settings too), ``threads`` torch threads."""
+    if dataset not in OFFICIAL_DFAD:
+        raise SystemExit(f"--official-dfad: no official DFAD script for {dataset!r}; known: {', '.join(OFFICIAL_DFAD)}")
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"} | {"BENCH_MALLOC": "default"}
+    if our_allocator:
+        from bench.allocator import TUNABLES
+
+        env["GLIBC_TUNABLES"] = TUNABLES
+
+    def timed(n: int) -> float:
+        out = subprocess.run([sys.executable, "-m", "bench.speed", "--official-worker", str(path), dataset, str(n),
+                              str(threads)], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        return float(out.stdout.strip().splitlines()[-1])
+
+    return timed
+
+
+def official_worker(path: Path, dataset: str, n: int, threads: int) -> float:
+    """Seconds per iteration of the official DFAD ``train()`` (after one untimed iteration).
+
+    Two shims let the 2019 code import on today's libraries, neither touching the loop:
+    ``torchvision.models.utils`` (gone from torchvision; its segmentation nets import it)
+    and ``visdom`` (DFAD_cifar.py builds a plotter at import)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    setting = OFFICIAL_DFAD[dataset]
+    utils = types.ModuleType("torchvision.models.utils")
+    utils.load_state_dict_from_url = torch.hub.load_state_dict_from_url
+    sys.modules.setdefault("torchvision.models.utils", utils)
+    visdom = types.ModuleType("visdom")
+    visdom.Visdom = lambda *a, **k: types.SimpleNamespace(line=lambda *a, **k: None, image=lambda *a, **k: None,
+                                                          images=lambda *a, **k: None)
+    sys.modules.setdefault("visdom", visdom)
+    sys.path.insert(0, str(path))
+    script = importlib.import_module(setting["module"])
+    network = importlib.import_module("network")
+
+    def build(spec):
+        module, name, kwargs = spec
+        return getattr(getattr(network, module), name)(**kwargs)
+
+    teacher, student = build(setting["teacher"]).eval(), build(setting["student"])
+    generator = network.gan.GeneratorA(nz=setting["nz"], nc=setting["nc"], img_size=32)
+    opt_s = torch.optim.SGD(student.parameters(), lr=setting["lr_s"], weight_decay=setting["weight_decay"],
+                            momentum=0.9)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=1e-3)
+    args = Namespace(batch_size=setting["batch_size"], nz=setting["nz"], epoch_itrs=1, log_interval=10 ** 9,
+                     verbose=False)
+    cpu = torch.device("cpu")
+    script.train(args, teacher, student, generator, cpu, [opt_s, opt_g], 1)  # warm-up
+    args.epoch_itrs = n
+    started = time.perf_counter()
+    script.train(args, teacher, student, generator, cpu, [opt_s, opt_g], 1)
+    return (time.perf_counter() - started) / n
+
+
+# ----------------------------------------------------------------------------- iterations
+def iteration_rows(args: argparse.Namespace) -> list[dict]:
+    from bench.data.base import default_data_root
+    from bench.fingerprint import numerics
+    from bench.grid import load_plan
+    from bench.probe import probe
+    from bench.registry import load_plugins
+
+    load_plugins()
+    plan = load_plan(args.suite, args.profile, args.dataset)
+    wanted = set(args.method or [])
+    specs = {}
+    for job in plan.jobs:
+        if (not wanted or job.spec.method in wanted) and (job.spec.method, job.spec.dataset) not in specs:
+            specs[(job.spec.method, job.spec.dataset)] = job.spec
+    data_root = args.data_root or str(default_data_root())
+    peak = cpu_peak_gflops(args.threads)
+    rows = []
+    for (method, dataset), spec in specs.items():
+        numerics(args.threads, "cpu")
+        officials = {}
+        if args.official_dfad and method == "dfad":
+            officials["official"] = official_dfad(Path(args.official_dfad), dataset, args.threads)
+            if args.official_our_allocator:
+                officials["official (our allocator)"] = official_dfad(Path(args.official_dfad), dataset, args.threads,
+                                                                      our_allocator=True)
+        ours, theirs, same_alloc, ratios, first = [], [], [], [], None
+        for pair in range(args.pairs):
+            order = ["ours", *officials] if pair % 2 == 0 else [*officials, "ours"]
+            times = {}
+            for who in order:
+                if who == "ours":
+                    result = probe(spec, data_root, args.threads, warmup=1, measure=args.iterations,
+                                   count_flops=first is None)
+                    first = first or result
+                    times[who] = result.step_s
+                else:
+                    times[who] = officials[who](args.iterations)
+            ours.append(times["ours"])
+            if "official" in times:
+                theirs.append(times["official"])
+                ratios.append(times["ours"] / times["official"])
+            if "official (our allocator)" in times:
+                same_alloc.append(times["official (our allocator)"])
+            print(f"{method} {dataset} pair {pair + 1}: " + ", ".join(f"{k} {v:.2f} s/it" for k, v in times.items()),
+                  file=sys.stderr, flush=True)
+        median = statistics.median(ours)
+        gflops = first.flops_per_step / median / 1e9
+        rows.append({"method": method, "dataset": dataset, "profile": args.profile, "threads": args.threads,
+                     "batch": spec.config.get("batch_size"), "s/it min": round(min(ours), 2),
+                     "s/it median": round(median, 2),
+                     "official s/it min": round(min(theirs), 2) if theirs else "",
+                     "official s/it median": round(statistics.median(theirs), 2) if theirs else "",
+                     "ours/official (median of pairs)": round(statistics.median(ratios), 3) if ratios else "",
+                     **({"official with our allocator s/it median": round(statistics.median(same_alloc), 2)}
+                        if same_alloc else {}),
+                     "images/s": round(first.images_per_step / median, 1),
+                     "GFLOP/it": round(first.flops_per_step / 1e9, 1), "GFLOP/s": round(gflops, 1),
+                     "% of peak": round(100 * gflops / peak, 1) if peak == peak else "", "data": first.data})
+    return rows
+
+
+# ----------------------------------------------------------------------------- command line
+CLI_COMMANDS = {
+    "import torch": [sys.executable, "-c", "import torch"],
+    "--list": [sys.executable, str(ROOT / "run_all.py"), "--list"],
+    "--dry-run (dfkd_small paper grid)": [sys.executable, str(ROOT / "run_all.py"), "--suite", "dfkd_small",
+                                          "--profile", "paper", "--dry-run"],
+    "--status (dfkd_small)": [sys.executable, str(ROOT / "run_all.py"), "--suite", "dfkd_small", "--status"],
+}
+
+
+def cli_rows(repeats: int, rerun: list[str] | None) -> list[dict]:
+    """Median wall seconds of each command over ``repeats`` interleaved rounds."""
+    commands = dict(CLI_COMMANDS)
+    if rerun:
+        commands["rerun of a finished suite: " + " ".join(rerun)] = [sys.executable, str(ROOT / "run_all.py"), *rerun]
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(repeats):
+        for name, cmd in commands.items():
+            started = time.perf_counter()
+            subprocess.run(cmd, cwd=ROOT, capture_output=True, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+            times[name].append(time.perf_counter() - started)
+    base = statistics.median(times["import torch"])
+    return [{"command": name, "median s": round(statistics.median(t), 2), "min s": round(min(t), 2),
+             "x import torch": round(statistics.median(t) / base, 2)} for name, t in times.items()]
+
+
+def markdown(rows: list[dict]) -> str:
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None and sys.argv[1:2] == ["--official-worker"]:
+        path, dataset, n, threads = sys.argv[2:6]
+        print(official_worker(Path(path), dataset, int(n), int(threads)))
+        return 0
+    if argv is None:  # ours as run_all.py runs it (bench/allocator.py)
+        from bench.allocator import reexec_with_tunables
+
+        reexec_with_tunables()
+    p = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__.split("\n\n")[0])
+    p.add_argument("--cli", action="store_true", help="time the command line instead of iterations")
+    p.add_argument("--repeats", type=int, default=7, help="--cli: interleaved rounds (median reported)")
+    p.add_argument("--rerun", nargs=argparse.REMAINDER, help="--cli: also time these run_all.py arguments")
+    p.add_argument("--suite", default="dfkd_small")
+    p.add_argument("--profile", default="paper")
+    p.add_argument("--dataset", action="append", nargs="+", help="datasets of the profile to time")
+    p.add_argument("--method", nargs="+", help="methods to time (default: every method of the grid)")
+    p.add_argument("--iterations", type=int, default=2, help="timed iterations per measurement (after one warm-up)")
+    p.add_argument("--pairs", type=int, default=1, help="measurements, alternating with the official code")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--data-root")
+    p.add_argument("--official-dfad", help="a checkout of github.com/VainF/Data-Free-Adversarial-Distillation")
+    p.add_argument("--official-our-allocator", action="store_true",
+                   help="also time the official code under bench/allocator.py's glibc settings")
+    p.add_argument("--out", default=str(ROOT / "tables" / "speed"))
+    args = p.parse_args(argv)
+    args.dataset = [d for group in args.dataset for d in group] if args.dataset else None
+    rows = cli_rows(args.repeats, args.rerun) if args.cli else iteration_rows(args)
+    name = "cli" if args.cli else "_".join(["iterations", args.suite, args.profile, *(args.dataset or []),
+                                            *(args.method or [])])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    import platform
+
+    header = (f"# {name}\n\n`python -m bench.speed {' '.join(argv if argv is not None else sys.argv[1:])}` on "
+              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+              f"{time.strftime('%Y-%m-%d')}\n\n")
+    (out / f"{name}.md").write_text(header + markdown(rows) + "\n")
+    import csv
+
+    with open(out / f"{name}.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(markdown(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
