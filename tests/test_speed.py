@@ -13,7 +13,7 @@ from torch import nn
 
 from bench.nets.generators import NearestUp2
 from bench.store import Store
-from tests.conftest import make_spec, run
+from tests.conftest import make_spec, run, run_cli
 
 
 def dfad_outputs(results) -> tuple[pd.DataFrame, dict]:
