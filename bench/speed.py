@@ -70,6 +70,11 @@ def official_dfad(path: Path, dataset: str, threads: int, our_allocator: bool = 
     bench/allocator.py's settings too), ``threads`` torch threads."""
     if dataset not in OFFICIAL_DFAD:
         raise SystemExit(f"--official-dfad: no official DFAD script for {dataset!r}; known: {', '.join(OFFICIAL_DFAD)}")
+    script = path / f"{OFFICIAL_DFAD[dataset]['module']}.py"
+    if not script.is_file():
+        print(f"error: --official-dfad {path}: {script.name} not found there (give a checkout of "
+              "github.com/VainF/Data-Free-Adversarial-Distillation)", file=sys.stderr)
+        raise SystemExit(2)
     env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"} | {"BENCH_MALLOC": "default"}
     if our_allocator:
         from bench.allocator import TUNABLES
@@ -213,10 +218,11 @@ def cli_rows(repeats: int, rerun: list[str] | None) -> list[dict]:
 
 
 def markdown(rows: list[dict]) -> str:
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
-    return "\n".join(lines)
+    import pandas as pd
+
+    from bench.aggregate import to_markdown
+
+    return to_markdown(pd.DataFrame(rows).set_index(next(iter(rows[0]))))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,12 +263,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
               f"{time.strftime('%Y-%m-%d')}\n\n")
     (out / f"{name}.md").write_text(header + markdown(rows) + "\n")
-    import csv
+    import pandas as pd
 
-    with open(out / f"{name}.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    pd.DataFrame(rows).to_csv(out / f"{name}.csv", index=False)
     print(markdown(rows))
     return 0
 

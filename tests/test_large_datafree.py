@@ -184,3 +184,14 @@ def test_dfkd_large_smoke_runs_teacher_abm_dfkd_mem_and_mad_on_a_food101_folder(
     for run_id in students["run_id"]:
         curve = pd.read_csv(next((dirs["results"] / "runs" / run_id / "attempts").glob("*/curve.csv")))
         assert curve["epoch"].tolist() == [1, 2] and curve[["loss_g", "loss_s"]].notna().all().all()
+    teacher = runs[runs["method"] == "teacher"]["run_id"].iloc[0]
+    curve = pd.read_csv(next((dirs["results"] / "runs" / teacher / "attempts").glob("*/curve.csv")))
+    assert curve["step"].iloc[-1] == 2  # 8 training images in batches of 4: two steps
+
+
+def test_a_missing_teacher_weights_file_stops_the_sweep_up_front_with_exit_2(dirs):
+    root = make_food101(dirs["tmp"] / "data")
+    out = run_cli("--suite", "dfkd_large", "--profile", "smoke", "--dataset", "food101", "--data-root", str(root),
+                  "--set", "teacher.weights=/nowhere/alexnet.pt", "--results-dir", str(dirs["results"]))
+    assert out.returncode == 2 and "weights file /nowhere/alexnet.pt not found" in out.stderr
+    assert "Traceback" not in out.stderr and not (dirs["results"] / "runs").exists()

@@ -50,7 +50,7 @@ def test_segmentation_loaders_read_their_layouts_and_remap_void(tmp_path):
     make_nyuv2(tmp_path)
     make_segmentation_alternatives(tmp_path)
     camvid = load_data("camvid", tmp_path, 128)
-    assert camvid.x_train.shape == (3, 3, 256, 305) and camvid.y_test.shape == (2, 256, 305)  # short side 256
+    assert camvid.x_train.shape == (4, 3, 256, 305) and camvid.y_test.shape == (2, 256, 305)  # short side 256
     assert camvid.input_shape == (3, 128, 128) and set(camvid.y_train.unique().tolist()) <= set(range(11)) | {IGNORE}
     assert (camvid.y_train == IGNORE).any()  # class 11 (void) is ignored
     nyu = load_data("nyuv2", tmp_path, 128)
@@ -58,7 +58,7 @@ def test_segmentation_loaders_read_their_layouts_and_remap_void(tmp_path):
     assert set(nyu.y_train.unique().tolist()) <= set(range(13)) | {IGNORE} and (nyu.y_train == IGNORE).any()
     for name in ("cityscapes", "sunrgbd", "voc2012"):
         alt = load_data(name, tmp_path, 128, normalise_as=camvid)
-        assert alt.x_train.shape == (3, 3, 256, 256) and alt.mean == camvid.mean
+        assert alt.x_train.shape == (4, 3, 256, 256) and alt.mean == camvid.mean
 
 
 @pytest.mark.parametrize("arch,params", [("deeplabv3_resnet50", 39.6e6), ("deeplabv3_mobilenetv2", 5.1e6)])
@@ -130,6 +130,9 @@ def test_dfad_segmentation_smoke_runs_every_row_on_generated_camvid(dirs):
                                 "DFAD (fixed generator)"} and (table["n"] == 1).all()
     assert table.loc["Teacher", "macs"] / 1e9 == pytest.approx(40.9, abs=0.1)
     runs = pd.concat(pd.read_csv(p) for p in (dirs["results"] / "runs").glob("*/summary.csv")).set_index("method")
+    for run_id in runs["run_id"]:  # every net, loader and method took two optimisation steps or more
+        curve = pd.read_csv(next((dirs["results"] / "runs" / run_id / "attempts").glob("*/curve.csv")))
+        assert curve["step"].iloc[-1] >= 2 and curve.drop(columns=["step"]).notna().all().all()
     fixed, dfad = runs.loc["dfad_fixed"], runs.loc["dfad"]
     assert fixed["generator_run_id"] == dfad["run_id"] and "generator.pt" in dfad["artefacts"]
     assert re.search(r"DFAD \(fixed generator\)", (dirs["tables"] / "report.md").read_text())

@@ -106,3 +106,14 @@ def test_the_command_line_reexecutes_once_with_the_allocator_settings():
                                                             "print(os.environ.get('GLIBC_TUNABLES', 'unset'))")],
                          capture_output=True, text=True, env={**env, "BENCH_MALLOC": "default"}, check=True)
     assert off.stdout.strip() == "unset"
+
+
+def test_speed_refuses_an_official_path_without_the_script(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "bench.speed", "--dataset", "mnist", "--method", "dfad",
+                          "--official-dfad", str(tmp_path), "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, env={**os.environ, "BENCH_MALLOC": "default"})
+    assert out.returncode == 2 and "DFAD_mnist.py not found" in out.stderr and "Traceback" not in out.stderr
