@@ -49,10 +49,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="override a method parameter for every run (repeatable), e.g. --set kdgan.epochs=10; "
                         "listed as a departure in the report")
     p.add_argument("--executor", default="inline", help="inline | debug | local | slurm")
-    p.add_argument("--workers", type=int, default=None, help="parallel runs for --executor local (default 2)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads per run, the same under every executor so a run id gives "
-                        "the same numbers wherever it runs")
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel runs for --executor local (default: as many as the cores hold at the runs' "
+                        "thread count)")
+    p.add_argument("--threads", default=None,
+                   help="torch threads per run, or auto: 1 for tabular data, else the cores this process may "
+                        "use (at most 8); never chosen by the executor, so a run id gives the same numbers "
+                        "under every executor (default: the profile's threads:, else auto)")
     p.add_argument("--rerun", action="store_true", help="run again even finished runs")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
     p.add_argument("--accept-stale", action="store_true",
@@ -107,6 +110,7 @@ def dispatch(args: argparse.Namespace) -> int:
     from bench.data.base import default_data_root
     from bench.errors import UserError
     from bench.scheduler import Options
+    from bench.threads import default_workers, parse_threads
 
     if args.list:
         print(api.list_text())
@@ -116,10 +120,12 @@ def dispatch(args: argparse.Namespace) -> int:
     api.check_flags(args)
     plan = api.plan_for(args.suite, args.profile, args.dataset, args.seeds, args.n_train, args.set,
                         args.experiment)
-    opts = Options(executor=args.executor, workers=2 if args.workers is None else args.workers, rerun=args.rerun,
+    threads = parse_threads(args.threads if args.threads is not None else plan.threads)
+    workers = default_workers(plan.specs, threads) if args.workers is None else args.workers
+    opts = Options(executor=args.executor, workers=workers, rerun=args.rerun,
                    retry_failed=args.retry_failed, device=args.device,
                    data_root=str(args.data_root or default_data_root()), results=args.results_dir,
-                   download=args.download, threads=args.threads, accept_stale=args.accept_stale,
+                   download=args.download, threads=threads, accept_stale=args.accept_stale,
                    slurm={"partition": args.partition, "gpus": args.gpus, "cpus": args.cpus,
                           "mem_gb": args.mem_gb, "time_min": args.time_min,
                           "array_parallelism": args.array_parallelism,

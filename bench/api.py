@@ -21,6 +21,7 @@ from bench.scheduler import Options, levels, phases, run_specs, select, slurm_pa
 from bench.slurm import arrays_by_resources, with_cli
 from bench.spec import RunSpec
 from bench.store import CORRUPT, DONE, FAILED, PARTIAL, Store, atomic_write_text, clean_tmp
+from bench.threads import AUTO, threads_for
 
 load_plugins()
 
@@ -70,7 +71,7 @@ def dry_run_text(plan: Plan, opts: Options, run_probes: bool = False) -> str:
              f"{len(specs)} distinct runs: {len(teachers)} teachers and pretrained players, "
              f"{len(students)} others; "
              + ", ".join(f"{k}: {counts[k]}" for k in STATES if counts.get(k)),
-             f"to run now: {len(todo)} (executor {opts.executor}, {opts.threads} thread(s) per run)", "",
+             f"to run now: {len(todo)} (executor {opts.executor}, {threads_text(specs, opts.threads)})", "",
              table, "", "teachers and pretrained players:"]
     for t in teachers:
         size = f" n={t.n_train}" if t.n_train else ""
@@ -163,13 +164,14 @@ def probe_estimate(specs: list[RunSpec], opts: Options, run_probes: bool) -> lis
     device = str(pick_device(opts.device))
     configs: dict[str, list[RunSpec]] = {}
     for s in specs:
-        configs.setdefault(probe_key(s, opts.threads, device), []).append(s)
+        configs.setdefault(probe_key(s, threads_for(opts.threads, s), device), []).append(s)
     total, timed, missing, missing_configs, failed = 0.0, 0, 0, 0, []
     show = run_probes and sys.stderr.isatty()
     for group in tqdm(list(configs.values()), desc="probes", unit="config", disable=not show):
         try:
-            found = (probe_cached(group[0], opts.results, opts.data_root, opts.threads, device) if run_probes
-                     else cached_probe(opts.results, group[0], opts.threads, device))
+            threads = threads_for(opts.threads, group[0])
+            found = (probe_cached(group[0], opts.results, opts.data_root, threads, device) if run_probes
+                     else cached_probe(opts.results, group[0], threads, device))
         except Exception as exc:  # NotProbeable, data errors, a method's own: the dry-run goes on
             failed.append(f"{group[0].method} on {group[0].dataset}: {type(exc).__name__}: {exc}")
             continue
@@ -180,14 +182,22 @@ def probe_estimate(specs: list[RunSpec], opts: Options, run_probes: bool) -> lis
         timed += len(group)
     parts = []
     if timed:
-        parts.append(f"~{hours(total)} for {timed} run(s) from probes on this machine ({device}, {opts.threads} "
-                     "thread(s); steps x seconds per step + evaluations, no start-up or data loading)")
+        parts.append(f"~{hours(total)} for {timed} run(s) from probes on this machine ({device}, "
+                     f"{threads_text(specs, opts.threads)}; steps x seconds per step + evaluations, no start-up or data loading)")
     if missing:
         parts.append(f"{missing} run(s) not probed yet (--probe times a few steps of each of their "
                      f"{missing_configs} configuration(s))")
     if failed:
         parts.append(f"{len(failed)} configuration(s) cannot be probed ({'; '.join(failed[:3])})")
     return parts
+
+
+def threads_text(specs: list[RunSpec], requested: int | str) -> str:
+    """'2 threads per run' / 'threads per run: auto (2 for 30 runs, 1 for 6)'."""
+    if requested != AUTO:
+        return f"{requested} thread(s) per run"
+    counts = Counter(threads_for(requested, s) for s in specs)
+    return "threads per run: auto (" + ", ".join(f"{n} for {k} run(s)" for n, k in sorted(counts.items(), reverse=True)) + ")"
 
 
 def hours(seconds: float) -> str:

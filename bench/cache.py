@@ -16,6 +16,7 @@ from bench.lock import describe, holder
 from bench.registry import METHODS
 from bench.spec import RunSpec
 from bench.store import CORRUPT, DONE, FAILED, PARTIAL, TODO, Store
+from bench.threads import AUTO
 
 STALE, RUNNING, QUEUED = "stale", "running", "queued"
 STATES = (DONE, STALE, FAILED, CORRUPT, RUNNING, QUEUED, PARTIAL, TODO)
@@ -32,7 +33,9 @@ class Expect:
     """What the current invocation would run with: data root and the pinned numerics."""
 
     data_root: str = "data"
-    threads: int = 1
+    threads: int | str = 1
+    """A pinned count, or ``auto`` (bench.threads): a run made under ``auto`` kept the count it
+    was given where it ran (in its summary and the report), so it is not stale for it."""
     download: bool = False
     accept_stale: bool = False
 
@@ -84,7 +87,8 @@ def stale_reasons(spec: RunSpec, store: Store, expect: Expect) -> list[str]:
             continue
         if now != digest:
             reasons.append(f"input file changed: {path}")
-    if row.get("device_type") == "cpu" and _int(row.get("threads")) not in (None, expect.threads):
+    if row.get("device_type") == "cpu" and expect.threads != AUTO and _int(row.get("threads")) not in (
+            None, expect.threads):
         reasons.append(f"ran with {_int(row.get('threads'))} threads, now {expect.threads}")
     for role, dep in spec.roles():
         published = store.summary(dep.run_id) or {}

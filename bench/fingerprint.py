@@ -154,7 +154,7 @@ def numerics(threads: int, device: str) -> dict[str, object]:
     """Pin what changes float results besides the spec; return what was pinned.
 
     The thread count changes the order of reductions on CPU, so every executor runs a
-    run with the same count (``--threads``, default 1) instead of torch's default.
+    run with the count bench.threads chose for it instead of torch's default.
     """
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)

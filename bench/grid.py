@@ -30,12 +30,13 @@ from bench.errors import UserError
 from bench.nets.forests import is_estimator
 from bench.registry import DATASETS, METHODS, NETS
 from bench.spec import RunSpec, freeze
+from bench.threads import AUTO, parse_threads
 
 SUITES_DIR = Path(__file__).parent / "suites"
 PROFILES = ("smoke", "quick", "paper")
 TOP_KEYS = {"name", "papers", "description", "profiles", "experiments", "tables", "claims", "slurm"}
 PROFILE_KEYS = {"description", "datasets", "seeds", "n_train", "pairs", "params", "dataset_params", "n_train_params",
-                "executor", "matches_paper", "teacher_seed", "departures", "choices"}
+                "executor", "matches_paper", "teacher_seed", "departures", "choices", "threads"}
 EXPERIMENT_KEYS = {"id", "methods", "datasets", "pairs", "figure", "description", "profiles", "n_train"}
 VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets", "pairs", "sampler"}
 """``sampler``: params of the AC-GAN this variant samples from (GAN-TSC §5's inferior GAN)."""
@@ -121,6 +122,8 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     """What a reader must know about how this plan differs from the profile as written (a
     dataset override running on budgets set for another dataset)."""
+    threads: int | str = AUTO
+    """The profile's torch threads per run (``threads:``; ``--threads`` overrides it)."""
 
     @property
     def specs(self) -> list[RunSpec]:
@@ -592,4 +595,5 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     return Plan(doc["name"], profile, path, list(doc.get("papers", [])), jobs, tables, claims,
                 slurm, bool(prof.get("matches_paper", False)) and set(ds_list) <= set(prof["datasets"])
                 and {n for ns in n_by_ds.values() for n in ns} <= profile_n, experiments,
-                notes["departures"], notes["choices"], notes["notes"])
+                notes["departures"], notes["choices"], notes["notes"],
+                parse_threads(prof.get("threads"), f"{where}.threads"))

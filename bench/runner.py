@@ -33,6 +33,7 @@ from bench.lock import RunLock, describe
 from bench.registry import METHODS, load_plugins
 from bench.spec import RunSpec
 from bench.store import CORRUPT, DONE, FAILED, Store, atomic_write_csv, atomic_write_text, clean_tmp
+from bench.threads import threads_for
 
 
 def _git(*args: str) -> str | None:
@@ -93,7 +94,7 @@ def _on_signal(signum, frame) -> None:  # noqa: ARG001
 
 def execute(spec: RunSpec, results_root: str | Path, data_root: str | Path,
             device: str | None = None, download: bool = False, show_progress: bool = True,
-            handle_signals: bool = True, threads: int = 1, reuse: bool = True,
+            handle_signals: bool = True, threads: int | str = 1, reuse: bool = True,
             accept_stale: bool = False) -> str:
     """Run ``spec`` to completion (or resume it) under its lock; return its final status.
 
@@ -133,7 +134,7 @@ def execute(spec: RunSpec, results_root: str | Path, data_root: str | Path,
 def _attempt(spec: RunSpec, store: Store, expect: Expect, device: str | None,
              show_progress: bool, handle_signals: bool) -> str:
     dev = pick_device(device)
-    pinned = numerics(expect.threads, str(dev))
+    pinned = numerics(threads_for(expect.threads, spec), str(dev))
     code = code_closure(METHODS.get(spec.method).obj.__module__) if spec.method in METHODS else {}
     record = {"spec": spec.to_dict(), "run_id": spec.run_id, "code_version": code_version(),
               "code_fingerprint": code_fingerprint(spec.method) if code else "", "code": code,

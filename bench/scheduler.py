@@ -28,6 +28,7 @@ from bench.runner import execute, install_stop_handlers
 from bench.slurm import Jobs, arrays_by_resources, check_resources, record_job, signal_lead_s
 from bench.spec import RunSpec
 from bench.store import CORRUPT, DONE, FAILED, PARTIAL, TODO, Store
+from bench.threads import AUTO, parse_threads
 
 EXECUTORS = ("inline", "debug", "local", "slurm")
 
@@ -42,8 +43,9 @@ class Options:
     data_root: str = "data"
     results: str = "results"
     download: bool = False
-    threads: int = 1
-    """torch threads per run, the same under every executor (part of what fixes the numbers)."""
+    threads: int | str = AUTO
+    """torch threads per run, or ``auto`` (bench.threads): resolved from the run and the machine,
+    never from the executor, so a run id gives the same numbers under every executor."""
     accept_stale: bool = False
     slurm: dict[str, Any] = field(default_factory=dict)
 
@@ -53,8 +55,7 @@ class Options:
             raise UserError(f"--executor {self.executor!r} is unknown; accepted: {', '.join(EXECUTORS)}")
         if self.workers < 1:
             raise UserError(f"--workers must be at least 1, got {self.workers}")
-        if self.threads < 1:
-            raise UserError(f"--threads must be at least 1, got {self.threads}")
+        self.threads = parse_threads(self.threads)
 
     @property
     def expect(self) -> Expect:
@@ -72,7 +73,7 @@ class RunTask(submitit.helpers.Checkpointable):
     """
 
     def __call__(self, spec: RunSpec, results: str, data_root: str, device: str | None,
-                 download: bool, threads: int = 1, reuse: bool = True, accept_stale: bool = False) -> str:
+                 download: bool, threads: int | str = 1, reuse: bool = True, accept_stale: bool = False) -> str:
         context.STOP.clear()
         try:
             return execute(spec, results, data_root, device, download, show_progress=False,
@@ -223,8 +224,8 @@ def run_in_process(specs: list[RunSpec], opts: Options, finished) -> None:
         if context.STOP.is_set():
             raise Preempted("stopped between runs")
         if opts.executor == "inline":
-            status = execute(*job_args(spec, opts)[:6], reuse=not opts.rerun,
-                             accept_stale=opts.accept_stale)
+            status = execute(spec, opts.results, opts.data_root, opts.device, opts.download,
+                             threads=opts.threads, reuse=not opts.rerun, accept_stale=opts.accept_stale)
         else:
             status = executor.submit(RunTask(), *job_args(spec, opts)).result()
         finished(spec, status)

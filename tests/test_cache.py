@@ -275,3 +275,13 @@ def test_a_second_process_waits_for_the_holder_then_reuses_its_result(tmp_path):
     out, _ = proc.communicate(timeout=120)
     assert out.strip() == "done"
     assert store.attempts(teacher.run_id) == [1]  # the waiter reused the result
+
+
+def test_under_auto_threads_a_run_keeps_the_count_it_ran_with(tmp_path):
+    teacher = make_spec("teacher", "cnn8", TEACHER)
+    assert execute(teacher, tmp_path, ".", show_progress=False, threads="auto") == "done"
+    store = Store(tmp_path)
+    assert store.summary(teacher.run_id)["threads"] == min(8, len(os.sched_getaffinity(0)))
+    assert run_state(teacher, store, Expect(".", threads="auto")).status == "done"
+    state = run_state(teacher, store, Expect(".", threads=99))
+    assert state.status == "stale" and state.reason.startswith("ran with ")

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from bench.errors import UserError
-from bench.grid import SUITES_DIR, load_plan, suite_names
+from bench.grid import SUITES_DIR, load_plan, suite_names, suite_path
 from bench.scheduler import phases, with_teachers
 from tests.conftest import run_cli
 
@@ -132,13 +132,19 @@ def test_sweeps_expand_to_rows_and_override_profile_budgets():
     assert alpha["MAD[alpha=1.0]"] == 1.0 and len(alpha) == 5
 
 
-def test_a_dataset_override_without_its_own_budgets_is_noted():
-    """Fashion-MNIST on dfkd_small's quick budgets (written for digits): the plan, hence the
-    report and the terminal, says the budgets were set for another dataset."""
+def test_a_dataset_override_without_its_own_budgets_is_noted(tmp_path):
+    """A dataset on another dataset's budgets (declared with ``budgets_from``, or given none):
+    the plan, hence the report and the terminal, says the budgets were set for another dataset."""
     assert load_plan("dfkd_small", "quick").notes == []
-    assert load_plan("dfkd_small", "quick", datasets=["mnist"]).notes == []  # measured on MNIST
-    notes = load_plan("dfkd_small", "quick", datasets=["fashion_mnist"]).notes  # declared: MNIST's
-    assert len(notes) == 1 and notes[0].startswith("fashion_mnist: ") and "set for mnist" in notes[0]
+    for measured in ("mnist", "fashion_mnist"):  # each has quick budgets of its own
+        assert load_plan("dfkd_small", "quick", datasets=[measured]).notes == []
+    suite = tmp_path / "borrowed.yaml"
+    suite.write_text(suite_path("dfkd_small").read_text().replace(
+        "      mnist: &quick_mnist\n", "      usps: {budgets_from: mnist}\n      mnist: &quick_mnist\n", 1).replace(
+        "      fashion_mnist: {name: lenet,", "      usps: {name: lenet, teacher: lenet5, student: lenet5_half}\n"
+        "      fashion_mnist: {name: lenet,", 1))
+    notes = load_plan(str(suite), "quick", datasets=["usps"]).notes  # declared: MNIST's
+    assert len(notes) == 1 and notes[0].startswith("usps: ") and "set for mnist" in notes[0]
     notes = load_plan("gantsc_images", "quick", datasets=["digits"]).notes  # nothing of its own: the profile's
     assert len(notes) == 1 and "digits: the quick profile's budgets were set for cifar10" in notes[0]
     assert load_plan("kdgan_compression", "quick", datasets=["cifar10"]).notes == []  # it has dataset_params

@@ -1,0 +1,54 @@
+"""Threads per run: a pinned number or ``auto`` chosen from the run's data and the machine."""
+from __future__ import annotations
+
+
+import pytest
+
+from bench import threads
+from bench.errors import UserError
+from bench.threads import AUTO, default_workers, parse_threads, threads_for
+from tests.conftest import make_spec, run_cli
+
+
+@pytest.mark.parametrize("given, parsed", [(None, AUTO), ("auto", AUTO), ("3", 3), (2, 2)])
+def test_parse_threads_accepts_auto_and_whole_numbers(given, parsed):
+    assert parse_threads(given) == parsed
+
+
+@pytest.mark.parametrize("given", ["0", "-3", "x", "1.5", 0])
+def test_parse_threads_names_what_is_accepted(given):
+    with pytest.raises(UserError, match="must be 'auto' or a whole number of at least 1"):
+        parse_threads(given, "profiles.quick.threads")
+
+
+def test_auto_gives_tabular_runs_one_thread_and_image_runs_the_cores_up_to_the_cap(monkeypatch):
+    image, tabular = make_spec("teacher", "cnn8", {}), make_spec("teacher", "cnn8", {}, dataset="magic")
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    assert (threads_for(AUTO, image), threads_for(AUTO, tabular)) == (2, 1)
+    monkeypatch.setattr(threads, "available_cores", lambda: 64)
+    assert threads_for(AUTO, image) == threads.AUTO_CAP
+    assert threads_for(5, tabular) == 5  # a pinned count is what it says
+
+
+def test_local_workers_default_to_what_the_cores_hold(monkeypatch):
+    image, tabular = make_spec("teacher", "cnn8", {}), make_spec("teacher", "cnn8", {}, dataset="magic")
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)
+    assert default_workers([tabular], AUTO) == 4
+    assert default_workers([tabular, image], AUTO) == 1
+    assert default_workers([image], 2) == 2
+
+
+def test_profile_threads_apply_and_the_flag_overrides_them(tmp_path):
+    suite = tmp_path / "pinned.yaml"
+    source = (threads.__file__.rsplit("/", 1)[0] + "/suites/dfkd_small.yaml")
+    text = open(source).read().replace("    description: seconds; used by the end-to-end test\n",
+                                       "    description: seconds; used by the end-to-end test\n    threads: 1\n", 1)
+    suite.write_text(text)
+    out = run_cli("--suite", str(suite), "--profile", "smoke", "--dry-run")
+    assert out.returncode == 0 and "1 thread(s) per run" in out.stdout, out.stderr
+    out = run_cli("--suite", str(suite), "--profile", "smoke", "--dry-run", "--threads", "auto")
+    assert "threads per run: auto (" in out.stdout
+    suite.write_text(text.replace("    threads: 1\n", "    threads: none\n", 1))
+    out = run_cli("--suite", str(suite), "--profile", "smoke", "--dry-run")
+    assert out.returncode == 2 and "profiles.smoke.threads must be 'auto' or a whole number" in out.stderr
+    assert "Traceback" not in out.stderr
