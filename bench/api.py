@@ -346,18 +346,32 @@ def check_paths(opts: Options, out_dir: Path, writes: bool, tables: bool) -> Non
 
 
 def aggregate_suite(plan: Plan, opts: Options, out_dir: Path, command: str | None = None) -> str:
-    """Write tables, report and figures for ``plan``; return the terminal summary."""
-    from bench.aggregate import cell_texts, to_markdown, write_tables  # here: pandas, scipy and matplotlib
-    from bench.plots import plot_curves                                # load in ~2 s that --list and
-    from bench.report import render_report                             # --dry-run do not need
+    """Write tables, report and figures for ``plan``; return the terminal summary. Nothing is
+    rebuilt when nothing they are made of changed since the last time (bench.outputs)."""
+    from bench.outputs import cached_summary, inputs_key, save_manifest
+    from bench.runner import code_version
 
     store = Store(opts.results)
     out_dir.mkdir(parents=True, exist_ok=True)
     clean_tmp(out_dir)
     known = states(with_teachers(plan.specs), opts)
+    command = command or "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    key = inputs_key(plan, known, store, command, code_version())
+    summary = cached_summary(out_dir, key)
+    if summary is None:
+        summary = build_outputs(plan, store, known, out_dir, command)
+        save_manifest(out_dir, key, summary)
+    return summary
+
+
+def build_outputs(plan: Plan, store: Store, known: dict, out_dir: Path, command: str) -> str:
+    """Tables, report and figures of ``plan`` written to ``out_dir``; the terminal summary."""
+    from bench.aggregate import cell_texts, to_markdown, write_tables  # here: pandas, scipy and matplotlib
+    from bench.plots import plot_curves                                # load in ~2 s that --list and
+    from bench.report import render_report                             # --dry-run do not need
+
     results, frame = write_tables(plan, store, out_dir, known)
     figures = plot_curves(plan, store, frame, out_dir)
-    command = command or "python " + " ".join(shlex.quote(a) for a in sys.argv)
     write_report(out_dir / "report.md", render_report(plan, results, frame, figures, command, out_dir))
     parts = [f"note: {note}" for note in plan.notes]
     for r in results:

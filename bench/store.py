@@ -105,6 +105,10 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+_SUMMARIES: dict[tuple, tuple[dict[str, Any] | None, str]] = {}
+"""Parsed summary.csv files of this process, by (run id, digest of the bytes)."""
+
+
 class Store:
     """Where runs live: ``<root>/runs/<run_id>/``."""
 
@@ -148,14 +152,25 @@ class Store:
 
     # ----------------------------------------------------------------- published result
     def read_summary(self, run_id: str) -> tuple[dict[str, Any] | None, str]:
-        """(published row, problem): the row is None when absent or unreadable."""
+        """(published row, problem): the row is None when absent or unreadable. The same bytes
+        are parsed once per process (a sweep asks for each summary many times)."""
         path = self.run_dir(run_id) / "summary.csv"
-        if not path.exists():
+        try:
+            data = path.read_bytes()
+        except OSError:
             return None, ""
+        key = (run_id, hashlib.sha256(data).digest())
+        if key not in _SUMMARIES:
+            _SUMMARIES[key] = self._parse_summary(data, run_id)
+        row, problem = _SUMMARIES[key]
+        return (dict(row) if row is not None else None), problem
+
+    @staticmethod
+    def _parse_summary(data: bytes, run_id: str) -> tuple[dict[str, Any] | None, str]:
         import pandas as pd
 
         try:
-            frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=ID_COLUMNS)
+            frame = pd.read_csv(io.BytesIO(data), keep_default_na=False, na_values=[""], dtype=ID_COLUMNS)
         except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
             return None, f"summary.csv is unreadable ({type(exc).__name__}: {str(exc)[:80]})"
         if len(frame) != 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 load_plugins()
 torch.set_num_threads(2)
+os.environ.setdefault("BENCH_CACHE", tempfile.mkdtemp(prefix="bench-cache-"))  # not the user's ~/.cache
 
 
 def run_cli(*args: str, cwd: Path = ROOT, timeout: int = 600, env: dict | None = None):

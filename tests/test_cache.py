@@ -285,3 +285,34 @@ def test_under_auto_threads_a_run_keeps_the_count_it_ran_with(tmp_path):
     assert run_state(teacher, store, Expect(".", threads="auto")).status == "done"
     state = run_state(teacher, store, Expect(".", threads=99))
     assert state.status == "stale" and state.reason.startswith("ran with ")
+
+
+def test_a_dataset_with_sources_is_loaded_again_only_when_a_source_changed(tmp_path, monkeypatch):
+    """--status and reruns learn the data is unchanged from its files' stamps, without loading it."""
+    source = tmp_path / "rows.npz"
+    np.savez(source, x=np.zeros((4, 1, 8, 8)), y=np.arange(4) % 2)
+    loads = []
+
+    def loader(root, download):
+        loads.append(1)
+        blob = np.load(source)
+        x, y = torch.tensor(blob["x"]).float(), torch.tensor(blob["y"])
+        return RawData(x, y, x, y)
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    DATASETS.register("test_sourced", num_classes=2, sources=lambda root: [source])(loader)
+    try:
+        def digest() -> str:
+            fingerprint.data_fingerprint.cache_clear()  # a new process
+            load_raw.cache_clear()
+            return fingerprint.data_fingerprint("test_sourced", str(tmp_path))
+
+        first = digest()
+        assert digest() == first and len(loads) == 1  # remembered under the file's stamp
+        written = source.stat().st_mtime_ns
+        np.savez(source, x=np.ones((4, 1, 8, 8)), y=np.arange(4) % 2)  # same size; a later write:
+        os.utime(source, ns=(written + 10**9, written + 10**9))          # not within one clock tick
+        assert digest() != first and len(loads) == 2  # the file changed: loaded and digested again
+    finally:
+        DATASETS._entries.pop("test_sourced", None)
+        fingerprint.data_fingerprint.cache_clear()

@@ -53,6 +53,8 @@ def test_smoke_suite_writes_tables_report_figures_then_rerun_skips(dirs):
     assert f"{n_runs()} run(s) trained ({n_runs()} done, 0 failed), 0 already done" in out.stderr
     assert "\r" not in out.stdout + out.stderr  # piped: plain lines, no progress-bar redraws
 
+    figure = dirs["tables"] / "figures/dfad_table2_digits.png"
+    drawn = figure.stat().st_mtime_ns
     again = run_cli(*cli_args(dirs))
     assert again.returncode == 0
     assert summaries(dirs["results"]) == before  # nothing was trained again
@@ -60,6 +62,9 @@ def test_smoke_suite_writes_tables_report_figures_then_rerun_skips(dirs):
     assert f"{n_runs()} runs already done, nothing to train" in again.stderr
     assert pd.read_csv(dirs["tables"] / "dfad_table2.csv").equals(table)
     assert (dirs["tables"] / "report.md").read_text() == report  # same numbers: not rewritten, date kept
+    assert figure.stat().st_mtime_ns == drawn  # nothing they are made of changed: not redrawn
+    figure.unlink()
+    assert run_cli(*cli_args(dirs)).returncode == 0 and figure.exists()  # an output gone: rebuilt
 
     status = run_cli(*cli_args(dirs, "--status"))
     assert f"done: {n_runs()}" in status.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import struct
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -73,6 +74,14 @@ def find_folder(candidates: list[Path]) -> Path | None:
     return None
 
 
+def idx_sources(candidates: Callable[[Path], list[Path]]) -> Callable[[Path], list[Path]]:
+    """The four files an IDX dataset would be read from under a root (none when absent)."""
+    def sources(root: Path) -> list[Path]:
+        folder = find_folder(candidates(root))
+        return [folder / f for f in FILES] if folder else []
+    return sources
+
+
 def load_idx_dataset(name: str, tv_class: str, candidates: list[Path], root: Path,
                      download: bool) -> RawData:
     folder = find_folder(candidates)
@@ -89,15 +98,20 @@ def load_idx_dataset(name: str, tv_class: str, candidates: list[Path], root: Pat
 
 @DATASETS.register("mnist", num_classes=10, embedded=False, where="<data-root>/MNIST/raw",
                    native_size=28, channels=1, mean=(0.1307,), std=(0.3081,),
-                   official_sizes=(60_000, 10_000))
+                   official_sizes=(60_000, 10_000), sources=idx_sources(lambda root: [root / "MNIST" / "raw"]))
 def mnist(root: Path, download: bool) -> RawData:
     return load_idx_dataset("mnist", "MNIST", [root / "MNIST" / "raw"], root, download)
+
+
+def fashion_folders(root: Path) -> list[Path]:
+    """Where Fashion-MNIST's IDX files are looked for: the torchvision layout, then Debian's package."""
+    return [root / "FashionMNIST" / "raw", DEBIAN_FASHION]
 
 
 @DATASETS.register("fashion_mnist", num_classes=10, embedded=DEBIAN_FASHION.exists(),
                    where=f"<data-root>/FashionMNIST/raw or {DEBIAN_FASHION}",
                    native_size=28, channels=1,
-                   official_sizes=(60_000, 10_000))
+                   official_sizes=(60_000, 10_000), sources=idx_sources(fashion_folders))
 def fashion_mnist(root: Path, download: bool) -> RawData:
-    return load_idx_dataset("fashion_mnist", "FashionMNIST",
-                            [root / "FashionMNIST" / "raw", DEBIAN_FASHION], root, download)
+    return load_idx_dataset("fashion_mnist", "FashionMNIST", fashion_folders(root), root, download)
+
