@@ -134,7 +134,7 @@ def iteration_rows(args: argparse.Namespace) -> list[dict]:
     from bench.data.base import default_data_root
     from bench.fingerprint import numerics
     from bench.grid import load_plan
-    from bench.probe import probe
+    from bench.probe import NotProbeable, probe
     from bench.registry import load_plugins
 
     load_plugins()
@@ -161,12 +161,21 @@ def iteration_rows(args: argparse.Namespace) -> list[dict]:
             times = {}
             for who in order:
                 if who == "ours":
-                    result = probe(spec, data_root, args.threads, warmup=1, measure=args.iterations,
-                                   count_flops=first is None)
+                    try:
+                        result = probe(spec, data_root, args.threads, warmup=1, measure=args.iterations,
+                                       count_flops=first is None)
+                    except NotProbeable as exc:  # e.g. a fitted scikit-learn teacher: no steps to time
+                        print(f"{method} {dataset}: not timed ({exc})", file=sys.stderr, flush=True)
+                        break
+                    if result.step_s != result.step_s:  # NaN: fitted, not trained in steps (trees)
+                        print(f"{method} {dataset}: not timed (no training steps)", file=sys.stderr, flush=True)
+                        break
                     first = first or result
                     times[who] = result.step_s
                 else:
                     times[who] = officials[who](args.iterations)
+            if "ours" not in times:
+                break
             ours.append(times["ours"])
             if "official" in times:
                 theirs.append(times["official"])
@@ -175,6 +184,8 @@ def iteration_rows(args: argparse.Namespace) -> list[dict]:
                 same_alloc.append(times["official (our allocator)"])
             print(f"{method} {dataset} pair {pair + 1}: " + ", ".join(f"{k} {v:.2f} s/it" for k, v in times.items()),
                   file=sys.stderr, flush=True)
+        if not ours:
+            continue
         median = statistics.median(ours)
         gflops = first.flops_per_step / median / 1e9
         rows.append({"method": method, "dataset": dataset, "profile": args.profile, "threads": args.threads,
@@ -255,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = cli_rows(args.repeats, args.rerun) if args.cli else iteration_rows(args)
     name = "cli" if args.cli else "_".join(["iterations", args.suite, args.profile, *(args.dataset or []),
                                             *(args.method or [])])
+    if not rows:
+        print("nothing was timed: no method of this selection trains in steps", file=sys.stderr)
+        return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import platform

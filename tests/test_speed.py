@@ -117,3 +117,17 @@ def test_speed_refuses_an_official_path_without_the_script(tmp_path):
                           "--official-dfad", str(tmp_path), "--out", str(tmp_path / "out")],
                          capture_output=True, text=True, env={**os.environ, "BENCH_MALLOC": "default"})
     assert out.returncode == 2 and "DFAD_mnist.py not found" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_speed_names_what_it_cannot_time_and_goes_on(tmp_path):
+    """Tree teachers and fitted models train in no steps: each gets a line, not a traceback or a NaN row."""
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "bench.speed", "--suite", "gantsc_tabular", "--profile", "smoke",
+                          "--method", "teacher", "gan_tsc", "--iterations", "1", "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, env={**os.environ, "BENCH_MALLOC": "default"})
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "teacher breast_cancer: not timed" in out.stderr and "gan_tsc breast_cancer: not timed (its teacher" in out.stderr
+    assert "nothing was timed" in out.stderr and not (tmp_path / "out").exists()
