@@ -7,11 +7,12 @@ the official code where it is installed locally), and how fast the command line 
     python -m bench.speed --cli
 
 Iterations are timed by probes (bench/probe.py: the run's own method, stopped after a few
-steps). With ``--official-dfad`` each pair times our DFAD and the official ``train()`` of
-DFAD_mnist.py / DFAD_cifar.py on the same setting, threads and machine, alternating which
-goes first; the table gives min / median seconds per iteration and the median of the pairs'
-ratios. Ours runs as ``run_all.py`` runs it (with bench/allocator.py's glibc settings), the
-official code in a process of its own as its script runs (glibc's defaults). GFLOP/s counts
+steps). With ``--official-dfad`` / ``--official-dafl`` each pair times ours and the official code
+(bench/official.py: DFAD_mnist.py / DFAD_cifar.py's ``train()``, DAFL-train.py) on the same
+setting, threads and machine, alternating which goes first; the table gives min / median
+seconds per iteration and the median of the pairs' ratios. Ours runs as ``run_all.py`` runs
+it (with bench/allocator.py's glibc settings), the official code in a process of its own as
+its script runs (glibc's defaults). GFLOP/s counts
 one iteration with torch's FLOP counter; % of peak divides by the CPU's fp32 peak (cores x
 clock x FLOPs per cycle from its vector units). Tables go to ``--out`` (default
 ``tables/speed/``) as Markdown and CSV.
@@ -19,17 +20,13 @@ clock x FLOPs per cycle from its vector units). Tables go to ``--out`` (default
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
 import os
 import statistics
 import subprocess
 import sys
 import time
-import types
-from argparse import Namespace
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,86 +51,12 @@ def cpu_peak_gflops(threads: int) -> float:
     return threads * mhz * per_cycle / 1000
 
 
-# ----------------------------------------------------------------------------- official DFAD
-OFFICIAL_DFAD = {  # C:DFAD DFAD_mnist.py / DFAD_cifar.py main(): nets, batch, nz and optimisers
-    "mnist": dict(module="DFAD_mnist", teacher=("lenet", "LeNet5", {}), student=("lenet", "LeNet5Half", {}),
-                  nz=100, nc=1, batch_size=512, lr_s=0.01, weight_decay=1e-4),
-    "cifar10": dict(module="DFAD_cifar", teacher=("resnet_8x", "ResNet34_8x", {"num_classes": 10}),
-                    student=("resnet_8x", "ResNet18_8x", {"num_classes": 10}),
-                    nz=256, nc=3, batch_size=256, lr_s=0.1, weight_decay=5e-4),
-}
-
-
-def official_dfad(path: Path, dataset: str, threads: int, our_allocator: bool = False) -> Callable[[int], float]:
-    """A function timing ``n`` iterations of the official DFAD ``train()`` in a process of
-    its own, as its script runs (glibc's default allocator; with ``our_allocator``, under
-    bench/allocator.py's settings too), ``threads`` torch threads."""
-    if dataset not in OFFICIAL_DFAD:
-        raise SystemExit(f"--official-dfad: no official DFAD script for {dataset!r}; known: {', '.join(OFFICIAL_DFAD)}")
-    script = path / f"{OFFICIAL_DFAD[dataset]['module']}.py"
-    if not script.is_file():
-        print(f"error: --official-dfad {path}: {script.name} not found there (give a checkout of "
-              "github.com/VainF/Data-Free-Adversarial-Distillation)", file=sys.stderr)
-        raise SystemExit(2)
-    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"} | {"BENCH_MALLOC": "default"}
-    if our_allocator:
-        from bench.allocator import TUNABLES
-
-        env["GLIBC_TUNABLES"] = TUNABLES
-
-    def timed(n: int) -> float:
-        out = subprocess.run([sys.executable, "-m", "bench.speed", "--official-worker", str(path), dataset, str(n),
-                              str(threads)], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-        return float(out.stdout.strip().splitlines()[-1])
-
-    return timed
-
-
-def official_worker(path: Path, dataset: str, n: int, threads: int) -> float:
-    """Seconds per iteration of the official DFAD ``train()`` (after one untimed iteration).
-
-    Two shims let the 2019 code import on today's libraries, neither touching the loop:
-    ``torchvision.models.utils`` (gone from torchvision; its segmentation nets import it)
-    and ``visdom`` (DFAD_cifar.py builds a plotter at import)."""
-    import torch
-
-    torch.set_num_threads(threads)
-    setting = OFFICIAL_DFAD[dataset]
-    utils = types.ModuleType("torchvision.models.utils")
-    utils.load_state_dict_from_url = torch.hub.load_state_dict_from_url
-    sys.modules.setdefault("torchvision.models.utils", utils)
-    visdom = types.ModuleType("visdom")
-    visdom.Visdom = lambda *a, **k: types.SimpleNamespace(line=lambda *a, **k: None, image=lambda *a, **k: None,
-                                                          images=lambda *a, **k: None)
-    sys.modules.setdefault("visdom", visdom)
-    sys.path.insert(0, str(path))
-    script = importlib.import_module(setting["module"])
-    network = importlib.import_module("network")
-
-    def build(spec):
-        module, name, kwargs = spec
-        return getattr(getattr(network, module), name)(**kwargs)
-
-    teacher, student = build(setting["teacher"]).eval(), build(setting["student"])
-    generator = network.gan.GeneratorA(nz=setting["nz"], nc=setting["nc"], img_size=32)
-    opt_s = torch.optim.SGD(student.parameters(), lr=setting["lr_s"], weight_decay=setting["weight_decay"],
-                            momentum=0.9)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=1e-3)
-    args = Namespace(batch_size=setting["batch_size"], nz=setting["nz"], epoch_itrs=1, log_interval=10 ** 9,
-                     verbose=False)
-    cpu = torch.device("cpu")
-    script.train(args, teacher, student, generator, cpu, [opt_s, opt_g], 1)  # warm-up
-    args.epoch_itrs = n
-    started = time.perf_counter()
-    script.train(args, teacher, student, generator, cpu, [opt_s, opt_g], 1)
-    return (time.perf_counter() - started) / n
-
-
 # ----------------------------------------------------------------------------- iterations
 def iteration_rows(args: argparse.Namespace) -> list[dict]:
     from bench.data.base import default_data_root
     from bench.fingerprint import numerics
     from bench.grid import load_plan
+    from bench.official import official_timer
     from bench.probe import NotProbeable, probe
     from bench.registry import load_plugins
 
@@ -150,11 +73,12 @@ def iteration_rows(args: argparse.Namespace) -> list[dict]:
     for (method, dataset), spec in specs.items():
         numerics(args.threads, "cpu")
         officials = {}
-        if args.official_dfad and method == "dfad":
-            officials["official"] = official_dfad(Path(args.official_dfad), dataset, args.threads)
+        checkout = {"dfad": args.official_dfad, "dafl": args.official_dafl}.get(method)
+        if checkout:
+            officials["official"] = official_timer(method, Path(checkout), dataset, args.threads)
             if args.official_our_allocator:
-                officials["official (our allocator)"] = official_dfad(Path(args.official_dfad), dataset, args.threads,
-                                                                      our_allocator=True)
+                officials["official (our allocator)"] = official_timer(method, Path(checkout), dataset, args.threads,
+                                                                       our_allocator=True)
         ours, theirs, same_alloc, ratios, first = [], [], [], [], None
         for pair in range(args.pairs):
             order = ["ours", *officials] if pair % 2 == 0 else [*officials, "ours"]
@@ -237,10 +161,6 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv is None and sys.argv[1:2] == ["--official-worker"]:
-        path, dataset, n, threads = sys.argv[2:6]
-        print(official_worker(Path(path), dataset, int(n), int(threads)))
-        return 0
     if argv is None:  # ours as run_all.py runs it (bench/allocator.py)
         from bench.allocator import reexec_with_tunables
 
@@ -258,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--data-root")
     p.add_argument("--official-dfad", help="a checkout of github.com/VainF/Data-Free-Adversarial-Distillation")
+    p.add_argument("--official-dafl", help="the DAFL folder of a checkout of github.com/huawei-noah/Efficient-Computing "
+                                           "(Data-Efficient-Model-Compression/DAFL)")
     p.add_argument("--official-our-allocator", action="store_true",
                    help="also time the official code under bench/allocator.py's glibc settings")
     p.add_argument("--out", default=str(ROOT / "tables" / "speed"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 
 import pandas as pd
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -108,15 +109,16 @@ def test_the_command_line_reexecutes_once_with_the_allocator_settings():
     assert off.stdout.strip() == "unset"
 
 
-def test_speed_refuses_an_official_path_without_the_script(tmp_path):
+@pytest.mark.parametrize("method, script", [("dfad", "DFAD_mnist.py"), ("dafl", "DAFL-train.py")])
+def test_speed_refuses_an_official_path_without_the_script(tmp_path, method, script):
     import os
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "bench.speed", "--dataset", "mnist", "--method", "dfad",
-                          "--official-dfad", str(tmp_path), "--out", str(tmp_path / "out")],
+    out = subprocess.run([sys.executable, "-m", "bench.speed", "--dataset", "mnist", "--method", method,
+                          f"--official-{method}", str(tmp_path), "--out", str(tmp_path / "out")],
                          capture_output=True, text=True, env={**os.environ, "BENCH_MALLOC": "default"})
-    assert out.returncode == 2 and "DFAD_mnist.py not found" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2 and f"{script} not found" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_speed_names_what_it_cannot_time_and_goes_on(tmp_path):
@@ -131,3 +133,43 @@ def test_speed_names_what_it_cannot_time_and_goes_on(tmp_path):
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "teacher breast_cancer: not timed" in out.stderr and "gan_tsc breast_cancer: not timed (its teacher" in out.stderr
     assert "nothing was timed" in out.stderr and not (tmp_path / "out").exists()
+
+
+FAKE_DAFL = '''
+import argparse, time
+import torch
+from torchvision.datasets.mnist import MNIST
+parser = argparse.ArgumentParser()
+for flag in ("--dataset", "--channels", "--n_epochs", "--teacher_dir", "--output_dir", "--data"):
+    parser.add_argument(flag)
+opt = parser.parse_args()
+teacher = torch.load(opt.teacher_dir + "teacher").cuda()   # CUDA-only at module level, as the original
+data_test = MNIST(opt.data, train=False)
+generator, student = torch.nn.Linear(2, 2).cuda(), torch.nn.Linear(2, 2).cuda()
+optimizer_G = torch.optim.Adam(generator.parameters())
+optimizer_S = torch.optim.Adam(student.parameters())
+for i in range(120):
+    time.sleep(0.05)
+    loss = generator(torch.ones(1, 2).cuda()).sum() + student(torch.ones(1, 2).cuda()).sum() + teacher.l.weight.sum()
+    loss.backward()
+    optimizer_G.step()
+    optimizer_S.step()
+raise SystemExit("ran past the timed iterations")
+'''
+
+
+def test_the_official_dafl_script_is_timed_at_its_optimiser_steps_on_a_cpu(tmp_path):
+    """A stand-in with DAFL-train.py's shape (module-level loop, .cuda() everywhere, a pickled
+    teacher, the MNIST test set): the worker runs it on a CPU and stops after the timed iterations."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "DAFL-train.py").write_text(FAKE_DAFL)
+    (tmp_path / "lenet.py").write_text("import torch.nn as nn\n\nclass LeNet5(nn.Module):\n"
+                                       "    def __init__(self):\n        super().__init__()\n"
+                                       "        self.l = nn.Linear(1, 1)\n")
+    out = subprocess.run([sys.executable, "-m", "bench.official", "dafl", str(tmp_path), "mnist", "3", "1"],
+                         capture_output=True, text=True, env={**os.environ, "BENCH_MALLOC": "default"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert 0.045 < float(out.stdout.strip().splitlines()[-1]) < 0.5  # the 50 ms each iteration sleeps
