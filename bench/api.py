@@ -38,9 +38,9 @@ def list_text() -> str:
     lines.append("Methods:")
     for e in METHODS.entries():
         lines.append(f"  {e.name:<18} family: {e.meta.get('family')}; paper: {e.meta.get('paper')}")
-    lines.append("Datasets:")
+    lines.append("Datasets (ready: found on this machine without --data-root):")
     for e in DATASETS.entries():
-        kind = "embedded" if e.meta.get("embedded") else "needs data"
+        kind = "ready" if e.meta.get("embedded") else "needs data"
         lines.append(f"  {e.name:<18} {kind:<11} looked for in: {e.meta.get('where')}")
     lines.append(f"  {'csv:PATH[#LABEL]':<18} {'your file':<11} a header row, numeric features, a label column "
                  "('label', else the last; #LABEL names it): tabular suites, e.g. gantsc_tabular")

@@ -126,8 +126,12 @@ def test_paper_profile_dry_run_lists_the_grid(dirs):
 def test_list_shows_suites_methods_datasets():
     out = run_cli("--list")
     assert out.returncode == 0
-    for word in ("dfkd_small", "dfad", "family: data_free", "digits", "embedded", "MNIST/raw"):
+    for word in ("dfkd_small", "dfad", "family: data_free", "digits", "scikit-learn (embedded)", "MNIST/raw"):
         assert word in out.stdout
+    rows = {line.split()[0]: line.split()[1] for line in out.stdout.splitlines()
+            if line.startswith("  ") and len(line.split()) > 2 and line.split()[1] in ("ready", "needs")}
+    assert rows["digits"] == "ready" and rows["mnist"] == "needs"  # MNIST needs --data-root
+    assert "fashion_mnist" in rows and "/usr/share/datasets/fashion-mnist" in out.stdout  # Debian's package, not embedded
 
 
 def test_sigterm_checkpoints_exits_cleanly_and_resumes(dirs):
