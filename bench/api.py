@@ -1,6 +1,7 @@
 """What run_all.py calls: list, dry-run, run, status and aggregate a suite."""
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -158,16 +159,20 @@ def estimate(store: Store, specs: list[RunSpec], todo: list[RunSpec], opts: Opti
 
 def probe_estimate(specs: list[RunSpec], opts: Options, run_probes: bool) -> list[str]:
     """The probes' estimate for ``specs`` (one probe per distinct configuration)."""
-    from bench.probe import cached_probe, probe_cached, probe_key
+    from bench.probe import cached_probe, probe_cached
     from bench.runner import pick_device
 
     device = str(pick_device(opts.device))
-    configs: dict[str, list[RunSpec]] = {}
+    configs: dict[tuple, list[RunSpec]] = {}  # one probe per spec-without-seed and thread count
     for s in specs:
-        configs.setdefault(probe_key(s, threads_for(opts.threads, s), device), []).append(s)
+        config = json.dumps({**s.to_dict(), "seed": None}, sort_keys=True, default=str)
+        configs.setdefault((config, threads_for(opts.threads, s)), []).append(s)
     total, timed, missing, missing_configs, failed = 0.0, 0, 0, 0, []
+    groups = list(configs.values())
+    if not run_probes and not (Path(opts.results) / "probes").is_dir():  # nothing probed here yet: no
+        groups, missing, missing_configs = [], len(specs), len(configs)   # code fingerprints to compute
     show = run_probes and sys.stderr.isatty()
-    for group in tqdm(list(configs.values()), desc="probes", unit="config", disable=not show):
+    for group in tqdm(groups, desc="probes", unit="config", disable=not show):
         try:
             threads = threads_for(opts.threads, group[0])
             found = (probe_cached(group[0], opts.results, opts.data_root, threads, device) if run_probes

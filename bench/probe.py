@@ -16,6 +16,7 @@ distinct configuration (the spec without its seed), code, threads and device, un
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -171,9 +172,15 @@ def images_per_step(config: dict[str, Any]) -> int:
     return batch * max(steps, 1)
 
 
+@functools.lru_cache(maxsize=None)
+def method_code(method: str) -> str:
+    """The method's code fingerprint, once per process (a grid asks for it per configuration)."""
+    return code_fingerprint(method)
+
+
 def probe_key(spec: RunSpec, threads: int, device: str) -> str:
     """A configuration's key: the spec without its seed, the method's code, threads, device."""
-    blob = {**spec.to_dict(), "seed": None, "code": code_fingerprint(spec.method), "threads": threads,
+    blob = {**spec.to_dict(), "seed": None, "code": method_code(spec.method), "threads": threads,
             "device": device, "cpu": platform.processor() or platform.machine()}
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
