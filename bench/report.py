@@ -107,17 +107,18 @@ def budget_text(runs: pd.DataFrame) -> str:
 
 
 def runs_lines(frame: pd.DataFrame) -> list[str]:
-    """Per row label and dataset: the nets, the budget, best and last accuracy and the compute
+    """Per row label, method and dataset (two tables may give one label to two methods: DAFL and
+    DAFL as CMI ran it): the nets, the budget, best and last accuracy and the compute
     spent; then the commits the runs were trained with and whether the tree was dirty."""
     done = frame[frame["status"] == "done"].drop_duplicates(["run_id", "label"])
     if done.empty:
         return []
     mean = lambda g, c: f"{pd.to_numeric(g[c], errors='coerce').mean():.3f}" if c in g and g[c].notna().any() else "–"  # noqa: E731
     rows = []
-    for (label, dataset), g in done.groupby(["label", "dataset"], sort=False):
+    for (label, method, dataset), g in done.groupby(["label", "method", "dataset"], sort=False):
         teachers = g.get("teacher_arch", pd.Series([None] * len(g), index=g.index))
         nets = sorted({f"{t} → {a}" if isinstance(t, str) and t else str(a) for t, a in zip(teachers, g["arch"])})
-        rows.append({"label": label, "dataset": dataset, "nets": ", ".join(nets), "budget": budget_text(g),
+        rows.append({"label": label, "method": method, "dataset": dataset, "nets": ", ".join(nets), "budget": budget_text(g),
                      "acc_best": mean(g, "acc_best"), "acc_last": mean(g, "acc_last"), "runs": g["run_id"].nunique(),
                      "compute": duration_text(pd.to_numeric(g.get("wall_time_s", pd.Series(dtype=float)),
                                                             errors="coerce").sum())})
