@@ -72,18 +72,20 @@ def test_nagan_keeps_the_classifier_where_the_discriminator_accepts_true_labels(
 
 @pytest.mark.parametrize("gumbel", [True, False])
 def test_kdgan_classifier_learns_from_teacher_and_discriminator(results, gumbel):
-    spec = game_spec("kdgan", {"epochs": 2, "d_passes": 5, "t_passes": 1, "c_passes": 6, "samples": 10,
+    spec = game_spec("kdgan", {"epochs": 3, "d_passes": 5, "t_passes": 1, "c_passes": 6, "samples": 10,
                                "lr": 3e-3, "gumbel": gumbel, "grad_variance_batches": 3},
                      roles=("classifier", "discriminator"))
     summary = run(spec, results)
-    # measured: 0.827 -> 0.862 (Gumbel) / 0.867 (without); with D's negatives drawn from all
-    # labels (discriminator: value_function) C and T collapse to 0.30 / 0.33
+    # measured: 0.827 -> 0.898 (Gumbel) / 0.889 (without) after 3 epochs; after 2 the Gumbel run
+    # gave 0.862 on one machine and 0.791 on another (its relaxed samples amplify float
+    # differences), so 3. With D's negatives drawn from all labels (discriminator:
+    # value_function) C and T collapse to 0.30 / 0.33
     assert summary["acc_best"] - summary["classifier_acc"] > 0.02, summary
     assert summary["acc_teacher"] > 0.85  # the teacher trains too, and stays a teacher
     curve = pd.read_csv(Store(results).artefact(spec.run_id, "curve.csv"))
     assert curve["tau"].iloc[0] == 1.0 and curve["tau"].iloc[-1] == pytest.approx(0.1)
     variances = curve[["grad_var_adv", "grad_var_ds"]].dropna()
-    assert len(variances) == 2 and (variances > 0).all().all()
+    assert len(variances) == 3 and (variances > 0).all().all()  # one estimate per epoch
     assert summary["epoch_converged"] in curve["epoch"].tolist()
 
 
