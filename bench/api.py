@@ -159,13 +159,13 @@ def estimate(store: Store, specs: list[RunSpec], todo: list[RunSpec], opts: Opti
 
 def probe_estimate(specs: list[RunSpec], opts: Options, run_probes: bool) -> list[str]:
     """The probes' estimate for ``specs`` (one probe per distinct configuration)."""
-    from bench.probe import cached_probe, probe_cached
+    from bench.probe import cached_probe, configuration, probe_cached
     from bench.runner import pick_device
 
     device = str(pick_device(opts.device))
     configs: dict[tuple, list[RunSpec]] = {}  # one probe per spec-without-seed and thread count
     for s in specs:
-        config = json.dumps({**s.to_dict(), "seed": None}, sort_keys=True, default=str)
+        config = json.dumps(configuration(s), sort_keys=True, default=str)
         configs.setdefault((config, threads_for(opts.threads, s)), []).append(s)
     total, timed, missing, missing_configs, failed = 0.0, 0, 0, 0, []
     groups = list(configs.values())

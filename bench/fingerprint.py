@@ -27,6 +27,8 @@ from pathlib import Path
 
 import torch
 
+from bench.store import atomic_write_text, file_stamp, sha256
+
 PROJECT = Path(__file__).resolve().parents[1]
 PROJECT_PACKAGES = ("bench", "methods", "baselines")
 BOOKKEEPING = frozenset({
@@ -123,11 +125,7 @@ def tensor_digest(*tensors: torch.Tensor) -> str:
 
 @functools.lru_cache(maxsize=32)
 def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+    return sha256(Path(path))[:16]
 
 
 def file_digest(path: str | Path) -> str:
@@ -159,7 +157,7 @@ def data_fingerprint(name: str, root: str, download: bool = False) -> str:
     if not declared or not all(f.is_file() for f in declared):
         return _data_digest(name, root, download)
     files = declared + [Path(inspect.getsourcefile(entry.obj))]  # the loader's own code too
-    stamp = json.dumps([name] + [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files])
+    stamp = json.dumps([name] + [(str(f.resolve()), file_stamp(f)) for f in files])
     cache = fingerprint_cache()
     try:
         known = json.loads(cache.read_text())
@@ -168,8 +166,6 @@ def data_fingerprint(name: str, root: str, download: bool = False) -> str:
     if stamp not in known:
         known[stamp] = _data_digest(name, root, download)
         try:
-            from bench.store import atomic_write_text
-
             cache.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(cache, json.dumps(known))
         except OSError:  # a read-only home: compute it each time, as without sources

@@ -14,19 +14,10 @@ import hashlib
 import json
 from pathlib import Path
 
-from bench.store import Store, atomic_write_text
+from bench.store import Store, atomic_write_text, file_stamp
 
 MANIFEST = ".aggregate.json"
 CODE_ROOT = Path(__file__).parent
-
-
-def file_stamp(path: Path) -> list[int] | None:
-    """(size, modification time in ns) of ``path``, or None when it is absent."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns]
 
 
 def inputs_key(plan, known: dict, store: Store, command: str, commit: str | None) -> str:

@@ -178,9 +178,14 @@ def method_code(method: str) -> str:
     return code_fingerprint(method)
 
 
+def configuration(spec: RunSpec) -> dict:
+    """What a probe measures: the spec without its seed (seeds of one configuration cost alike)."""
+    return {**spec.to_dict(), "seed": None}
+
+
 def probe_key(spec: RunSpec, threads: int, device: str) -> str:
     """A configuration's key: the spec without its seed, the method's code, threads, device."""
-    blob = {**spec.to_dict(), "seed": None, "code": method_code(spec.method), "threads": threads,
+    blob = {**configuration(spec), "code": method_code(spec.method), "threads": threads,
             "device": device, "cpu": platform.processor() or platform.machine()}
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -97,6 +97,16 @@ def _alive(pid: int) -> bool:
     return pid != 0
 
 
+def file_stamp(path: Path) -> list[int] | None:
+    """[size, modification time in ns] of ``path``, or None when it is absent: what changes
+    when a file is written again, checked without reading it."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
