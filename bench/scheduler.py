@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import submitit
 from tqdm.auto import tqdm
 
 from bench import context
@@ -60,29 +59,6 @@ class Options:
     @property
     def expect(self) -> Expect:
         return Expect(self.data_root, self.threads, self.download, self.accept_stale)
-
-
-class RunTask(submitit.helpers.Checkpointable):
-    """The callable submitted to submitit; a preempted or timed-out job is requeued.
-
-    While the run trains, SIGUSR2 (SLURM's warning before the time limit or a preemption)
-    and SIGTERM only ask the loop to checkpoint at the next step boundary. Then, for
-    SIGUSR2, submitit's own handler is called: it counts timeouts (``max_num_timeout``)
-    and requeues the job, which resumes from that checkpoint. After SIGTERM the job ends
-    (SLURM requeues a preempted job itself; a cancelled one stays cancelled).
-    """
-
-    def __call__(self, spec: RunSpec, results: str, data_root: str, device: str | None,
-                 download: bool, threads: int | str = 1, reuse: bool = True, accept_stale: bool = False) -> str:
-        context.STOP.clear()
-        try:
-            return execute(spec, results, data_root, device, download, show_progress=False,
-                           threads=threads, reuse=reuse, accept_stale=accept_stale)
-        except Preempted:
-            requeue = signal.getsignal(signal.SIGUSR2)  # submitit's, restored by execute
-            if context.STOP_SIGNAL == [signal.SIGUSR2] and callable(requeue):
-                requeue(signal.SIGUSR2, None)
-            raise
 
 
 def states(specs: list[RunSpec], opts: Options, jobs=None) -> dict[str, RunState]:
@@ -219,7 +195,7 @@ def held_last(specs: list[RunSpec], opts: Options) -> list[RunSpec]:
 
 def run_in_process(specs: list[RunSpec], opts: Options, finished) -> None:
     """inline / debug: one run after another in this process; a signal between runs stops too."""
-    executor = submitit.DebugExecutor(folder=Path(opts.results) / "submitit" / "%j")
+    executor = None
     for spec in held_last(specs, opts):
         if context.STOP.is_set():
             raise Preempted("stopped between runs")
@@ -227,12 +203,21 @@ def run_in_process(specs: list[RunSpec], opts: Options, finished) -> None:
             status = execute(spec, opts.results, opts.data_root, opts.device, opts.download,
                              threads=opts.threads, reuse=not opts.rerun, accept_stale=opts.accept_stale)
         else:
+            import submitit
+
+            from bench.task import RunTask
+
+            executor = executor or submitit.DebugExecutor(folder=Path(opts.results) / "submitit" / "%j")
             status = executor.submit(RunTask(), *job_args(spec, opts)).result()
         finished(spec, status)
 
 
 def run_local(specs: list[RunSpec], opts: Options, finished) -> None:
     """At most ``opts.workers`` subprocesses at a time (submitit would start all at once)."""
+    import submitit
+
+    from bench.task import RunTask
+
     executor = submitit.LocalExecutor(folder=Path(opts.results) / "submitit" / "%j")
     executor.update_parameters(timeout_min=int(opts.slurm.get("time_min") or 24 * 60))
     pending = held_last(specs, opts)
@@ -300,6 +285,10 @@ def submit_slurm(groups: list[list[RunSpec]], opts: Options, executor: Any = Non
     its group's resources (bench.slurm); each run's job id is recorded in its ``job.json``
     so later launches and ``--status`` know it is queued.
     """
+    import submitit
+
+    from bench.task import RunTask
+
     plan = [a for a in arrays_by_resources(groups, opts.slurm) if a[4]]
     for request in {json.dumps(a[2], sort_keys=True) for a in plan} or {json.dumps(opts.slurm)}:
         check_resources(json.loads(request))

@@ -7,8 +7,9 @@ the official code where it is installed locally), and how fast the command line 
     python -m bench.speed --cli
 
 Iterations are timed by probes (bench/probe.py: the run's own method, stopped after a few
-steps). With ``--official-dfad`` / ``--official-dafl`` each pair times ours and the official code
-(bench/official.py: DFAD_mnist.py / DFAD_cifar.py's ``train()``, DAFL-train.py) on the same
+steps). With ``--official-dfad`` / ``--official-dafl`` / ``--official-zskt`` / ``--official-one``
+each pair times ours and the official code (bench/official.py: DFAD_mnist.py / DFAD_cifar.py's
+``train()``, DAFL-train.py, ZSKT's solver, ONE's cifar_one.py) on the same
 setting, threads and machine, alternating which goes first; the table gives min / median
 seconds per iteration and the median of the pairs' ratios. Ours runs as ``run_all.py`` runs
 it (with bench/allocator.py's glibc settings), the official code in a process of its own as
@@ -65,6 +66,8 @@ def iteration_rows(args: argparse.Namespace) -> list[dict]:
     wanted = set(args.method or [])
     specs = {}
     for job in plan.jobs:
+        if args.pair and job.pair not in args.pair:
+            continue
         if (not wanted or job.spec.method in wanted) and (job.spec.method, job.spec.dataset) not in specs:
             specs[(job.spec.method, job.spec.dataset)] = job.spec
     data_root = args.data_root or str(default_data_root())
@@ -73,7 +76,8 @@ def iteration_rows(args: argparse.Namespace) -> list[dict]:
     for (method, dataset), spec in specs.items():
         numerics(args.threads, "cpu")
         officials = {}
-        checkout = {"dfad": args.official_dfad, "dafl": args.official_dafl}.get(method)
+        checkout = {"dfad": args.official_dfad, "dafl": args.official_dafl, "zskt": args.official_zskt,
+                    "one": args.official_one}.get(method)
         if checkout:
             officials["official"] = official_timer(method, Path(checkout), dataset, args.threads)
             if args.official_our_allocator:
@@ -173,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", default="paper")
     p.add_argument("--dataset", action="append", nargs="+", help="datasets of the profile to time")
     p.add_argument("--method", nargs="+", help="methods to time (default: every method of the grid)")
+    p.add_argument("--pair", nargs="+", help="pairs of the profile to time (default: each method's first)")
     p.add_argument("--iterations", type=int, default=2, help="timed iterations per measurement (after one warm-up)")
     p.add_argument("--pairs", type=int, default=1, help="measurements, alternating with the official code")
     p.add_argument("--threads", type=int, default=2)
@@ -180,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--official-dfad", help="a checkout of github.com/VainF/Data-Free-Adversarial-Distillation")
     p.add_argument("--official-dafl", help="the DAFL folder of a checkout of github.com/huawei-noah/Efficient-Computing "
                                            "(Data-Efficient-Model-Compression/DAFL)")
+    p.add_argument("--official-zskt", help="a checkout of github.com/polo5/ZeroShotKnowledgeTransfer")
+    p.add_argument("--official-one", help="a checkout of github.com/Lan1991Xu/ONE_NeurIPS2018")
     p.add_argument("--official-our-allocator", action="store_true",
                    help="also time the official code under bench/allocator.py's glibc settings")
     p.add_argument("--out", default=str(ROOT / "tables" / "speed"))
@@ -187,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     args.dataset = [d for group in args.dataset for d in group] if args.dataset else None
     rows = cli_rows(args.repeats, args.rerun) if args.cli else iteration_rows(args)
     name = "cli" if args.cli else "_".join(["iterations", args.suite, args.profile, *(args.dataset or []),
-                                            *(args.method or [])])
+                                            *(args.method or []), *(args.pair or [])])
     if not rows:
         print("nothing was timed: no method of this selection trains in steps", file=sys.stderr)
         return 2

@@ -173,3 +173,121 @@ def test_the_official_dafl_script_is_timed_at_its_optimiser_steps_on_a_cpu(tmp_p
                          capture_output=True, text=True, env={**os.environ, "BENCH_MALLOC": "default"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert 0.045 < float(out.stdout.strip().splitlines()[-1]) < 0.5  # the 50 ms each iteration sleeps
+
+
+FAKE_ZSKT_SELECTOR = '''
+import torch.nn as nn
+
+def select_model(dataset, model_name, pretrained=False, pretrained_models_path=None):
+    import os, torch
+    model = nn.Linear(2, 2)
+    if pretrained:
+        path = os.path.join(pretrained_models_path, dataset, model_name, "last.pth.tar")
+        model.load_state_dict(torch.load(path, map_location="cpu")["state_dict"])
+    return model
+'''
+
+FAKE_ZSKT_SOLVER = '''
+import time
+import torch
+import tensorflow  # the code's logger imports it: the timer stubs it
+from models.selector import select_model
+
+def get_test_loader(args):
+    raise SystemExit("the test set is not read")
+
+class ZeroShotKTSolver:
+    def __init__(self, args):
+        self.args = args
+        self.teacher = select_model(args.dataset, args.teacher_architecture, True, args.pretrained_models_path)
+        self.student = select_model(args.dataset, args.student_architecture)
+        self.generator = torch.nn.Linear(2, 2)
+        self.test_loader = get_test_loader(args)
+        self.opt_g = torch.optim.Adam(self.generator.parameters())
+        self.opt_s = torch.optim.Adam(self.student.parameters())
+
+    def run(self):
+        for _ in range(self.args.total_n_pseudo_batches):
+            for opt, steps in ((self.opt_g, self.args.n_generator_iter), (self.opt_s, self.args.n_student_iter)):
+                for _ in range(steps):
+                    time.sleep(0.01)
+                    (self.student(self.generator(torch.ones(1, 2))) - self.teacher(torch.ones(1, 2))).sum().backward()
+                    opt.step()
+        raise SystemExit("ran past the timed pseudo batches")
+'''
+
+FAKE_ONE_EVAL = '''
+def accuracy(output, target, topk=(1,)):
+    _, pred = output.topk(max(topk), 1, True, True)
+    correct = pred.t().eq(target.view(1, -1).expand_as(pred.t()))
+    return [correct[:k].view(-1).float().sum(0).mul_(100.0 / target.size(0)) for k in topk]
+'''
+
+FAKE_ONE = '''
+import argparse, time
+import torch
+import torchvision.datasets as datasets
+import torchvision.transforms as transforms
+from utils import accuracy
+parser = argparse.ArgumentParser()
+for flag in ("-a", "--dataset", "--depth", "--epochs", "--consistency_rampup", "--gamma", "--wd", "--checkpoint"):
+    parser.add_argument(flag)
+parser.add_argument("--schedule", nargs="+")
+args = parser.parse_args()
+
+def main():
+    trainset = datasets.CIFAR100(root="./data", train=True, download=True, transform=transforms.ToTensor())
+    loader = torch.utils.data.DataLoader(trainset, batch_size=8, shuffle=True, num_workers=2)
+    model = torch.nn.DataParallel(torch.nn.Linear(3 * 32 * 32, 100)).cuda()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for inputs, targets in loader:
+        if False:
+            inputs, targets = inputs.cuda(), targets.cuda(async=True)
+        time.sleep(0.05)
+        outputs = model(inputs.flatten(1))
+        loss_kl = outputs.sum() * 0
+        loss = torch.nn.functional.cross_entropy(outputs, targets) + loss_kl
+        prec1, prec5 = accuracy(outputs.data, targets.data, topk=(1, 5))
+        record = (loss.data[0], loss_kl.data[0], prec1[0], prec5[0])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    raise SystemExit("ran past the timed iterations")
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def official_seconds(method: str, checkout: Path, dataset: str, n: int) -> float:
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "bench.official", method, str(checkout), dataset, str(n), "1"],
+                         capture_output=True, text=True, env={**os.environ, "BENCH_MALLOC": "default"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def test_the_official_zskt_solver_is_timed_per_pseudo_batch_with_its_teacher_file_and_no_test_set(tmp_path):
+    """A stand-in with the shape of ZSKT's solver.py: built from main.py's flags, the teacher
+    read from <path>/CIFAR10/WRN-40-2/last.pth.tar, tensorflow imported; 1 + 10 Adam steps of
+    10 ms make a pseudo batch of ~110 ms."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "__init__.py").write_text("")
+    (tmp_path / "models" / "selector.py").write_text(FAKE_ZSKT_SELECTOR)
+    (tmp_path / "solver.py").write_text(FAKE_ZSKT_SOLVER)
+    assert 0.1 < official_seconds("zskt", tmp_path, "cifar10", 2) < 0.6
+
+
+def test_the_official_one_script_runs_with_its_pytorch_03_idioms_rewritten_and_is_timed_per_batch(tmp_path):
+    """A stand-in with cifar_one.py's idioms (``async=True``, ``loss.data[0]``, accuracy's
+    ``.view(-1)`` of a transposed slice, .cuda(), DataParallel, CIFAR-100 through DataLoader
+    workers): it runs on a CPU, stops after the timed batches, and the checkout is untouched."""
+    (tmp_path / "utils").mkdir()
+    (tmp_path / "utils" / "__init__.py").write_text("from .eval import *\n")
+    (tmp_path / "utils" / "eval.py").write_text(FAKE_ONE_EVAL)
+    (tmp_path / "cifar_one.py").write_text(FAKE_ONE)
+    assert 0.045 < official_seconds("one", tmp_path, "cifar100", 3) < 0.5
+    assert (tmp_path / "cifar_one.py").read_text() == FAKE_ONE  # rewritten in memory only

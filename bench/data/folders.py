@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from bench.data.augment import Augment
 from bench.data.base import RawData, missing
@@ -26,6 +25,8 @@ from bench.registry import DATASETS
 
 def short_side_center_crop(img, size: int):
     """torchvision's Resize(size) (short side to ``size``, bilinear) then CenterCrop(size)."""
+    from PIL import Image  # loaded where images are read: not for --list or --dry-run
+
     w, h = img.size
     scale = size / min(w, h)
     w2, h2 = max(size, round(w * scale)), max(size, round(h * scale))
@@ -35,6 +36,8 @@ def short_side_center_crop(img, size: int):
 
 
 def read_images(paths: list[Path], size: int) -> torch.Tensor:
+    from PIL import Image
+
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     for i, path in enumerate(paths):
         with Image.open(path) as img:

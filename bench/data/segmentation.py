@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from bench.data.augment import Augment
 from bench.data.base import RawData, missing
@@ -52,6 +51,8 @@ def resize_short(img: Image.Image, resample) -> Image.Image:
 
 def read_pairs(images: list[Path], masks: list[Path], remap) -> tuple[torch.Tensor, torch.Tensor]:
     """Images in [0, 1] (N, 3, H, W) and their masks (N, H, W) with ``remap`` applied."""
+    from PIL import Image  # loaded where images are read: not for --list or --dry-run
+
     xs, ys = [], []
     for image, mask in zip(images, masks):
         with Image.open(image) as img, Image.open(mask) as m:
@@ -65,6 +66,8 @@ def read_pairs(images: list[Path], masks: list[Path], remap) -> tuple[torch.Tens
 
 def read_unlabelled(paths: list[Path]) -> RawData:
     """Alternative images: centre 256x256 of the short-side-256 image, masks all ignored."""
+    from PIL import Image
+
     x = torch.from_numpy(np.stack([np.asarray(short_side_center_crop(Image.open(p).convert("RGB"), SHORT_SIDE))
                                    for p in paths])).permute(0, 3, 1, 2).float() / 255.0
     empty = torch.zeros(0, 3, SHORT_SIDE, SHORT_SIDE)
