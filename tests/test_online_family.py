@@ -294,3 +294,34 @@ def test_a_claim_about_a_header_the_table_lacks_is_refused(tmp_path):
     suite = online_suite(tmp_path, "[resnet8_half, resnet8_half]", "[{method: vanilla}, {method: dml}]", tail)
     with pytest.raises(UserError, match="'3 Net Avg' is not a metric header of table 't'"):
         load_plan(suite, "quick")
+
+
+def test_channels_last_gives_one_step_the_same_loss_and_gradients_to_float_noise():
+    """NHWC nets and batches (the online family's default, for oneDNN's speed) against NCHW:
+    the same arithmetic in another summation order."""
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,))
+    results = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        torch.manual_seed(1)  # the gate's initial weights
+        model = OneNet([build_classifier("resnet8_half", 10, 3, k) for k in range(2)], (3, 32, 32))
+        model.to(memory_format=layout).train()
+        out = model(x.contiguous(memory_format=layout))
+        loss = sum(F.cross_entropy(z, y) for z in out.logits) + F.cross_entropy(out.ensemble, y)
+        loss.backward()
+        results.append((loss.detach(), [p.grad.clone() for p in model.parameters()]))
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    assert loss_a.item() == pytest.approx(loss_b.item(), rel=1e-5)
+    for ga, gb in zip(grads_a, grads_b):
+        assert torch.allclose(ga, gb, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("method,params", [("one", {"rampup_epochs": 1.0}), ("afd", {"adv_milestones": [2]})])
+def test_channels_last_is_a_config_value_that_makes_its_own_runs(tmp_path, method, params):
+    """The layout is part of the spec (its own run id, its own cache entry); after an epoch
+    training the float noise grows as a change of threads makes it grow, and both runs learn alike."""
+    specs = [make_spec(method, "resnet8_half", {**LEARN, **params, "channels_last": flag}) for flag in (True, False)]
+    assert specs[0].run_id != specs[1].run_id
+    nhwc, nchw = (run(spec, tmp_path) for spec in specs)
+    assert nhwc["acc_net1"] > 0.6 and nchw["acc_net1"] > 0.6   # chance is 0.1
+    assert abs(nhwc["acc_avg"] - nchw["acc_avg"]) < 0.05, (nhwc["acc_avg"], nchw["acc_avg"])
