@@ -72,14 +72,15 @@ def test_nagan_keeps_the_classifier_where_the_discriminator_accepts_true_labels(
 
 @pytest.mark.parametrize("gumbel", [True, False])
 def test_kdgan_classifier_learns_from_teacher_and_discriminator(results, gumbel):
-    spec = game_spec("kdgan", {"epochs": 3, "d_passes": 5, "t_passes": 1, "c_passes": 6, "samples": 10,
+    spec = game_spec("kdgan", {"epochs": 4, "d_passes": 5, "t_passes": 1, "c_passes": 6, "samples": 10,
                                "lr": 3e-3, "gumbel": gumbel, "grad_variance_batches": 3},
                      roles=("classifier", "discriminator"))
     summary = run(spec, results)
-    # measured: 0.827 -> 0.898 (Gumbel) / 0.889 (without) after 3 epochs; after 2 the Gumbel run
-    # gave 0.862 on one machine and 0.791 on another (its relaxed samples amplify float
-    # differences), so 3. With D's negatives drawn from all labels (discriminator:
-    # value_function) C and T collapse to 0.30 / 0.33
+    # C first drops (0.827 -> 0.42 after its first pass) and relearns. Measured best: 0.878
+    # (Gumbel) / 0.913 (without) after 4 epochs with the pinned CUDA build of torch on a CPU;
+    # after 3 the Gumbel run gave 0.898 on one machine and 0.820 on another (its relaxed
+    # samples amplify float differences), so 4. With D's negatives drawn from all labels
+    # (discriminator: value_function) C and T collapse to 0.30 / 0.33
     assert summary["acc_best"] - summary["classifier_acc"] > 0.02, summary
     assert summary["acc_teacher"] > 0.85  # the teacher trains too, and stays a teacher
     curve = pd.read_csv(Store(results).artefact(spec.run_id, "curve.csv"))
