@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from bench.store import atomic_write_text, file_stamp, sha256
+from bench.store import atomic_write_text, file_stamp, stamped_sha256
 
 PROJECT = Path(__file__).resolve().parents[1]
 PROJECT_PACKAGES = ("bench", "methods", "baselines")
@@ -123,15 +123,9 @@ def tensor_digest(*tensors: torch.Tensor) -> str:
     return h.hexdigest()[:16]
 
 
-@functools.lru_cache(maxsize=32)
-def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    return sha256(Path(path))[:16]
-
-
 def file_digest(path: str | Path) -> str:
     """sha256 (16 hex) of an input file (a teacher's weights), once per (path, size, mtime)."""
-    stat = Path(path).stat()
-    return _file_digest(str(path), stat.st_size, stat.st_mtime_ns)
+    return stamped_sha256(Path(path))[:16]
 
 
 def fingerprint_cache() -> Path:

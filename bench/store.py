@@ -16,6 +16,7 @@ are removed by the next writer.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -105,6 +106,19 @@ def file_stamp(path: Path) -> list[int] | None:
     except OSError:
         return None
     return [st.st_size, st.st_mtime_ns]
+
+
+def stamped_sha256(path: Path) -> str:
+    """``sha256(path)``, computed once per process while the file keeps its size and
+    modification time: ``--status`` and a sweep check each finished run's checksums several
+    times (the kdgan_compression quick suite's rerun: 316 checks, 1.9 s of 4.9 s)."""
+    stat = path.stat()
+    return _stamped_sha256(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8192)
+def _stamped_sha256(path: str, size: int, mtime_ns: int) -> str:
+    return sha256(Path(path))
 
 
 def sha256(path: Path) -> str:
@@ -213,7 +227,7 @@ class Store:
             path = attempt_dir / name
             if not path.exists():
                 return CORRUPT, f"{path.relative_to(self.runs)} is missing"
-            if sha256(path) != digest:
+            if stamped_sha256(path) != digest:
                 return CORRUPT, f"{path.relative_to(self.runs)} does not match its checksum"
         return DONE, ""
 
