@@ -86,7 +86,7 @@ def test_kdgan_classifier_learns_from_teacher_and_discriminator(results, gumbel)
     curve = pd.read_csv(Store(results).artefact(spec.run_id, "curve.csv"))
     assert curve["tau"].iloc[0] == 1.0 and curve["tau"].iloc[-1] == pytest.approx(0.1)
     variances = curve[["grad_var_adv", "grad_var_ds"]].dropna()
-    assert len(variances) == 3 and (variances > 0).all().all()  # one estimate per epoch
+    assert len(variances) == 4 and (variances > 0).all().all()  # one estimate per epoch
     assert summary["epoch_converged"] in curve["epoch"].tolist()
 
 
