@@ -22,7 +22,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="Reproduce adversarial-KD papers' tables.",
         formatter_class=DefaultsShown,
-        epilog="e.g. python run_all.py --suite dfkd_small  (the quick profile: about 6 min on a 2-core CPU); "
+        epilog="e.g. python run_all.py --suite dfkd_small  (the quick profile: 6 to 10 min on a 2-core CPU); "
                "--dry-run shows a grid, what is done and an estimate from finished runs before training")
     p.add_argument("--suite", help="suite name (see --list) or path to a suite .yaml")
     p.add_argument("--profile", default="quick",
