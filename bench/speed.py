@@ -64,6 +64,12 @@ def iteration_rows(args: argparse.Namespace) -> list[dict]:
     load_plugins()
     plan = load_plan(args.suite, args.profile, args.dataset)
     wanted = set(args.method or [])
+    pairs = {job.pair for job in plan.jobs}
+    unknown = sorted(set(args.pair or []) - pairs)
+    if unknown:
+        print(f"error: --pair {' '.join(unknown)}: not a pair of {args.suite}'s {args.profile} profile; "
+              f"its pairs: {', '.join(sorted(p for p in pairs if p))}", file=sys.stderr)
+        raise SystemExit(2)
     specs = {}
     for job in plan.jobs:
         if args.pair and job.pair not in args.pair:

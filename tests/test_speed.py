@@ -109,13 +109,17 @@ def test_the_command_line_reexecutes_once_with_the_allocator_settings():
     assert off.stdout.strip() == "unset"
 
 
-@pytest.mark.parametrize("method, script", [("dfad", "DFAD_mnist.py"), ("dafl", "DAFL-train.py")])
-def test_speed_refuses_an_official_path_without_the_script(tmp_path, method, script):
+@pytest.mark.parametrize("method, script, where", [
+    ("dfad", "DFAD_mnist.py", ["--dataset", "mnist"]), ("dafl", "DAFL-train.py", ["--dataset", "mnist"]),
+    ("zskt", "solver.py", ["--dataset", "cifar10"]),
+    ("one", "cifar_one.py", ["--suite", "afd_cifar100", "--dataset", "cifar100", "--pair", "resnet32-x3"]),
+])
+def test_speed_refuses_an_official_path_without_the_script(tmp_path, method, script, where):
     import os
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "bench.speed", "--dataset", "mnist", "--method", method,
+    out = subprocess.run([sys.executable, "-m", "bench.speed", *where, "--method", method,
                           f"--official-{method}", str(tmp_path), "--out", str(tmp_path / "out")],
                          capture_output=True, text=True, env={**os.environ, "BENCH_MALLOC": "default"})
     assert out.returncode == 2 and f"{script} not found" in out.stderr and "Traceback" not in out.stderr
@@ -291,3 +295,25 @@ def test_the_official_one_script_runs_with_its_pytorch_03_idioms_rewritten_and_i
     (tmp_path / "cifar_one.py").write_text(FAKE_ONE)
     assert 0.045 < official_seconds("one", tmp_path, "cifar100", 3) < 0.5
     assert (tmp_path / "cifar_one.py").read_text() == FAKE_ONE  # rewritten in memory only
+
+
+def test_speed_refuses_a_pair_the_profile_lacks_and_an_official_code_that_fails(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BENCH_MALLOC": "default"}
+    out = subprocess.run([sys.executable, "-m", "bench.speed", "--suite", "afd_cifar100", "--dataset", "cifar100",
+                          "--method", "one", "--pair", "resnet99-x3", "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 2 and "--pair resnet99-x3" in out.stderr and "resnet32-x3" in out.stderr
+    assert "Traceback" not in out.stderr
+    (tmp_path / "cifar_one.py").write_text("print('a later version of the script')\n")  # no idiom to rewrite
+    (tmp_path / "utils").mkdir()
+    (tmp_path / "utils" / "__init__.py").write_text("from . import eval\n")
+    (tmp_path / "utils" / "eval.py").write_text("def accuracy(*a): pass\n")
+    out = subprocess.run([sys.executable, "-m", "bench.speed", "--suite", "afd_cifar100", "--dataset", "cifar100",
+                          "--method", "one", "--pair", "resnet32-x3", "--official-one", str(tmp_path),
+                          "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env)
+    assert out.returncode == 2 and "the official ONE code at" in out.stderr and "no longer holds" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "out").exists()
