@@ -312,10 +312,12 @@ def test_channels_last_gives_one_step_the_same_loss_and_gradients_to_float_noise
         results.append((loss.detach(), [p.grad.clone() for p in model.parameters()]))
     (loss_a, grads_a), (loss_b, grads_b) = results
     assert loss_a.item() == pytest.approx(loss_b.item(), rel=1e-5)
-    # each gradient within 0.1% of its norm (measured: at most 3e-5), or 1e-5 absolute for the
-    # gate's bias, whose gradient is zero but for noise (a batch norm follows it)
+    # each gradient within 1% of its norm, or 1e-5 absolute for the gate's bias, whose gradient
+    # is zero but for noise (a batch norm follows it). Measured: at most 3e-5 of the norm on one
+    # host, 1.5e-3 on another (oneDNN picks its kernels by CPU); a layout bug (features flattened
+    # in NHWC order, a wrong permute) moves a gradient by the order of its norm.
     for ga, gb in zip(grads_a, grads_b):
-        assert (ga - gb).norm() <= 1e-3 * ga.norm() + 1e-5
+        assert (ga - gb).norm() <= 1e-2 * ga.norm() + 1e-5
 
 
 @pytest.mark.parametrize("method,params", [("one", {"rampup_epochs": 1.0}), ("afd", {"adv_milestones": [2]})])
