@@ -80,6 +80,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    from bench import memo  # a finished sweep is answered here, before torch is imported
+
+    memo_key = memo.command_key(sys.argv[1:] if argv is None else argv) if memo.replayable(args) else None
+    if memo_key and memo.replay(memo_key, Path(args.results_dir)):
+        return 0
     if argv is None and not (args.list or (args.dry_run and not args.probe) or args.status):  # training: keep freed memory
         from bench.allocator import reexec_with_tunables
 
@@ -92,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[PLUGINS_ENV] = os.pathsep.join(filter(None, [os.environ.get(PLUGINS_ENV, "")] + given))
 
     try:
-        return dispatch(args)
+        return dispatch(args, memo_key)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -105,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def dispatch(args: argparse.Namespace) -> int:
-    from bench import api
+def dispatch(args: argparse.Namespace, memo_key: str | None = None) -> int:
+    from bench import api, memo
     from bench.data.base import default_data_root
     from bench.errors import UserError
     from bench.scheduler import Options
@@ -144,7 +149,11 @@ def dispatch(args: argparse.Namespace) -> int:
         api.run_suite(plan, opts)
         if args.executor == "slurm":
             return 0
-    print(api.aggregate_suite(plan, opts, out_dir))
+    before = memo.runs_files(Path(opts.results), out_dir) if memo_key else None
+    summary = api.aggregate_suite(plan, opts, out_dir)
+    print(summary)
+    if memo_key and api.all_done(plan, opts):
+        memo.save(memo_key, Path(opts.results), out_dir, before, {"stderr": api.done_line(plan), "stdout": summary})
     return 0
 
 

@@ -247,12 +247,21 @@ def run_suite(plan: Plan, opts: Options) -> None:
               file=sys.stderr)
 
 
+def all_done(plan: Plan, opts: Options) -> bool:
+    return all(st.status == DONE for st in states(with_teachers(plan.specs), opts).values())
+
+
+def done_line(plan: Plan) -> str:
+    """What a sweep over ``plan`` prints when it finds every run done."""
+    return sweep_summary(len(with_teachers(plan.specs)), {}, 0.0)
+
+
 def sweep_summary(total: int, ended: dict[str, int], seconds: float) -> str:
     """One line: what this sweep trained, what it found done, what failed, how long it took."""
     ran = sum(ended.values())
     cached = total - ran
     if not ran:
-        return f"{cached} runs already done, nothing to train"
+        return f"{cached} run{'' if cached == 1 else 's'} already done, nothing to train"
     failed = ended.get(FAILED, 0)
     minutes, secs = divmod(round(seconds), 60)
     return (f"{ran} run(s) trained ({ran - failed} done, {failed} failed), {cached} already done; "

@@ -27,13 +27,14 @@ from pathlib import Path
 
 import torch
 
+from bench import memo
 from bench.store import atomic_write_text, file_stamp, stamped_sha256
 
 PROJECT = Path(__file__).resolve().parents[1]
 PROJECT_PACKAGES = ("bench", "methods", "baselines")
 BOOKKEEPING = frozenset({
     "bench.aggregate", "bench.api", "bench.cache", "bench.claims", "bench.departures",
-    "bench.errors", "bench.fingerprint", "bench.grid", "bench.lock", "bench.plots",
+    "bench.errors", "bench.fingerprint", "bench.grid", "bench.lock", "bench.memo", "bench.plots",
     "bench.registry", "bench.report", "bench.runner", "bench.scheduler", "bench.slurm",
     "bench.store",
 })
@@ -84,6 +85,7 @@ def _module_digest(name: str) -> tuple[str, frozenset[str]] | None:
     path = _module_file(name)
     if path is None:
         return None
+    file_stamp(path)  # an input of this process's verdicts (bench.memo)
     tree = _strip_docstrings(ast.parse(path.read_text(), str(path)))
     digest = hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
     return digest, frozenset(_imports(tree, name, path.name == "__init__.py"))
@@ -149,6 +151,7 @@ def data_fingerprint(name: str, root: str, download: bool = False) -> str:
     sources = entry.meta.get("sources")
     declared = [Path(f) for f in sources(Path(root))] if sources else []
     if not declared or not all(f.is_file() for f in declared):
+        memo.UNTRACKED.append(f"dataset {name} declares no source files")
         return _data_digest(name, root, download)
     files = declared + [Path(inspect.getsourcefile(entry.obj))]  # the loader's own code too
     stamp = json.dumps([name] + [(str(f.resolve()), file_stamp(f)) for f in files])

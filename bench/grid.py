@@ -30,6 +30,7 @@ from bench.errors import UserError
 from bench.nets.forests import is_estimator
 from bench.registry import DATASETS, METHODS, NETS
 from bench.spec import RunSpec, freeze
+from bench.store import file_stamp
 from bench.threads import AUTO, parse_threads
 
 SUITES_DIR = Path(__file__).parent / "suites"
@@ -149,6 +150,7 @@ def suite_path(name_or_path: str) -> Path:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
+    file_stamp(path)  # an input of this process's verdicts (bench.memo)
     try:
         doc = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:

@@ -98,14 +98,28 @@ def _alive(pid: int) -> bool:
     return pid != 0
 
 
-def file_stamp(path: Path) -> list[int] | None:
-    """[size, modification time in ns] of ``path``, or None when it is absent: what changes
-    when a file is written again, checked without reading it."""
+SEEN: dict[str, list[int] | None] = {}
+"""Every file this process stamped, with its stamp when it was last looked at (bench.memo
+answers a rerun from them)."""
+
+
+def inode_stamp(path: Path | str) -> list[int] | None:
+    """[size, modification time, change time (ns), inode] of ``path``, or None when it is
+    absent. A file written again, replaced or touched back to an old date changes it: the
+    change time cannot be set by hand."""
     try:
-        st = path.stat()
+        st = os.stat(path)
     except OSError:
         return None
-    return [st.st_size, st.st_mtime_ns]
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def file_stamp(path: Path) -> list[int] | None:
+    """[size, modification time in ns] of ``path``, or None when it is absent: what changes
+    when a file is written again, checked without reading it (and kept in manifests). Every
+    file stamped is an input of this process's verdicts: it is recorded in ``SEEN``."""
+    stamp = SEEN[os.path.abspath(path)] = inode_stamp(path)
+    return stamp[:2] if stamp else None
 
 
 def stamped_sha256(path: Path) -> str:
@@ -113,8 +127,10 @@ def stamped_sha256(path: Path) -> str:
     modification time: ``--status`` and a sweep check each finished run's state several times
     (a rerun of the kdgan_compression quick suite, 79 runs: 316 state checks, 1.9 s of checksums
     under cProfile)."""
-    stat = path.stat()
-    return _stamped_sha256(str(path), stat.st_size, stat.st_mtime_ns)
+    stamp = file_stamp(path)
+    if stamp is None:
+        raise FileNotFoundError(path)
+    return _stamped_sha256(str(path), *stamp)
 
 
 @functools.lru_cache(maxsize=8192)

@@ -40,18 +40,27 @@ def load_cifar(name: str, tv_class: str, folder: Path, train: list[str], test: l
     return RawData(x_tr, y_tr, x_te, y_te)
 
 
+CIFAR10_FILES = ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"])
+CIFAR100_FILES = ("cifar-100-python", ["train"], ["test"])
+
+
+def pickles(folder: str, train: list[str], test: list[str]):
+    """The files a CIFAR dataset is read from under a root: its data fingerprint is
+    remembered under their stamps (bench.fingerprint)."""
+    return lambda root: [Path(root) / folder / f for f in train + test]
+
+
 @DATASETS.register("cifar10", num_classes=10, embedded=False, where="<data-root>/cifar-10-batches-py",
                    native_size=32, channels=3, mean=CIFAR_MEAN, std=CIFAR_STD, augment=CIFAR_AUGMENT,
-                   official_sizes=(50_000, 10_000))
+                   official_sizes=(50_000, 10_000), sources=pickles(*CIFAR10_FILES))
 def cifar10(root: Path, download: bool) -> RawData:
-    return load_cifar("cifar10", "CIFAR10", root / "cifar-10-batches-py",
-                      [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "labels",
-                      root, download)
+    folder, train, test = CIFAR10_FILES
+    return load_cifar("cifar10", "CIFAR10", root / folder, train, test, "labels", root, download)
 
 
 @DATASETS.register("cifar100", num_classes=100, embedded=False, where="<data-root>/cifar-100-python",
                    native_size=32, channels=3, mean=CIFAR_MEAN, std=CIFAR_STD, augment=CIFAR_AUGMENT,
-                   official_sizes=(50_000, 10_000))
+                   official_sizes=(50_000, 10_000), sources=pickles(*CIFAR100_FILES))
 def cifar100(root: Path, download: bool) -> RawData:
-    return load_cifar("cifar100", "CIFAR100", root / "cifar-100-python", ["train"], ["test"],
-                      "fine_labels", root, download)
+    folder, train, test = CIFAR100_FILES
+    return load_cifar("cifar100", "CIFAR100", root / folder, train, test, "fine_labels", root, download)

@@ -103,7 +103,8 @@ DATASETS.register_family("csv", csv_entry)
 
 
 @DATASETS.register("magic", num_classes=2, embedded=False, where="<data-root>/magic/magic04.data",
-                   split="random", metric="auc", tabular=True, pool_size=19_020)
+                   split="random", metric="auc", tabular=True, pool_size=19_020,
+                   sources=lambda root: [Path(root) / "magic" / "magic04.data"])
 def magic(root: Path, download: bool) -> RawData:
     """MAGIC Gamma Telescope (UCI): 19,020 rows, 10 continuous features; class g (gamma,
     signal, 64.8%) is 0 and h (hadron) is 1, as P:gantsc §3 numbers them."""
