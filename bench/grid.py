@@ -33,6 +33,9 @@ from bench.spec import RunSpec, freeze
 from bench.store import file_stamp
 from bench.threads import AUTO, parse_threads
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML was built with it: the same documents, ~8x faster."""
+
 SUITES_DIR = Path(__file__).parent / "suites"
 PROFILES = ("smoke", "quick", "paper")
 TOP_KEYS = {"name", "papers", "description", "profiles", "experiments", "tables", "claims", "slurm"}
@@ -152,7 +155,7 @@ def suite_path(name_or_path: str) -> Path:
 def read_yaml(path: Path) -> dict[str, Any]:
     file_stamp(path)  # an input of this process's verdicts (bench.memo)
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = yaml.load(path.read_text(), Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(doc, dict):
