@@ -6,6 +6,7 @@ and runs are shared across suites that ask for the same thing.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -84,8 +85,9 @@ class RunSpec:
     def canonical_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
-    @property
+    @functools.cached_property
     def run_id(self) -> str:
+        """Computed once per instance (a spec is frozen): a sweep asks for it thousands of times."""
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
 
 
