@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,9 @@ def finished(tmp_path, monkeypatch):
     key = memo.command_key(["--suite", "s"])
     before = memo.runs_files(results, out_dir)
     assert memo.save(key, results, out_dir, before, LINES)
+    # file times come from the kernel's coarse clock (ticks of up to 10 ms): let one pass, so that a
+    # change a test makes is not stamped within the tick the record saw
+    time.sleep(0.05)
     return {"results": results, "out_dir": out_dir, "source": source, "key": key}
 
 
