@@ -18,6 +18,11 @@ difference, even an unrelated new file under the results folder, takes the full 
 which checks each run as before and writes the record again. A dataset whose files are not
 declared (its digest came from loading it) leaves no record: its data cannot be checked by
 stamps. Nothing here imports torch; ``run_all.py`` calls it before anything else.
+
+The one change stamps cannot see (git's "racy clean" case): a file rewritten in place, to the
+same size, within the same tick of the kernel's file clock (a few ms) as a write just before this
+process read it. The store publishes results by renaming new files (a new inode), so a
+concurrent sweep's writes are always seen.
 """
 from __future__ import annotations
 
