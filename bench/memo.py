@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 
 from bench import store
-from bench.store import atomic_write_text, inode_stamp
+from bench.store import atomic_write_text, inode_stamp, stamps_under
 
 FOLDER = ".memo"
 """Under the results folder; left out of its own stamps."""
@@ -62,30 +62,17 @@ def command_key(argv: list[str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def tree(folder: Path) -> dict[str, list[int] | None]:
-    """Every file under ``folder`` (this module's records left out), by absolute path, with its stamp."""
-    top_level = os.path.abspath(folder)
-    found = {}
-    for top, dirs, files in os.walk(top_level):
-        if top == top_level:
-            dirs[:] = [d for d in dirs if d != FOLDER]
-        for name in files:
-            path = os.path.join(top, name)
-            found[path] = inode_stamp(path)
-    return found
-
-
 def trees(results: Path, out_dir: Path) -> dict[str, list[int] | None]:
     """The files of the results folder and, when it lies elsewhere, of the tables folder."""
-    stamps = tree(results)
+    stamps = stamps_under(results, skip_dir=FOLDER)
     if not inside(out_dir, results):
-        stamps.update(tree(out_dir))
+        stamps.update(stamps_under(out_dir, skip_dir=FOLDER))
     return stamps
 
 
 def runs_files(results: Path, out_dir: Path) -> dict[str, list[int] | None]:
     """The results folder's files but the tables': what the verdict on the runs is made of."""
-    return {p: s for p, s in tree(results).items() if not inside(p, out_dir)}
+    return {p: s for p, s in stamps_under(results, skip_dir=FOLDER).items() if not inside(p, out_dir)}
 
 
 def inside(path: Path | str, folder: Path) -> bool:
@@ -124,13 +111,21 @@ def save(key: str, results: Path, out_dir: Path, before: dict, lines: dict[str, 
     return True
 
 
+def valid(record, key: str) -> bool:
+    """A record this module wrote for ``key``: its fields there with their types."""
+    return (isinstance(record, dict) and record.get("key") == key and isinstance(record.get("out_dir"), str)
+            and isinstance(record.get("files"), dict) and isinstance(record.get("lines"), dict)
+            and set(record["lines"]) <= {"stdout", "stderr"}
+            and all(isinstance(t, str) for t in record["lines"].values()))
+
+
 def replay(key: str, results: Path) -> bool:
     """Print the recorded lines and return True when the record for ``key`` still holds."""
     try:
         record = json.loads(record_path(results, key).read_text())
     except (OSError, ValueError):
         return False
-    if record.get("key") != key:
+    if not valid(record, key):  # damaged or from another version: the full path rewrites it
         return False
     files = record["files"]
     current = trees(results, Path(record["out_dir"]))

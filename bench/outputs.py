@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
-from bench.store import Store, atomic_write_text, file_stamp
+from bench.store import Store, atomic_write_text, file_stamp, stamps_under
 
 MANIFEST = ".aggregate.json"
 CODE_ROOT = Path(__file__).parent
@@ -31,9 +32,10 @@ def inputs_key(plan, known: dict, store: Store, command: str, commit: str | None
 
 
 def outputs_of(out_dir: Path) -> dict[str, list[int] | None]:
-    """Every file under ``out_dir`` but the manifest, with its stamp."""
-    return {str(p.relative_to(out_dir)): file_stamp(p) for p in sorted(out_dir.rglob("*"))
-            if p.is_file() and p.name != MANIFEST}
+    """Every file under ``out_dir`` but the manifest, with its size and modification time."""
+    top = os.path.abspath(out_dir)
+    return {os.path.relpath(p, top): stamp and stamp[:2] for p, stamp in sorted(stamps_under(out_dir).items())
+            if os.path.basename(p) != MANIFEST}
 
 
 def cached_summary(out_dir: Path, key: str) -> str | None:

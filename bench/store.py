@@ -114,6 +114,18 @@ def inode_stamp(path: Path | str) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
+def stamps_under(folder: Path | str, skip_dir: str | None = None) -> dict[str, list[int] | None]:
+    """Every file under ``folder`` by absolute path, with its ``inode_stamp``; sub-folders
+    named ``skip_dir`` left out."""
+    found = {}
+    for top, dirs, files in os.walk(os.path.abspath(folder)):
+        dirs[:] = [d for d in dirs if d != skip_dir]
+        for name in files:
+            path = os.path.join(top, name)
+            found[path] = inode_stamp(path)
+    return found
+
+
 def file_stamp(path: Path) -> list[int] | None:
     """[size, modification time in ns] of ``path``, or None when it is absent: what changes
     when a file is written again, checked without reading it (and kept in manifests). Every

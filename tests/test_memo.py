@@ -76,6 +76,18 @@ def test_any_change_takes_the_full_path(finished, change, capsys):
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.parametrize("damage", ["not json", "[]", '{"key": "other"}', "fields missing", "bad stream"])
+def test_a_damaged_record_takes_the_full_path(finished, damage, capsys):
+    path = memo.record_path(finished["results"], finished["key"])
+    record = json.loads(path.read_text())
+    text = {"not json": "{", "[]": "[]", '{"key": "other"}': '{"key": "other"}',
+            "fields missing": json.dumps({"key": finished["key"]}),
+            "bad stream": json.dumps({**record, "lines": {"stdin": "x"}})}[damage]
+    path.write_text(text)
+    assert not memo.replay(finished["key"], finished["results"])
+    assert capsys.readouterr().out == ""
+
+
 def test_the_environment_the_harness_reads_is_part_of_the_command(monkeypatch):
     key = memo.command_key(["--suite", "s"])
     monkeypatch.setenv("BENCH_DATA", "/elsewhere")
