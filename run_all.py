@@ -80,13 +80,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from bench import memo  # a finished sweep is answered here, before torch is imported
-
-    memo_key = memo.command_key(sys.argv[1:] if argv is None else argv) if memo.replayable(args) else None
-    if memo_key and memo.replay(memo_key, Path(args.results_dir)):
-        return 0
     if argv is None and not (args.list or (args.dry_run and not args.probe) or args.status):  # training: keep freed memory
-        from bench.allocator import reexec_with_tunables
+        from bench.run.allocator import reexec_with_tunables
 
         reexec_with_tunables()
     from bench.errors import Preempted, UserError
@@ -97,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[PLUGINS_ENV] = os.pathsep.join(filter(None, [os.environ.get(PLUGINS_ENV, "")] + given))
 
     try:
-        return dispatch(args, memo_key)
+        return dispatch(args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -110,12 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def dispatch(args: argparse.Namespace, memo_key: str | None = None) -> int:
-    from bench import api, memo
+def dispatch(args: argparse.Namespace) -> int:
+    from bench import api
     from bench.data.base import default_data_root
     from bench.errors import UserError
-    from bench.scheduler import Options
-    from bench.threads import default_workers, parse_threads
+    from bench.run.scheduler import Options
+    from bench.config import parse_threads
+    from bench.run.threads import default_workers
 
     if args.list:
         print(api.list_text())
@@ -149,11 +145,7 @@ def dispatch(args: argparse.Namespace, memo_key: str | None = None) -> int:
         api.run_suite(plan, opts)
         if args.executor == "slurm":
             return 0
-    before = memo.runs_files(Path(opts.results), out_dir) if memo_key else None
-    summary = api.aggregate_suite(plan, opts, out_dir)
-    print(summary)
-    if memo_key and api.all_done(plan, opts):
-        memo.save(memo_key, Path(opts.results), out_dir, before, {"stderr": api.done_line(plan), "stdout": summary})
+    print(api.aggregate_suite(plan, opts, out_dir))
     return 0
 
 

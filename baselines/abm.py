@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.context import RunContext
-from bench.momentum_game import MADGameConfig, momentum_game
+from bench.families.momentum_game import MADGameConfig, momentum_game
 from bench.registry import METHODS
 
 

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from bench.context import RunContext
-from bench.datafree import optimise
-from bench.label_game import LabelGameConfig, run_passes
+from bench.train import optimise
+from bench.families.label_game import LabelGameConfig, run_passes
 from bench.metrics import eval_logits
 from bench.registry import METHODS
 

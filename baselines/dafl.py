@@ -15,12 +15,12 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from bench.cmi_game import CMIGameConfig, cmi_game
+from bench.families.cmi_game import CMIGameConfig, cmi_game
 from bench.context import RunContext
-from bench.datafree import noise, run_iterations
+from bench.families.datafree import run_iterations
 from bench.losses import class_balance_entropy, kd_kl
 from bench.registry import METHODS
-from bench.train import adam, multistep, sgd
+from bench.train import adam, multistep, noise, sgd
 
 
 @dataclass(frozen=True)

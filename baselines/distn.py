@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.context import RunContext
-from bench.label_game import LabelGameConfig, distil_pretrained
+from bench.families.label_game import LabelGameConfig, distil_pretrained
 from bench.losses import distn_mse, hinton_kd
 from bench.registry import METHODS
 

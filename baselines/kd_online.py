@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from bench.context import RunContext
 from bench.losses import kd_kl
-from bench.online import OnlineRecipe, Peers, build_nets, require_nets, train_joint
+from bench.families.online import OnlineRecipe, Peers, build_nets, require_nets, train_joint
 from bench.registry import METHODS
 
 

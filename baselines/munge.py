@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bench.compression import SyntheticSet, compress
+from bench.families.compression import SyntheticSet, compress
 from bench.context import RunContext
 from bench.nets.build import init_seed
 from bench.registry import METHODS

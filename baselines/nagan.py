@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import torch
 
 from bench.context import RunContext
-from bench.datafree import optimise
-from bench.label_game import LabelGameConfig, adversarial_term, discriminator_step, run_passes
+from bench.train import optimise
+from bench.families.label_game import LabelGameConfig, adversarial_term, discriminator_step, run_passes
 from bench.registry import METHODS
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.context import RunContext
-from bench.label_game import LabelGameConfig, distil_pretrained
+from bench.families.label_game import LabelGameConfig, distil_pretrained
 from bench.losses import l2_logits, noisy_logits
 from bench.registry import METHODS
 

@@ -22,7 +22,7 @@ from torch import nn
 from bench.context import RunContext
 from bench.errors import UserError
 from bench.losses import kd_kl
-from bench.online import OnlineRecipe, Outputs, build_nets, require_nets, train_joint
+from bench.families.online import OnlineRecipe, Outputs, build_nets, require_nets, train_joint
 from bench.registry import METHODS
 
 

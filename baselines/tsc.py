@@ -2,7 +2,7 @@
 (P:gantsc §§3-4: "TSC using training data only" and "Student Only")."""
 from __future__ import annotations
 
-from bench.compression import ForestStudent, NetStudent, train_student
+from bench.families.compression import ForestStudent, NetStudent, train_student
 from bench.context import RunContext
 from bench.registry import METHODS
 

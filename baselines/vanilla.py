@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from bench.context import RunContext
-from bench.online import OnlineRecipe, Peers, build_nets, train_joint
+from bench.families.online import OnlineRecipe, Peers, build_nets, train_joint
 from bench.registry import METHODS
 
 

@@ -1,6 +1,6 @@
 """ZSKT: Zero-shot knowledge transfer via adversarial belief matching (Micaelli & Storkey
 2019; methods_spec §15), as its official code runs it. MAD's "ABM" baseline is this game
-in MAD's setting, which lives in bench/momentum_game.py (baselines/abm.py).
+in MAD's setting, which lives in bench/families/momentum_game.py (baselines/abm.py).
 
 The generator maximises D = KL(T || S) on its images; the student minimises D plus beta
 times an attention-transfer term. Each iteration is a "pseudo batch": ``generator_steps``
@@ -15,12 +15,12 @@ from typing import ClassVar
 
 import torch
 
-from bench.cmi_game import CMIGameConfig, cmi_game
+from bench.families.cmi_game import CMIGameConfig, cmi_game
 from bench.context import RunContext
-from bench.datafree import frozen, noise, optimise, run_iterations, to_images
+from bench.families.datafree import run_iterations, to_images
 from bench.losses import attention_transfer, kd_kl
 from bench.registry import METHODS
-from bench.train import adam, multistep, sgd
+from bench.train import adam, frozen, multistep, noise, optimise, sgd
 
 
 @dataclass(frozen=True)

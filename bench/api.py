@@ -12,17 +12,18 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from bench.data.base import load_raw
-from bench.grid import Plan, load_plan, suite_names, suite_path, read_yaml
+from bench.plan.grid import Plan, load_plan, suite_names, suite_path, read_yaml
 from bench.registry import DATASETS, METHODS, load_plugins
-from bench.cache import QUEUED, RUNNING, STALE, STATES
+from bench.results.validity import QUEUED, RUNNING, STALE, STATES
 from bench.context import checkpoint_seconds_from_env
 from bench.errors import UserError
 from bench.nets.weights import pretrained_file, weights_file
-from bench.scheduler import Options, levels, phases, run_specs, select, slurm_parameters, states, with_teachers
-from bench.slurm import arrays_by_resources, with_cli
+from bench.run.scheduler import Options, levels, phases, run_specs, select, slurm_parameters, states, with_teachers
+from bench.run.slurm import arrays_by_resources, with_cli
 from bench.spec import RunSpec
-from bench.store import CORRUPT, DONE, FAILED, PARTIAL, Store, atomic_write_text, clean_tmp
-from bench.threads import AUTO, threads_for
+from bench.results.store import CORRUPT, DONE, FAILED, PARTIAL, Store, atomic_write_text, clean_tmp
+from bench.config import AUTO
+from bench.run.threads import threads_for
 
 load_plugins()
 
@@ -125,7 +126,7 @@ def state_lines(specs: list[RunSpec], known: dict, shown: tuple[str, ...]) -> li
 
 def jobs_for(opts: Options):
     """SLURM job records of the results dir, when a scheduler can be asked about them."""
-    from bench.slurm import Jobs
+    from bench.run.slurm import Jobs
 
     return Jobs(Store(opts.results))
 
@@ -133,7 +134,7 @@ def jobs_for(opts: Options):
 def estimate(store: Store, specs: list[RunSpec], todo: list[RunSpec], opts: Options | None = None,
              run_probes: bool = False) -> str:
     """Seconds the runs to do will take: the mean wall time of finished runs with the same
-    method/dataset/config, else a probe of the configuration on this machine (bench/probe.py:
+    method/dataset/config, else a probe of the configuration on this machine (bench/run/probe.py:
     cached ones always; missing ones measured when ``run_probes``)."""
     known: dict[tuple, list[float]] = {}
     for s in specs:
@@ -159,8 +160,8 @@ def estimate(store: Store, specs: list[RunSpec], todo: list[RunSpec], opts: Opti
 
 def probe_estimate(specs: list[RunSpec], opts: Options, run_probes: bool) -> list[str]:
     """The probes' estimate for ``specs`` (one probe per distinct configuration)."""
-    from bench.probe import cached_probe, configuration, probe_cached
-    from bench.runner import pick_device
+    from bench.run.probe import cached_probe, configuration, probe_cached
+    from bench.run.runner import pick_device
 
     device = str(pick_device(opts.device))
     configs: dict[tuple, list[RunSpec]] = {}  # one probe per spec-without-seed and thread count
@@ -245,15 +246,6 @@ def run_suite(plan: Plan, opts: Options) -> None:
     if opts.executor != "slurm":
         print(sweep_summary(len(with_teachers(plan.specs)), ended, time.monotonic() - started),
               file=sys.stderr)
-
-
-def all_done(plan: Plan, opts: Options) -> bool:
-    return all(st.status == DONE for st in states(with_teachers(plan.specs), opts).values())
-
-
-def done_line(plan: Plan) -> str:
-    """What a sweep over ``plan`` prints when it finds every run done."""
-    return sweep_summary(len(with_teachers(plan.specs)), {}, 0.0)
 
 
 def sweep_summary(total: int, ended: dict[str, int], seconds: float) -> str:
@@ -361,9 +353,9 @@ def check_paths(opts: Options, out_dir: Path, writes: bool, tables: bool) -> Non
 
 def aggregate_suite(plan: Plan, opts: Options, out_dir: Path, command: str | None = None) -> str:
     """Write tables, report and figures for ``plan``; return the terminal summary. Nothing is
-    rebuilt when nothing they are made of changed since the last time (bench.outputs)."""
-    from bench.outputs import cached_summary, inputs_key, save_manifest
-    from bench.runner import code_version
+    rebuilt when nothing they are made of changed since the last time (bench.results.manifest)."""
+    from bench.results.manifest import cached_summary, inputs_key, save_manifest
+    from bench.results.provenance import code_version
 
     store = Store(opts.results)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -380,9 +372,9 @@ def aggregate_suite(plan: Plan, opts: Options, out_dir: Path, command: str | Non
 
 def build_outputs(plan: Plan, store: Store, known: dict, out_dir: Path, command: str) -> str:
     """Tables, report and figures of ``plan`` written to ``out_dir``; the terminal summary."""
-    from bench.aggregate import cell_texts, to_markdown, write_tables  # here: pandas, scipy and matplotlib
-    from bench.plots import plot_curves                                # load in ~2 s that --list and
-    from bench.report import render_report                             # --dry-run do not need
+    from bench.report.tables import cell_texts, to_markdown, write_tables  # here: pandas, scipy and matplotlib
+    from bench.report.figures import plot_curves                                # load in ~2 s that --list and
+    from bench.report.markdown import render_report                             # --dry-run do not need
 
     results, frame = write_tables(plan, store, out_dir, known)
     figures = plot_curves(plan, store, frame, out_dir)
@@ -402,7 +394,7 @@ def build_outputs(plan: Plan, store: Store, known: dict, out_dir: Path, command:
 def write_report(path: Path, text: str) -> None:
     """Rewrite ``path`` only when more than its date line changed: a rerun that finds the same
     numbers leaves a committed report untouched."""
-    from bench.report import DATE_LINE
+    from bench.report.markdown import DATE_LINE
 
     undated = lambda t: [line for line in t.splitlines() if not line.startswith(DATE_LINE)]  # noqa: E731
     if path.exists() and undated(path.read_text()) == undated(text):

@@ -19,6 +19,23 @@ from bench.errors import UserError
 from bench.registry import NETS, Entry
 
 
+AUTO = "auto"
+"""Threads per run chosen from the run and the machine (bench/run/threads.py)."""
+
+
+def parse_threads(value: int | str | None, where: str = "--threads") -> int | str:
+    """``auto`` (also for None) or a whole number of at least 1; anything else is a UserError."""
+    if value is None or value == AUTO:
+        return AUTO
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1 or str(value).strip() not in (str(number), f"{number}.0"):
+        raise UserError(f"{where} must be {AUTO!r} or a whole number of at least 1, got {value!r}")
+    return number
+
+
 def config_class(method: Entry, student: str) -> type:
     """The config class of ``method`` for a run training ``student``: the method's one class,
     or, for a method whose student can be a forest or a network (GAN-TSC's family), the

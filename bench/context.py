@@ -26,14 +26,14 @@ from tqdm.auto import tqdm
 
 from bench.data import Data, SegmentationData, load_data
 from bench.errors import CorruptCheckpoint, Divergence, Preempted, UserError
-from bench.fingerprint import data_fingerprint, file_digest
+from bench.results.fingerprint import data_fingerprint, file_digest
 from bench.metrics import segmentation_metrics, streamed_accuracy, test_metrics
 from bench.nets import build_classifier
 from bench.nets.build import init_seed
 from bench.nets.forests import build_estimator, is_estimator
 from bench.registry import DATASETS, NETS
 from bench.spec import RunSpec
-from bench.store import WALL_COLUMN, Store, atomic_torch_save, atomic_write_bytes, atomic_write_csv
+from bench.results.store import WALL_COLUMN, Store, atomic_torch_save, atomic_write_bytes, atomic_write_csv
 
 ESTIMATOR_FILE = "model.pkl"
 """A fitted scikit-learn estimator, pickled (a torch net's weights go to model.pt)."""

@@ -75,7 +75,7 @@ METHODS = Registry("method")
 NETS = Registry("net")
 DATASETS = Registry("dataset")
 
-PLUGIN_PACKAGES = ("bench.teachers", "bench.nets", "bench.data", "methods", "baselines")
+PLUGIN_PACKAGES = ("bench.families.teachers", "bench.nets", "bench.data", "methods", "baselines")
 PLUGINS_ENV = "ADVKD_PLUGINS"
 """Your own modules that register methods, nets or datasets: module names or .py paths,
 separated by os.pathsep (``run_all.py --plugin`` sets it, so worker processes and SLURM

@@ -7,6 +7,7 @@ per-epoch evaluation logged to the curve. Methods only supply the batch loss.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterator
 
@@ -15,6 +16,37 @@ from torch import nn
 
 from bench.context import RunContext
 from bench.data.augment import augment_batch, augment_with_masks, augmentation, step_generator
+
+
+def noise(batch_size: int, nz: int, device: torch.device) -> torch.Tensor:
+    """z ~ N(0, I): the generators' input (drawn from the checkpointed global RNG)."""
+    return torch.randn(batch_size, nz, device=device)
+
+
+@contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Inside, the parameters of ``modules`` take no gradients. A generator step needs the
+    student only as a function of its input: its weight gradients would be thrown away
+    (its optimiser zeroes them before its own step), so skipping them leaves every number
+    unchanged and saves that part of the backward pass."""
+    flags = [(p, p.requires_grad) for m in modules for p in m.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def optimise(opt: torch.optim.Optimizer, loss: torch.Tensor, clip: float | None = None) -> None:
+    """zero_grad, backward, optional grad-norm clip (ZSKT clips at 5), step."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip is not None:
+        params = [p for group in opt.param_groups for p in group["params"]]
+        nn.utils.clip_grad_norm_(params, clip)
+    opt.step()
 
 
 @dataclass(frozen=True)

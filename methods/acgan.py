@@ -56,7 +56,7 @@ class ACGANConfig:
     """Epochs after ``epochs`` in which G and D maximise L_class alone, ignoring L_source: P:gantsc
     §5's "inferior" AC-GAN (10 such epochs) whose images the teacher classifies confidently but
     which do not resemble real data. A suite's run continues the well-trained GAN (its ``init``
-    dependency, bench/grid.py) with fresh Adam states; a run without one trains all epochs."""
+    dependency, bench/plan/grid.py) with fresh Adam states; a run without one trains all epochs."""
     log_every: int = 10
     """Epochs between evaluations of D's class head on the test rows (the curve)."""
 

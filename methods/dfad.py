@@ -17,12 +17,12 @@ from typing import ClassVar
 
 import torch
 
-from bench.cmi_game import CMIGameConfig, cmi_game
+from bench.families.cmi_game import CMIGameConfig, cmi_game
 from bench.context import RunContext
-from bench.datafree import frozen, noise, optimise, run_iterations
+from bench.families.datafree import run_iterations
 from bench.losses import IMITATION_LOSSES
 from bench.registry import METHODS
-from bench.train import adam, multistep, sgd
+from bench.train import adam, frozen, multistep, noise, optimise, sgd
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,12 @@ from dataclasses import dataclass
 import torch
 
 from bench.context import RunContext
-from bench.datafree import optimise
-from bench.label_game import (LabelGameConfig, adversarial_term, discriminator_step,
+from bench.families.label_game import (LabelGameConfig, adversarial_term, discriminator_step,
                               gradient_variance, run_passes, temperature)
 from bench.losses import distn_mse, kd_kl, l2_logits
 from bench.metrics import eval_logits
 from bench.registry import METHODS
-from bench.train import epoch_order
+from bench.train import epoch_order, optimise
 
 DISTILLATION = {
     "l2": lambda s, t, y: l2_logits(s, t),

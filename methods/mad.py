@@ -5,7 +5,7 @@ stage, theta_Ĝ <- alpha*theta_Ĝ + (1-alpha)*theta_G (Eq. 7), and the student i
 the teacher on fresh samples of both G (weight lambda0) and Ĝ (lambda1), so it keeps
 the knowledge of the generator's past distributions (Eq. 10). The game, with its logit
 bounds, BN moment matching and large-scale options, is shared with ABM and DFKD-Mem in
-bench/momentum_game.py; MAD is that game with the momentum generator on. Both best and
+bench/families/momentum_game.py; MAD is that game with the momentum generator on. Both best and
 last accuracy are logged (MAD does not say which it reports).
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.context import RunContext
-from bench.momentum_game import MADGameConfig, momentum_game
+from bench.families.momentum_game import MADGameConfig, momentum_game
 from bench.registry import METHODS
 
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.compression import GANSampling, acgan_sampler
+from bench.families.compression import GANSampling, acgan_sampler
 from bench.context import RunContext
 from bench.data import batches
-from bench.gan_scores import (inception_probabilities, inception_score, inception_weights, mode_accuracy,
+from bench.families.gan_scores import (inception_probabilities, inception_score, inception_weights, mode_accuracy,
                               tsc_score, tsc_score_code)
 from bench.losses import l2_logits
 from bench.metrics import accuracy, eval_logits

@@ -45,8 +45,8 @@ def make_spec(method: str, student: str, params: dict | None = None, teacher=Non
 
 def run(spec, results: Path, data_root: Path | str = ".") -> dict:
     """Execute a spec in-process and return its summary (asserting it finished)."""
-    from bench.runner import execute
-    from bench.store import Store
+    from bench.run.runner import execute
+    from bench.results.store import Store
 
     status = execute(spec, results, data_root, show_progress=False)
     summary = Store(results).summary(spec.run_id)

@@ -4,12 +4,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from bench.aggregate import write_tables
-from bench.grid import load_plan
+from bench.report.tables import write_tables
+from bench.plan.grid import load_plan
 from bench.registry import DATASETS
-from bench.reference import paper_values
-from bench.runner import spec_columns
-from bench.store import Store
+from bench.report.reference import paper_values
+from bench.results.provenance import spec_columns
+from bench.results.store import Store
 
 
 def test_reference_values_come_from_the_paper_csv():
@@ -64,7 +64,7 @@ def test_quick_profile_table_hides_paper_numbers_and_counts_missing_runs(tmp_pat
 
 
 def test_report_lists_the_papers_rows_we_do_not_reproduce(tmp_path):
-    from bench.report import not_reproduced
+    from bench.report.markdown import not_reproduced
 
     plan = load_plan("dfkd_small", "paper")
     store = Store(tmp_path)
@@ -78,7 +78,7 @@ def test_report_lists_the_papers_rows_we_do_not_reproduce(tmp_path):
 
 def test_a_subset_of_cifar10_is_flagged_and_never_shown_beside_the_paper(tmp_path):
     """cifar10_head (4,660 / 932 images) read by the cifar10 loader in the paper profile."""
-    from bench.report import render_report
+    from bench.report.markdown import render_report
 
     plan = load_plan("dfkd_small", "paper")
     store = Store(tmp_path)
@@ -99,7 +99,7 @@ def test_a_subset_of_cifar10_is_flagged_and_never_shown_beside_the_paper(tmp_pat
 
 
 def test_departures_come_from_the_profile_the_datasets_and_the_config_docstrings():
-    from bench.departures import collect_departures
+    from bench.report.departures import collect_departures
 
     found = collect_departures(load_plan("dfkd_small", "paper"))
     assert any("CIFAR-100 is normalised" in d for d in found.departures)       # the profile's list
@@ -113,7 +113,7 @@ def test_figure_bands_are_one_std_clipped_to_the_unit_range_and_say_so():
     number of runs and the panel says what the band is."""
     import matplotlib.pyplot as plt
 
-    from bench.plots import BAND, mean_band
+    from bench.report.figures import BAND, mean_band
 
     data = pd.DataFrame({"run_id": ["a", "b", "c"] * 2, "epoch": [1] * 3 + [2] * 3,
                          "acc": [0.98, 1.0, 1.0, 0.5, 0.6, 0.7], "label": "DFAD"})
@@ -136,7 +136,7 @@ def test_curves_are_also_drawn_against_wall_time_at_each_epochs_mean():
     puts each epoch's mean accuracy at the mean wall time its runs had spent."""
     import matplotlib.pyplot as plt
 
-    from bench.plots import mean_band
+    from bench.report.figures import mean_band
 
     data = pd.DataFrame({"run_id": ["a", "b"] * 2, "epoch": [1, 1, 2, 2], "acc": [0.4, 0.6, 0.7, 0.9],
                          "wall_s": [10.0, 14.0, 20.0, 30.0], "label": "AFD"})
@@ -151,7 +151,7 @@ def test_every_logged_curve_row_records_the_wall_time_so_far(tmp_path):
     import torch
 
     from bench.context import RunContext
-    from bench.store import Store
+    from bench.results.store import Store
     from tests.conftest import make_spec
 
     ctx = RunContext(make_spec("teacher", "cnn8"), Store(tmp_path), tmp_path, torch.device("cpu"))

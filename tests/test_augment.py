@@ -14,7 +14,7 @@ from bench.context import RunContext
 from bench.data import load_data
 from bench.data.augment import Augment, augment_batch, step_generator
 from bench.registry import DATASETS
-from bench.store import Store
+from bench.results.store import Store
 from bench.train import EpochRecipe, train_epochs
 from tests.conftest import make_spec
 

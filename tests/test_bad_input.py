@@ -277,8 +277,8 @@ def test_an_unwritable_error_log_does_not_fail_the_failure_path(tmp_path, monkey
     """ENOSPC while recording a failure: the run is still recorded failed, no exception."""
     import errno
 
-    from bench.runner import execute
-    from bench.store import Store
+    from bench.run.runner import execute
+    from bench.results.store import Store
     from tests.conftest import make_spec
 
     real = Path.write_text

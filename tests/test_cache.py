@@ -20,15 +20,15 @@ import pandas as pd
 import pytest
 import torch
 
-from bench import fingerprint
-from bench.cache import Expect, run_state
+from bench.results import fingerprint
+from bench.results.validity import Expect, run_state
 from bench.data.base import RawData, load_raw
-from bench.fingerprint import code_fingerprint
-from bench.lock import RunLock, holder
+from bench.results.fingerprint import code_fingerprint
+from bench.results.lock import RunLock, holder
 from bench.registry import DATASETS
-from bench.runner import execute
-from bench.scheduler import Options, run_specs
-from bench.store import Store, sha256 as digest
+from bench.run.runner import execute
+from bench.run.scheduler import Options, run_specs
+from bench.results.store import Store, sha256 as digest
 from tests.conftest import ROOT, make_spec, run, run_cli
 
 TEACHER = {"epochs": 1, "batch_size": 128, "lr": 0.05}
@@ -159,7 +159,7 @@ def test_edited_method_code_makes_its_results_stale_but_a_docstring_edit_does_no
 def test_the_code_closure_follows_imports_and_leaves_out_bookkeeping():
     closure = fingerprint.code_closure("baselines.kd")
     assert {"baselines.kd", "bench.context", "bench.train", "bench.losses", "bench.data.base"} <= set(closure)
-    assert not {"bench.store", "bench.report", "bench.scheduler"} & set(closure)
+    assert not {"bench.results.store", "bench.report.markdown", "bench.run.scheduler"} & set(closure)
 
 
 @DATASETS.register("test_npz", num_classes=2, embedded=False, where="<data-root>/tiny.npz",
@@ -231,7 +231,7 @@ def test_lock_dies_with_its_process_and_a_stale_lock_file_is_taken_over(tmp_path
     code = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
-        from bench.lock import RunLock
+        from bench.results.lock import RunLock
         RunLock({str(path)!r}).acquire()
         print("held", flush=True)
         time.sleep(60)
@@ -259,7 +259,7 @@ def test_a_second_process_waits_for_the_holder_then_reuses_its_result(tmp_path):
         import sys
         sys.path.insert(0, {str(ROOT)!r})
         from tests.conftest import make_spec
-        from bench.runner import execute
+        from bench.run.runner import execute
         spec = make_spec("teacher", "cnn8", {TEACHER!r})
         print(execute(spec, {str(tmp_path)!r}, ".", show_progress=False), flush=True)
     """)
@@ -269,7 +269,7 @@ def test_a_second_process_waits_for_the_holder_then_reuses_its_result(tmp_path):
     while "is held by pid" not in waiting and proc.poll() is None:
         waiting = proc.stderr.readline()  # it says whom it waits for, then blocks
     assert proc.poll() is None and str(os.getpid()) in waiting
-    from bench.runner import _attempt  # finish the run while holding the lock, as a first sweep would
+    from bench.run.runner import _attempt  # finish the run while holding the lock, as a first sweep would
 
     _attempt(teacher, store, Expect("."), None, False, False)
     lock.release()

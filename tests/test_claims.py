@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from bench.aggregate import claim_columns, reference_samples
-from bench.claims import CONTRADICTED, HOLDS, MEANS_ONLY, NOISE, UNCHECKED, Sample, check_claim, parse_claim
+from bench.report.tables import claim_columns, reference_samples
+from bench.plan.claims import CONTRADICTED, HOLDS, MEANS_ONLY, NOISE, UNCHECKED, Sample, check_claim, parse_claim
 from bench.errors import UserError
-from bench.grid import load_plan, suite_names
+from bench.plan.grid import load_plan, suite_names
 
 
 def cells(**rows: tuple[float, float, int]) -> dict[tuple[str, str], Sample]:

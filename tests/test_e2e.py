@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.grid import load_plan
-from bench.scheduler import with_teachers
+from bench.plan.grid import load_plan
+from bench.run.scheduler import with_teachers
 from tests.conftest import ROOT, run_cli
 
 

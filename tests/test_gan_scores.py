@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.gan_scores import (INCEPTION_ENV, INCEPTION_FILE, inception_probabilities, inception_score,
+from bench.families.gan_scores import (INCEPTION_ENV, INCEPTION_FILE, inception_probabilities, inception_score,
                               inception_weights, mode_accuracy, tsc_score, tsc_score_code)
 
 

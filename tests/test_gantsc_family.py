@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.compression import compression_set
+from bench.families.compression import compression_set
 from bench.data import load_data
 from bench.errors import UserError
-from bench.grid import load_plan
+from bench.plan.grid import load_plan
 from bench.metrics import roc_auc
 from baselines.munge import munge
 from tests.conftest import make_spec, run, run_cli
@@ -231,7 +231,7 @@ def test_tsc_score_of_real_data_is_near_one_and_above_a_barely_trained_gan(image
 
 
 def test_inferior_sampler_continues_the_well_trained_gan_and_runs_a_level_above_it():
-    from bench.scheduler import levels, with_teachers
+    from bench.run.scheduler import levels, with_teachers
 
     plan = load_plan("gantsc_images", "smoke", only=["gantsc_table2"])
     by_label = {j.label: j.spec for j in plan.jobs if j.spec.seed == 0}
@@ -249,7 +249,7 @@ def test_inferior_sampler_continues_the_well_trained_gan_and_runs_a_level_above_
 
 def test_sampler_params_on_a_method_without_a_sampler_are_refused(tmp_path):
     suite = tmp_path / "s.yaml"
-    text = (Path(__file__).parents[1] / "bench/suites/gantsc_images.yaml").read_text()
+    text = (Path(__file__).parents[1] / "bench/plan/suites/gantsc_images.yaml").read_text()
     suite.write_text(text.replace("{label: TSC-training, method: tsc}\n      - {label: GAN-TSC, method: gan_tsc, sweep",
                                   "{label: TSC-training, method: tsc, sampler: {epochs: 2}}\n      - {label: GAN-TSC, method: gan_tsc, sweep", 1))
     with pytest.raises(UserError, match=r"methods\[0\]\.sampler: .*'tsc' does not"):
@@ -347,7 +347,7 @@ def test_acgan_losses_and_targets_known_values():
 def test_class_only_epochs_leave_the_source_head_untouched(tmp_path):
     """P:gantsc §5's inferior AC-GAN: after the normal epochs G and D follow L_class alone, so
     D's real/fake head gets no gradient (its weights equal those after the normal epochs)."""
-    from bench.store import Store
+    from bench.results.store import Store
 
     dataset = two_blobs(tmp_path, 200)
     results = tmp_path / "results"

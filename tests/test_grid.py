@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from bench.errors import UserError
-from bench.grid import SUITES_DIR, load_plan, suite_names, suite_path
-from bench.scheduler import phases, with_teachers
+from bench.plan.grid import SUITES_DIR, load_plan, suite_names, suite_path
+from bench.run.scheduler import phases, with_teachers
 from tests.conftest import run_cli
 
 SUITE = SUITES_DIR / "dfkd_small.yaml"

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.grid import DISCRIMINATOR_SEED, load_plan
+from bench.plan.grid import DISCRIMINATOR_SEED, load_plan
 from bench.spec import RunSpec
-from bench.store import Store
+from bench.results.store import Store
 from tests.conftest import make_spec, run
 
 N = 300

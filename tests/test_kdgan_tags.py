@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from bench.errors import UserError
-from bench.grid import DISCRIMINATOR_SEED, load_plan
+from bench.plan.grid import DISCRIMINATOR_SEED, load_plan
 from bench.metrics import tag_metrics
 from bench.spec import RunSpec
 from tests.conftest import make_spec, run
@@ -106,7 +106,7 @@ def test_tag_nets_have_app_c_sizes_and_only_the_teacher_reads_text():
 
 
 def test_discriminator_positives_are_tags_of_the_image_and_negatives_are_not(monkeypatch):
-    import bench.label_game as game
+    import bench.families.label_game as game
 
     seen = {}
     monkeypatch.setattr(game, "discriminator_loss",
@@ -158,9 +158,9 @@ def test_kdgan_on_tags_lifts_the_classifier_and_reports_table2_metrics(pretraine
 
 
 def test_paper_profile_reads_yfcc_files_and_lays_out_table2_with_the_papers_rows():
-    from bench.aggregate import collect, reference_lookup, table_result
-    from bench.report import not_reproduced
-    from bench.store import Store
+    from bench.report.tables import collect, reference_lookup, table_result
+    from bench.report.markdown import not_reproduced
+    from bench.results.store import Store
 
     plan = load_plan("kdgan_tags", "paper")
     kdgan = next(j.spec for j in plan.jobs if j.label == "KDGAN" and j.spec.dataset == "yfcc_random")
@@ -200,8 +200,8 @@ def test_sweep_figure_has_one_panel_per_parameter_whatever_the_profiles():
     """Fig. 5 lists each sweep twice (paper values, quick values): still three panels."""
     import yaml
 
-    from bench.grid import suite_path
-    from bench.plots import draw_sweep
+    from bench.plan.grid import suite_path
+    from bench.report.figures import draw_sweep
 
     doc = yaml.safe_load(suite_path("kdgan_tags").read_text())
     exp = next(e for e in doc["experiments"] if e["id"] == "kdgan_fig5")

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from bench.data.base import first_per_class_subset, last_subset
 from bench.errors import UserError
-from bench.label_game import (adversarial_loss, code_discriminator_loss, discriminator_loss,
+from bench.families.label_game import (adversarial_loss, code_discriminator_loss, discriminator_loss,
                               gradient_variance, gumbel, optimal_discriminator, reward_regression,
                               sample_labels, temperature)
 from bench.losses import distn_mse, hinton_kd, kd_kl, noisy_logits

@@ -9,17 +9,17 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.cache import Expect, run_state
+from bench.results.validity import Expect, run_state
 from bench.data.stream import food101_folders, imagenet_folders, places365_folders
 from bench.errors import UserError
-from bench.grid import load_plan
+from bench.plan.grid import load_plan
 from bench.nets import build_classifier
 from bench.nets.generators import MADLargeGenerator, ResNetBlock
 from bench.nets.weights import load_weights
 from bench.registry import DATASETS
-from bench.scheduler import levels, with_teachers
-from bench.slurm import arrays_by_resources, resources, with_cli
-from bench.store import Store
+from bench.run.scheduler import levels, with_teachers
+from bench.run.slurm import arrays_by_resources, resources, with_cli
+from bench.results.store import Store
 from tests.conftest import make_spec, run, run_cli
 from tests.image_folders import make_food101, make_image_folder, make_places365
 
@@ -117,8 +117,8 @@ def test_dfkd_large_paper_profile_has_mads_large_dataset_settings():
 
 
 def test_paper_profile_table_puts_mads_large_numbers_beside_ours(tmp_path):
-    from bench.aggregate import write_tables
-    from bench.runner import spec_columns
+    from bench.report.tables import write_tables
+    from bench.results.provenance import spec_columns
 
     plan = load_plan("dfkd_large", "paper")
     store = Store(tmp_path)

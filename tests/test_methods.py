@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.store import Store
+from bench.results.store import Store
 from tests.conftest import make_spec, run
 from tests.test_data import make_idx_folder
 

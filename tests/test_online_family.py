@@ -15,10 +15,10 @@ from torch import nn
 import methods.afd as afd_module
 from bench.context import RunContext
 from bench.errors import UserError
-from bench.grid import load_plan
+from bench.plan.grid import load_plan
 from bench.nets import build_classifier
-from bench.online import Outputs, average_ensemble, batch_stats_frozen, cohort_accuracy, cyclic_peer
-from bench.store import Store
+from bench.families.online import Outputs, average_ensemble, batch_stats_frozen, cohort_accuracy, cyclic_peer
+from bench.results.store import Store
 from baselines.one import OneNet, rampup
 from tests.conftest import make_spec, run, run_cli
 from tests.image_folders import make_image_folder

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import os
 
-from bench import outputs
-from bench.cache import RunState
-from bench.outputs import cached_summary, inputs_key, save_manifest
-from bench.store import Store
+from bench.results import manifest as outputs
+from bench.results.validity import RunState
+from bench.results.manifest import cached_summary, inputs_key, save_manifest
+from bench.results.store import Store
 
 
 def test_the_key_follows_the_plan_command_commit_states_and_published_summaries(tmp_path):

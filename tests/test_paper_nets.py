@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from bench.grid import load_plan
-from bench.runner import execute
-from bench.store import Store
+from bench.plan.grid import load_plan
+from bench.run.runner import execute
+from bench.results.store import Store
 from bench.spec import RunSpec, freeze
 from tests.conftest import run
 from tests.test_data import make_idx_folder, write_jpegs

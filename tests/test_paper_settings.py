@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.errors import UserError
-from bench.grid import load_plan
+from bench.plan.grid import load_plan
 
 MAD_CIFAR = {"batch_size": 256, "epochs": 300, "iters_per_epoch": 50, "generator_steps": 3,
              "lr_student": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "lr_generator": 1e-3,
@@ -100,7 +100,7 @@ def test_the_grid_holds_each_tables_cells(plan):
 def test_a_paper_profile_refuses_another_datasets_defaults(tmp_path):
     import yaml
 
-    from bench.grid import suite_path
+    from bench.plan.grid import suite_path
 
     doc = yaml.safe_load(suite_path("dfkd_small").read_text())
     del doc["profiles"]["paper"]["dataset_params"]["tiny_imagenet"]["mad"]

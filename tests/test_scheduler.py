@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 from bench.context import RunContext
 from bench.registry import METHODS
-from bench.scheduler import Options, run_specs, submit_slurm
-from bench.slurm import Jobs
-from bench.store import Store
+from bench.run.scheduler import Options, run_specs, submit_slurm
+from bench.run.slurm import Jobs
+from bench.results.store import Store
 from tests.conftest import make_spec, run_cli
 
 
@@ -80,10 +80,10 @@ class FakeExecutor:
 def test_slurm_arrays_of_a_level_wait_for_every_level_below(tmp_path, monkeypatch):
     """GAN-TSC's inferior AC-GAN continues the well-trained one, and a score run samples the
     inferior: three levels, each array submitted after (afterany) all arrays below it."""
-    from bench.grid import load_plan
-    from bench.scheduler import levels, with_teachers
+    from bench.plan.grid import load_plan
+    from bench.run.scheduler import levels, with_teachers
 
-    monkeypatch.setattr("bench.slurm._run", lambda cmd: None)
+    monkeypatch.setattr("bench.run.slurm._run", lambda cmd: None)
     plan = load_plan("gantsc_images", "smoke", only=["gantsc_table2"])
     groups = levels(with_teachers(plan.specs))
     assert [sorted({s.method for s in g}) for g in groups] == [["acgan", "teacher"], ["acgan", "tsc_score"],
@@ -95,7 +95,7 @@ def test_slurm_arrays_of_a_level_wait_for_every_level_below(tmp_path, monkeypatc
 
 
 def test_slurm_submits_teacher_array_then_dependent_student_array(tmp_path, monkeypatch):
-    monkeypatch.setattr("bench.slurm._run", lambda cmd: None)  # no sinfo: nothing to check against
+    monkeypatch.setattr("bench.run.slurm._run", lambda cmd: None)  # no sinfo: nothing to check against
     teacher = make_spec("teacher", "cnn8", {"epochs": 1})
     students = [make_spec("kd", "cnn8_half", {"epochs": e}, teacher) for e in (1, 2)]
     fake = FakeExecutor()
@@ -130,7 +130,7 @@ def test_sigterm_to_the_local_launcher_checkpoints_its_workers_and_leaves_none_b
     import sys
     import time
 
-    from bench.lock import holder
+    from bench.results.lock import holder
     from tests.conftest import ROOT
 
     args = [sys.executable, str(ROOT / "run_all.py"), "--suite", "dfkd_small", "--profile", "smoke",

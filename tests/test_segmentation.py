@@ -14,12 +14,12 @@ import torch.nn.functional as F
 from bench.data import load_data
 from bench.data.augment import Augment, augment_with_masks
 from bench.errors import UserError
-from bench.grid import load_plan
+from bench.plan.grid import load_plan
 from bench.losses import class_balance_entropy, kd_kl
 from bench.metrics import IGNORE, confusion, mean_iou
 from bench.nets import build_classifier
 from bench.nets.cost import net_cost
-from bench.teachers import TeacherConfig, supervised_loss
+from bench.families.teachers import TeacherConfig, supervised_loss
 from tests.conftest import run_cli
 from tests.image_folders import make_camvid, make_nyuv2, make_segmentation_alternatives
 

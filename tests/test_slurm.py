@@ -21,11 +21,11 @@ import pytest
 import yaml
 
 from bench.api import status_text
-from bench.grid import load_plan
-from bench.scheduler import Options
-from bench.slurm import Jobs, _minutes, check_resources, signal_lead_s
+from bench.plan.grid import load_plan
+from bench.run.scheduler import Options
+from bench.run.slurm import Jobs, _minutes, check_resources, signal_lead_s
 from bench.errors import UserError
-from bench.store import Store
+from bench.results.store import Store
 from tests.conftest import run_cli
 
 
@@ -182,13 +182,13 @@ def fake_slurm(outputs: dict):
 
 
 def test_scheduler_states_are_read_from_squeue_sacct_and_scontrol(tmp_path, monkeypatch):
-    from bench.slurm import record_job
+    from bench.run.slurm import record_job
 
     store = Store(tmp_path)
     for run_id, job in (("a" * 16, "7_0"), ("b" * 16, "7_1"), ("c" * 16, "8"), ("d" * 16, "9")):
         store.run_dir(run_id).mkdir(parents=True)
         record_job(store, run_id, job, f"/logs/{job}")
-    monkeypatch.setattr("bench.slurm._run", fake_slurm({
+    monkeypatch.setattr("bench.run.slurm._run", fake_slurm({
         "squeue": "7_0|PENDING|Resources\n7_1|RUNNING|None\n",
         "sacct": "8|OUT_OF_MEMORY|0:125\n",
         "scontrol": "JobId=9 JobName=x JobState=TIMEOUT Reason=TimeLimit\n",
@@ -201,7 +201,7 @@ def test_scheduler_states_are_read_from_squeue_sacct_and_scontrol(tmp_path, monk
 
 
 def test_sbatch_options_are_checked_against_sinfo(monkeypatch):
-    monkeypatch.setattr("bench.slurm._run", fake_slurm({"sinfo": "debug*|2|19284|(null)|infinite\n"
+    monkeypatch.setattr("bench.run.slurm._run", fake_slurm({"sinfo": "debug*|2|19284|(null)|infinite\n"
                                                                   "gpu|16|128000|gpu:a100:4|2-00:00:00\n"}))
     check_resources({"cpus": 2, "mem_gb": 16, "time_min": 60})
     check_resources({"partition": "gpu", "gpus": 4, "time_min": 2880})

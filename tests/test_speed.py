@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.nets.generators import NearestUp2
-from bench.store import Store
+from bench.results.store import Store
 from tests.conftest import make_spec, run, run_cli
 
 
@@ -46,7 +46,7 @@ def test_nearest_upsampling_matches_interpolate_forward_and_backward():
 
 
 def test_frozen_students_take_no_gradient_and_get_their_flags_back():
-    from bench.datafree import frozen
+    from bench.families.datafree import frozen
 
     net = nn.Linear(3, 2)
     net.bias.requires_grad_(False)
@@ -58,7 +58,7 @@ def test_frozen_students_take_no_gradient_and_get_their_flags_back():
 
 
 def test_a_probe_times_a_few_steps_of_the_runs_own_loop_and_is_cached(tmp_path):
-    from bench.probe import cached_probe, probe_cached
+    from bench.run.probe import cached_probe, probe_cached
 
     spec = make_spec("dfad", "cnn8_half", {"epochs": 3, "iters_per_epoch": 4, "batch_size": 32, "ngf": 8},
                      teacher=make_spec("teacher", "cnn8", {"epochs": 1}))
@@ -71,7 +71,7 @@ def test_a_probe_times_a_few_steps_of_the_runs_own_loop_and_is_cached(tmp_path):
 
 
 def test_a_probe_stands_in_for_absent_data_with_its_official_size(tmp_path):
-    from bench.probe import probe
+    from bench.run.probe import probe
 
     spec = make_spec("teacher", "resnet8_half", {"epochs": 2, "batch_size": 500}, dataset="cifar10")
     result = probe(spec, tmp_path, count_flops=False)  # no CIFAR-10 under tmp_path
@@ -97,9 +97,9 @@ def test_the_command_line_reexecutes_once_with_the_allocator_settings():
     import subprocess
     import sys
 
-    from bench.allocator import TUNABLES
+    from bench.run.allocator import TUNABLES
 
-    code = "from bench.allocator import reexec_with_tunables as r; r(); import os; print(os.environ['GLIBC_TUNABLES'])"
+    code = "from bench.run.allocator import reexec_with_tunables as r; r(); import os; print(os.environ['GLIBC_TUNABLES'])"
     env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "BENCH_MALLOC")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == TUNABLES
@@ -119,7 +119,7 @@ def test_speed_refuses_an_official_path_without_the_script(tmp_path, method, scr
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "bench.speed", *where, "--method", method,
+    out = subprocess.run([sys.executable, "-m", "tools.speed", *where, "--method", method,
                           f"--official-{method}", str(tmp_path), "--out", str(tmp_path / "out")],
                          capture_output=True, text=True, env={**os.environ, "BENCH_MALLOC": "default"})
     assert out.returncode == 2 and f"{script} not found" in out.stderr and "Traceback" not in out.stderr
@@ -131,7 +131,7 @@ def test_speed_names_what_it_cannot_time_and_goes_on(tmp_path):
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "bench.speed", "--suite", "gantsc_tabular", "--profile", "smoke",
+    out = subprocess.run([sys.executable, "-m", "tools.speed", "--suite", "gantsc_tabular", "--profile", "smoke",
                           "--method", "teacher", "gan_tsc", "--iterations", "1", "--out", str(tmp_path / "out")],
                          capture_output=True, text=True, env={**os.environ, "BENCH_MALLOC": "default"})
     assert out.returncode == 2 and "Traceback" not in out.stderr
@@ -173,7 +173,7 @@ def test_the_official_dafl_script_is_timed_at_its_optimiser_steps_on_a_cpu(tmp_p
     (tmp_path / "lenet.py").write_text("import torch.nn as nn\n\nclass LeNet5(nn.Module):\n"
                                        "    def __init__(self):\n        super().__init__()\n"
                                        "        self.l = nn.Linear(1, 1)\n")
-    out = subprocess.run([sys.executable, "-m", "bench.official", "dafl", str(tmp_path), "mnist", "3", "1"],
+    out = subprocess.run([sys.executable, "-m", "tools.official", "dafl", str(tmp_path), "mnist", "3", "1"],
                          capture_output=True, text=True, env={**os.environ, "BENCH_MALLOC": "default"})
     assert out.returncode == 0, out.stderr[-2000:]
     assert 0.045 < float(out.stdout.strip().splitlines()[-1]) < 0.5  # the 50 ms each iteration sleeps
@@ -268,7 +268,7 @@ def official_seconds(method: str, checkout: Path, dataset: str, n: int) -> float
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "bench.official", method, str(checkout), dataset, str(n), "1"],
+    out = subprocess.run([sys.executable, "-m", "tools.official", method, str(checkout), dataset, str(n), "1"],
                          capture_output=True, text=True, env={**os.environ, "BENCH_MALLOC": "default"})
     assert out.returncode == 0, out.stderr[-2000:]
     return float(out.stdout.strip().splitlines()[-1])
@@ -303,7 +303,7 @@ def test_speed_refuses_a_pair_the_profile_lacks_and_an_official_code_that_fails(
     import sys
 
     env = {**os.environ, "BENCH_MALLOC": "default"}
-    out = subprocess.run([sys.executable, "-m", "bench.speed", "--suite", "afd_cifar100", "--dataset", "cifar100",
+    out = subprocess.run([sys.executable, "-m", "tools.speed", "--suite", "afd_cifar100", "--dataset", "cifar100",
                           "--method", "one", "--pair", "resnet99-x3", "--out", str(tmp_path / "out")],
                          capture_output=True, text=True, env=env)
     assert out.returncode == 2 and "--pair resnet99-x3" in out.stderr and "resnet32-x3" in out.stderr
@@ -312,7 +312,7 @@ def test_speed_refuses_a_pair_the_profile_lacks_and_an_official_code_that_fails(
     (tmp_path / "utils").mkdir()
     (tmp_path / "utils" / "__init__.py").write_text("from . import eval\n")
     (tmp_path / "utils" / "eval.py").write_text("def accuracy(*a): pass\n")
-    out = subprocess.run([sys.executable, "-m", "bench.speed", "--suite", "afd_cifar100", "--dataset", "cifar100",
+    out = subprocess.run([sys.executable, "-m", "tools.speed", "--suite", "afd_cifar100", "--dataset", "cifar100",
                           "--method", "one", "--pair", "resnet32-x3", "--official-one", str(tmp_path),
                           "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env)
     assert out.returncode == 2 and "the official ONE code at" in out.stderr and "no longer holds" in out.stderr

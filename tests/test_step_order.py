@@ -11,7 +11,7 @@ from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from bench.context import RunContext
-from bench.datafree import BNMomentLoss, ema_update
+from bench.families.datafree import BNMomentLoss, ema_update
 from tests.conftest import make_spec, run
 
 TEACHER = make_spec("teacher", "cnn8", {"epochs": 1, "batch_size": 64, "lr": 0.05})

@@ -12,7 +12,7 @@ from bench import context
 from bench.context import RunContext
 from bench.errors import Preempted
 from bench.spec import RunSpec, freeze
-from bench.store import Store, atomic_write_bytes
+from bench.results.store import Store, atomic_write_bytes
 
 
 def test_atomic_write_leaves_old_file_when_interrupted(tmp_path: Path):
@@ -103,7 +103,7 @@ def test_run_ids_that_look_like_numbers_stay_strings(tmp_path: Path):
 def test_an_attempt_killed_before_its_spec_was_written_is_reused_not_left_behind(tmp_path: Path):
     """A kill between creating attempts/1 and writing its spec.json leaves an empty folder:
     the restart reuses it (no orphan attempt), but never an attempt another code made."""
-    from bench.runner import resumable_attempt
+    from bench.run.runner import resumable_attempt
 
     store = Store(tmp_path)
     record = {"code_fingerprint": "abc", "numerics": {"threads": 1}}

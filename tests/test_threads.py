@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bench import threads
+from bench.run import threads
 from bench.errors import UserError
-from bench.threads import AUTO, default_workers, parse_threads, threads_for
+from bench.config import AUTO, parse_threads
+from bench.plan.grid import suite_path
+from bench.run.threads import default_workers, threads_for
 from tests.conftest import make_spec, run_cli
 
 
@@ -40,8 +42,7 @@ def test_local_workers_default_to_what_the_cores_hold(monkeypatch):
 
 def test_profile_threads_apply_and_the_flag_overrides_them(tmp_path):
     suite = tmp_path / "pinned.yaml"
-    source = (threads.__file__.rsplit("/", 1)[0] + "/suites/dfkd_small.yaml")
-    text = open(source).read().replace("    description: seconds; used by the end-to-end test\n",
+    text = suite_path("dfkd_small").read_text().replace("    description: seconds; used by the end-to-end test\n",
                                        "    description: seconds; used by the end-to-end test\n    threads: 1\n", 1)
     suite.write_text(text)
     out = run_cli("--suite", str(suite), "--profile", "smoke", "--dry-run")

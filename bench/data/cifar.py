@@ -46,7 +46,7 @@ CIFAR100_FILES = ("cifar-100-python", ["train"], ["test"])
 
 def pickles(folder: str, train: list[str], test: list[str]):
     """The files a CIFAR dataset is read from under a root: its data fingerprint is
-    remembered under their stamps (bench.fingerprint)."""
+    remembered under their stamps (bench.results.fingerprint)."""
     return lambda root: [Path(root) / folder / f for f in train + test]
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.claims import Sample, Verdict, check_claim, parse_claim
-from bench.grid import Plan, Table
+from bench.plan.claims import Sample, Verdict, check_claim, parse_claim
+from bench.plan.grid import Plan, Table
 from bench.nets.cost import net_cost, si
-from bench.reference import paper_values
+from bench.report.reference import paper_values
 from bench.registry import DATASETS
-from bench.store import DONE, Store, atomic_write_csv, atomic_write_text
+from bench.results.store import DONE, Store, atomic_write_csv, atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class TableResult:
 def collect(plan: Plan, store: Store, known: dict | None = None) -> pd.DataFrame:
     """One row per job of the plan: experiment, label and the run's summary columns.
 
-    ``known`` (run_id -> bench.cache.RunState) overrides the summaries' status, so a stale
+    ``known`` (run_id -> bench.results.validity.RunState) overrides the summaries' status, so a stale
     or damaged result is not counted as done; its reason goes into ``error``.
     """
     jobs = pd.DataFrame([{"experiment": j.experiment, "label": j.label, "run_id": j.spec.run_id,

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from bench.fingerprint import code_closure, code_fingerprint, data_fingerprint, file_digest
-from bench.lock import describe, holder
+from bench.results.fingerprint import code_closure, code_fingerprint, data_fingerprint, file_digest
+from bench.results.lock import describe, holder
 from bench.registry import METHODS
 from bench.spec import RunSpec
-from bench.store import CORRUPT, DONE, FAILED, PARTIAL, TODO, Store
-from bench.threads import AUTO
+from bench.results.store import CORRUPT, DONE, FAILED, PARTIAL, TODO, Store
+from bench.config import AUTO
 
 STALE, RUNNING, QUEUED = "stale", "running", "queued"
 STATES = (DONE, STALE, FAILED, CORRUPT, RUNNING, QUEUED, PARTIAL, TODO)
@@ -34,14 +34,14 @@ class Expect:
 
     data_root: str = "data"
     threads: int | str = 1
-    """A pinned count, or ``auto`` (bench.threads): a run made under ``auto`` kept the count it
+    """A pinned count, or ``auto`` (bench.run.threads): a run made under ``auto`` kept the count it
     was given where it ran (in its summary and the report), so it is not stale for it."""
     download: bool = False
     accept_stale: bool = False
 
 
 def run_state(spec: RunSpec, store: Store, expect: Expect, jobs=None, mine: bool = False) -> RunState:
-    """The state of ``spec``'s run; ``jobs`` (bench.slurm) reports SLURM jobs when given;
+    """The state of ``spec``'s run; ``jobs`` (bench.run.slurm) reports SLURM jobs when given;
     ``mine``: the caller holds the run's lock itself."""
     who = None if mine else holder(store.lock_path(spec.run_id))
     if who is not None:

@@ -8,7 +8,7 @@ inline, in local workers or in a job on the same machine.
 ``auto`` (the default) is chosen by what one step costs. Tabular runs (MLPs of a few
 thousand weights on a few features) get one thread: their steps are too small to split.
 Image runs get every core this process may use, up to ``AUTO_CAP``: measured on this
-project's 2-core CPU (``python -m bench.speed --threads 1|2``), two threads ran every image
+project's 2-core CPU (``python -m tools.speed --threads 1|2``), two threads ran every image
 configuration timed faster, from digits' 8x8 DFAD (0.12 -> 0.07 s per iteration) and teacher
 (1.3x the images per second) to Fashion-MNIST's LeNet-5 DFAD (0.94 -> 0.48 s) and teacher
 (1.6x). Beyond ``AUTO_CAP`` threads these nets gain little and a shared node loses more.
@@ -17,25 +17,11 @@ from __future__ import annotations
 
 import os
 
-from bench.errors import UserError
+from bench.config import AUTO
 from bench.registry import DATASETS
 from bench.spec import RunSpec
 
-AUTO = "auto"
 AUTO_CAP = 8
-
-
-def parse_threads(value: int | str | None, where: str = "--threads") -> int | str:
-    """``auto`` (also for None) or a whole number of at least 1; anything else is a UserError."""
-    if value is None or value == AUTO:
-        return AUTO
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = 0
-    if number < 1 or str(value).strip() not in (str(number), f"{number}.0"):
-        raise UserError(f"{where} must be {AUTO!r} or a whole number of at least 1, got {value!r}")
-    return number
 
 
 def available_cores() -> int:

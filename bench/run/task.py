@@ -9,7 +9,7 @@ import submitit
 
 from bench import context
 from bench.errors import Preempted
-from bench.runner import execute
+from bench.run.runner import execute
 from bench.spec import RunSpec
 
 

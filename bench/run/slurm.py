@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from bench.cache import QUEUED, RUNNING, RunState
+from bench.results.validity import QUEUED, RUNNING, RunState
 from bench.errors import UserError
-from bench.store import FAILED, Store, atomic_write_text
+from bench.plan.grid import MATCH_KEYS
+from bench.results.store import FAILED, Store, atomic_write_text
 
 PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING",
                   "SUSPENDED"}
@@ -37,7 +38,6 @@ MIN_TIME_MIN = 2
 
 
 RESOURCE_KEYS = ("partition", "gpus", "cpus", "mem_gb", "time_min")
-MATCH_KEYS = ("dataset", "method", "student")
 DEFAULT_GROUP = "default"
 
 

@@ -8,7 +8,7 @@
 - ``summary.csv``: the published result, one row naming its ``attempt`` and the SHA-256 of
   every artefact of that attempt. It is replaced (atomically) only when a new attempt
   finishes; a run is *done* only when this row says so and every checksum matches.
-- ``lock``: the flock of the process working on the run (bench/lock.py).
+- ``lock``: the flock of the process working on the run (bench/results/lock.py).
 
 Every file is written to a temporary name (``.<name>.<pid>.<random>.tmp``) and renamed,
 so a killed process never leaves a half-written file; the temporaries of dead processes
@@ -98,11 +98,6 @@ def _alive(pid: int) -> bool:
     return pid != 0
 
 
-SEEN: dict[str, list[int] | None] = {}
-"""Every file this process stamped, with its stamp when it was last looked at (bench.memo
-answers a rerun from them)."""
-
-
 def inode_stamp(path: Path | str) -> list[int] | None:
     """[size, modification time, change time (ns), inode] of ``path``, or None when it is
     absent. A file written again, replaced or touched back to an old date changes it: the
@@ -128,9 +123,8 @@ def stamps_under(folder: Path | str, skip_dir: str | None = None) -> dict[str, l
 
 def file_stamp(path: Path) -> list[int] | None:
     """[size, modification time in ns] of ``path``, or None when it is absent: what changes
-    when a file is written again, checked without reading it (and kept in manifests). Every
-    file stamped is an input of this process's verdicts: it is recorded in ``SEEN``."""
-    stamp = SEEN[os.path.abspath(path)] = inode_stamp(path)
+    when a file is written again, checked without reading it (and kept in manifests)."""
+    stamp = inode_stamp(path)
     return stamp[:2] if stamp else None
 
 

@@ -20,14 +20,14 @@ from typing import Any, Callable
 from tqdm.auto import tqdm
 
 from bench import context
-from bench.cache import QUEUED, RUNNING, STALE, Expect, RunState, run_state
+from bench.results.validity import QUEUED, RUNNING, STALE, Expect, RunState, run_state
 from bench.errors import Preempted, UserError
-from bench.lock import holder
-from bench.runner import execute, install_stop_handlers
-from bench.slurm import Jobs, arrays_by_resources, check_resources, record_job, signal_lead_s
+from bench.results.lock import holder
+from bench.run.runner import execute, install_stop_handlers
+from bench.run.slurm import Jobs, arrays_by_resources, check_resources, record_job, signal_lead_s
 from bench.spec import RunSpec
-from bench.store import CORRUPT, DONE, FAILED, PARTIAL, TODO, Store
-from bench.threads import AUTO, parse_threads
+from bench.results.store import CORRUPT, DONE, FAILED, PARTIAL, TODO, Store
+from bench.config import AUTO, parse_threads
 
 EXECUTORS = ("inline", "debug", "local", "slurm")
 
@@ -43,7 +43,7 @@ class Options:
     results: str = "results"
     download: bool = False
     threads: int | str = AUTO
-    """torch threads per run, or ``auto`` (bench.threads): resolved from the run and the machine,
+    """torch threads per run, or ``auto`` (bench.run.threads): resolved from the run and the machine,
     never from the executor, so a run id gives the same numbers under every executor."""
     accept_stale: bool = False
     slurm: dict[str, Any] = field(default_factory=dict)
@@ -174,7 +174,7 @@ def run_specs(specs: list[RunSpec], opts: Options,
 
 def fail_without_running(store: Store, spec: RunSpec, reason: str) -> None:
     """Record a run that could not run; a result already published stays as it is."""
-    from bench.runner import spec_columns
+    from bench.results.provenance import spec_columns
 
     if store.status(spec.run_id) != DONE:
         store.write_summary(spec.run_id, {**spec_columns(spec), "status": FAILED, "error": reason,
@@ -205,7 +205,7 @@ def run_in_process(specs: list[RunSpec], opts: Options, finished) -> None:
         else:
             import submitit
 
-            from bench.task import RunTask
+            from bench.run.task import RunTask
 
             executor = executor or submitit.DebugExecutor(folder=Path(opts.results) / "submitit" / "%j")
             status = executor.submit(RunTask(), *job_args(spec, opts)).result()
@@ -216,7 +216,7 @@ def run_local(specs: list[RunSpec], opts: Options, finished) -> None:
     """At most ``opts.workers`` subprocesses at a time (submitit would start all at once)."""
     import submitit
 
-    from bench.task import RunTask
+    from bench.run.task import RunTask
 
     executor = submitit.LocalExecutor(folder=Path(opts.results) / "submitit" / "%j")
     executor.update_parameters(timeout_min=int(opts.slurm.get("time_min") or 24 * 60))
@@ -282,12 +282,12 @@ def submit_slurm(groups: list[list[RunSpec]], opts: Options, executor: Any = Non
     on every array of the levels below.
 
     One array per (level, resource group, method), named ``<suite>.<method>``, asking for
-    its group's resources (bench.slurm); each run's job id is recorded in its ``job.json``
+    its group's resources (bench.run.slurm); each run's job id is recorded in its ``job.json``
     so later launches and ``--status`` know it is queued.
     """
     import submitit
 
-    from bench.task import RunTask
+    from bench.run.task import RunTask
 
     plan = [a for a in arrays_by_resources(groups, opts.slurm) if a[4]]
     for request in {json.dumps(a[2], sort_keys=True) for a in plan} or {json.dumps(opts.slurm)}:

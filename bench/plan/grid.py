@@ -24,14 +24,13 @@ from typing import Any
 
 import yaml
 
-from bench.claims import parse_claim
+from bench.plan.claims import parse_claim
 from bench.config import build_config, config_class, config_classes, config_dict
 from bench.errors import UserError
 from bench.nets.forests import is_estimator
 from bench.registry import DATASETS, METHODS, NETS
 from bench.spec import RunSpec, freeze
-from bench.store import file_stamp
-from bench.threads import AUTO, parse_threads
+from bench.config import AUTO, parse_threads
 
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's safe loader where PyYAML was built with it: the same documents, ~8x faster."""
@@ -59,9 +58,11 @@ REFERENCE_KEYS = {"paper", "table", "metric", "metrics", "datasets", "methods", 
 FIGURE_KEYS = {"kind", "y", "log_y", "x", "log_x"}
 FIGURE_KINDS = ("curves", "sweep", "scatter")
 """An experiment's ``figure``: true, or {kind: curves | sweep | scatter, y: metric(s), log_y,
-x and log_x (scatter)} (bench/plots.py)."""
+x and log_x (scatter)} (bench/report/figures.py)."""
 SLURM_KEYS = {"partition", "gpus", "cpus", "mem_gb", "time_min", "array_parallelism", "max_num_timeout", "groups"}
 SLURM_GROUP_KEYS = {"name", "when", "partition", "gpus", "cpus", "mem_gb", "time_min"}
+MATCH_KEYS = ("dataset", "method", "student")
+"""What a slurm group's ``when`` may select runs by."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,6 @@ def suite_path(name_or_path: str) -> Path:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    file_stamp(path)  # an input of this process's verdicts (bench.memo)
     try:
         doc = yaml.load(path.read_text(), Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
@@ -166,8 +166,6 @@ def read_yaml(path: Path) -> dict[str, Any]:
 def check_slurm(block: Any, where: str) -> dict:
     """The suite's slurm block; each of its ``groups`` names itself, says ``when`` it applies
     (datasets / methods / student nets, as lists) and which resources differ."""
-    from bench.slurm import MATCH_KEYS
-
     check_keys(block, SLURM_KEYS, where)
     names = []
     groups = as_list(block["groups"], f"{where}.groups") if "groups" in block else []

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from bench.config import config_class, field_docs
-from bench.grid import Plan
+from bench.plan.grid import Plan
 from bench.registry import DATASETS, METHODS
 
 DEPARTURE_WORDS = ("departure",)

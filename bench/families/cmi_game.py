@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from bench.context import RunContext
-from bench.datafree import frozen, noise, optimise, run_iterations, to_images
+from bench.families.datafree import run_iterations, to_images
 from bench.losses import kd_kl, l1_logits
-from bench.train import adam, sgd
+from bench.train import adam, frozen, noise, optimise, sgd
 
 CRITERIA = {"kl": lambda s, t: kd_kl(s, t, 1.0, detach_teacher=False), "l1": l1_logits}
 """criterion(student logits, teacher logits); the teacher is not detached, so the generator's

@@ -15,10 +15,10 @@ import json
 import os
 from pathlib import Path
 
-from bench.store import Store, atomic_write_text, file_stamp, stamps_under
+from bench.results.store import Store, atomic_write_text, file_stamp, stamps_under
 
 MANIFEST = ".aggregate.json"
-CODE_ROOT = Path(__file__).parent
+CODE_ROOT = Path(__file__).resolve().parents[1]
 
 
 def inputs_key(plan, known: dict, store: Store, command: str, commit: str | None) -> str:

@@ -12,7 +12,7 @@ config's ``epochs`` (divided by ``eval_every`` where the method has it). It igno
 start-up, checkpoints and, for streamed datasets, image decoding. Probes are cached per
 distinct configuration (the spec without its seed), code, threads and device, under
 ``<results>/probes/``: ``--dry-run`` reads them, ``--dry-run --probe`` and
-``python -m bench.speed`` make them.
+``python -m tools.speed`` make them.
 """
 from __future__ import annotations
 
@@ -35,12 +35,12 @@ from bench.context import RunContext
 from bench.data import Data, SegmentationData
 from bench.data.augment import NONE
 from bench.errors import UserError
-from bench.fingerprint import code_fingerprint, numerics
+from bench.results.fingerprint import code_fingerprint, numerics
 from bench.nets.build import build_classifier
 from bench.nets.forests import is_estimator
 from bench.registry import DATASETS, METHODS, load_plugins
 from bench.spec import RunSpec
-from bench.store import Store, atomic_write_text
+from bench.results.store import Store, atomic_write_text
 
 
 class ProbeDone(Exception):

@@ -7,13 +7,11 @@ preemption leaves the run unfinished, with a checkpoint to resume from.
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 import platform
 import random
 import signal
-import subprocess
 import sys
 import traceback
 from datetime import datetime, timezone
@@ -24,40 +22,17 @@ import numpy as np
 import torch
 
 from bench import context
-from bench.cache import Expect, run_state
+from bench.results.validity import Expect, run_state
 from bench.config import build_config, config_class
 from bench.context import RunContext
 from bench.errors import CorruptCheckpoint, Preempted
-from bench.fingerprint import code_closure, code_fingerprint, numerics
-from bench.lock import RunLock, describe
+from bench.results.fingerprint import code_closure, code_fingerprint, numerics
+from bench.results.lock import RunLock, describe
 from bench.registry import METHODS, load_plugins
 from bench.spec import RunSpec
-from bench.store import CORRUPT, DONE, FAILED, Store, atomic_write_csv, atomic_write_text, clean_tmp
-from bench.threads import threads_for
-
-
-def _git(*args: str) -> str | None:
-    """``git args`` in this checkout: its output, or None outside a git checkout."""
-    try:
-        out = subprocess.run(["git", *args], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parent, timeout=10)
-        return out.stdout.strip() if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """The checkout's commit, or "unknown" outside a git checkout."""
-    return _git("rev-parse", "HEAD") or "unknown"
-
-
-@functools.lru_cache(maxsize=1)
-def code_dirty() -> bool | None:
-    """Whether tracked files differ from that commit (None: unknown): a run trained on a dirty
-    tree cannot be rebuilt from its commit alone, and the report says so."""
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return None if status is None else bool(status)
+from bench.results.store import CORRUPT, DONE, FAILED, Store, atomic_write_csv, atomic_write_text, clean_tmp
+from bench.results.provenance import code_dirty, code_version, spec_columns
+from bench.run.threads import threads_for
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -70,15 +45,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def spec_columns(spec: RunSpec) -> dict[str, Any]:
-    """Flattened spec columns for summary.csv (params prefixed with ``cfg.``)."""
-    cols = {"run_id": spec.run_id, "method": spec.method, "dataset": spec.dataset,
-            "seed": spec.seed, "student": spec.student, "n_train": spec.n_train,
-            "teacher_arch": spec.teacher.student if spec.teacher else None}
-    cols.update({f"cfg.{k}": (str(list(v)) if isinstance(v, tuple) else v) for k, v in spec.params})
-    return cols
 
 
 def _on_signal(signum, frame) -> None:  # noqa: ARG001

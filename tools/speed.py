@@ -1,18 +1,18 @@
 """Speed benchmarks: seconds per iteration of any method at any profile's setting (beside
 the official code where it is installed locally), and how fast the command line answers.
 
-    python -m bench.speed --suite dfkd_small --profile paper --dataset mnist --method dfad dafl
-    python -m bench.speed --suite dfkd_small --profile paper --dataset mnist cifar10 --method dfad \\
+    python -m tools.speed --suite dfkd_small --profile paper --dataset mnist --method dfad dafl
+    python -m tools.speed --suite dfkd_small --profile paper --dataset mnist cifar10 --method dfad \\
         --official-dfad PATH/TO/Data-Free-Adversarial-Distillation --pairs 5
-    python -m bench.speed --cli
+    python -m tools.speed --cli
 
-Iterations are timed by probes (bench/probe.py: the run's own method, stopped after a few
+Iterations are timed by probes (bench/run/probe.py: the run's own method, stopped after a few
 steps). With ``--official-dfad`` / ``--official-dafl`` / ``--official-zskt`` / ``--official-one``
-each pair times ours and the official code (bench/official.py: DFAD_mnist.py / DFAD_cifar.py's
+each pair times ours and the official code (tools/official.py: DFAD_mnist.py / DFAD_cifar.py's
 ``train()``, DAFL-train.py, ZSKT's solver, ONE's cifar_one.py) on the same
 setting, threads and machine, alternating which goes first; the table gives min / median
 seconds per iteration and the median of the pairs' ratios. Ours runs as ``run_all.py`` runs
-it (with bench/allocator.py's glibc settings), the official code in a process of its own as
+it (with bench/run/allocator.py's glibc settings), the official code in a process of its own as
 its script runs (glibc's defaults). GFLOP/s counts
 one iteration with torch's FLOP counter; % of peak divides by the CPU's fp32 peak (cores x
 clock x FLOPs per cycle from its vector units). Tables go to ``--out`` (default
@@ -55,10 +55,10 @@ def cpu_peak_gflops(threads: int) -> float:
 # ----------------------------------------------------------------------------- iterations
 def iteration_rows(args: argparse.Namespace) -> list[dict]:
     from bench.data.base import default_data_root
-    from bench.fingerprint import numerics
-    from bench.grid import load_plan
-    from bench.official import official_timer
-    from bench.probe import NotProbeable, probe
+    from bench.results.fingerprint import numerics
+    from bench.plan.grid import load_plan
+    from tools.official import official_timer
+    from bench.run.probe import NotProbeable, probe
     from bench.registry import load_plugins
 
     load_plugins()
@@ -165,17 +165,17 @@ def cli_rows(repeats: int, rerun: list[str] | None) -> list[dict]:
 def markdown(rows: list[dict]) -> str:
     import pandas as pd
 
-    from bench.aggregate import to_markdown
+    from bench.report.tables import to_markdown
 
     return to_markdown(pd.DataFrame(rows).set_index(next(iter(rows[0]))))
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv is None:  # ours as run_all.py runs it (bench/allocator.py)
-        from bench.allocator import reexec_with_tunables
+    if argv is None:  # ours as run_all.py runs it (bench/run/allocator.py)
+        from bench.run.allocator import reexec_with_tunables
 
         reexec_with_tunables()
-    p = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.speed", description=__doc__.split("\n\n")[0])
     p.add_argument("--cli", action="store_true", help="time the command line instead of iterations")
     p.add_argument("--repeats", type=int, default=7, help="--cli: interleaved rounds (median reported)")
     p.add_argument("--rerun", nargs=argparse.REMAINDER, help="--cli: also time these run_all.py arguments")
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--official-zskt", help="a checkout of github.com/polo5/ZeroShotKnowledgeTransfer")
     p.add_argument("--official-one", help="a checkout of github.com/Lan1991Xu/ONE_NeurIPS2018")
     p.add_argument("--official-our-allocator", action="store_true",
-                   help="also time the official code under bench/allocator.py's glibc settings")
+                   help="also time the official code under bench/run/allocator.py's glibc settings")
     p.add_argument("--out", default=str(ROOT / "tables" / "speed"))
     args = p.parse_args(argv)
     args.dataset = [d for group in args.dataset for d in group] if args.dataset else None
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     import platform
 
-    header = (f"# {name}\n\n`python -m bench.speed {' '.join(argv if argv is not None else sys.argv[1:])}` on "
+    header = (f"# {name}\n\n`python -m tools.speed {' '.join(argv if argv is not None else sys.argv[1:])}` on "
               f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
               f"{time.strftime('%Y-%m-%d')}\n\n")
     (out / f"{name}.md").write_text(header + markdown(rows) + "\n")

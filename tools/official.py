@@ -1,15 +1,15 @@
 """Seconds per iteration of the official DFAD, DAFL, ZSKT and ONE codes, run from a local checkout.
 
 Each timing runs in a process of its own, as the script runs (glibc's default allocator;
-optionally bench/allocator.py's settings), with the given torch threads, after one untimed
+optionally bench/run/allocator.py's settings), with the given torch threads, after one untimed
 iteration. Nothing of the official code is copied or edited: it is imported or executed
 from the user's checkout with shims that let the 2019 code start on today's libraries on a
 CPU, none of them touching the timed loop (each is named where it is set).
 
-    python -m bench.official dfad PATH mnist|cifar10 N THREADS   # prints seconds per iteration
-    python -m bench.official dafl PATH mnist N THREADS
-    python -m bench.official zskt PATH cifar10 N THREADS
-    python -m bench.official one PATH cifar100 N THREADS
+    python -m tools.official dfad PATH mnist|cifar10 N THREADS   # prints seconds per iteration
+    python -m tools.official dafl PATH mnist N THREADS
+    python -m tools.official zskt PATH cifar10 N THREADS
+    python -m tools.official one PATH cifar100 N THREADS
 
 KDGAN's official code (github.com/xiaojiew1/KDGAN) is TensorFlow 1 with tf.contrib.slim, which
 no TensorFlow for Python 3.11 provides: it cannot be timed here.
@@ -74,12 +74,12 @@ def official_timer(method: str, path: Path, dataset: str, threads: int,
         raise SystemExit(2)
     env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"} | {"BENCH_MALLOC": "default"}
     if our_allocator:
-        from bench.allocator import TUNABLES
+        from bench.run.allocator import TUNABLES
 
         env["GLIBC_TUNABLES"] = TUNABLES
 
     def timed(n: int) -> float:
-        out = subprocess.run([sys.executable, "-m", "bench.official", method, str(path), dataset, str(n),
+        out = subprocess.run([sys.executable, "-m", "tools.official", method, str(path), dataset, str(n),
                               str(threads)], cwd=ROOT, env=env, capture_output=True, text=True)
         if out.returncode != 0:  # e.g. another version of the code, where a shim or rewrite does not apply
             last = (out.stderr.strip().splitlines() or ["no message"])[-1]

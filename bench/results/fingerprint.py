@@ -27,16 +27,15 @@ from pathlib import Path
 
 import torch
 
-from bench import memo
-from bench.store import atomic_write_text, file_stamp, stamped_sha256
+from bench.results.store import atomic_write_text, file_stamp, stamped_sha256
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 PROJECT_PACKAGES = ("bench", "methods", "baselines")
 BOOKKEEPING = frozenset({
-    "bench.aggregate", "bench.api", "bench.cache", "bench.claims", "bench.departures",
-    "bench.errors", "bench.fingerprint", "bench.grid", "bench.lock", "bench.memo", "bench.plots",
-    "bench.registry", "bench.report", "bench.runner", "bench.scheduler", "bench.slurm",
-    "bench.store",
+    "bench.report.tables", "bench.api", "bench.results.validity", "bench.plan.claims", "bench.report.departures",
+    "bench.errors", "bench.results.fingerprint", "bench.plan.grid", "bench.results.lock", "bench.report.figures",
+    "bench.registry", "bench.report.markdown", "bench.run.runner", "bench.run.scheduler", "bench.run.slurm",
+    "bench.results.store",
 })
 """Modules that store, schedule or report results; editing them cannot change a number."""
 
@@ -85,7 +84,6 @@ def _module_digest(name: str) -> tuple[str, frozenset[str]] | None:
     path = _module_file(name)
     if path is None:
         return None
-    file_stamp(path)  # an input of this process's verdicts (bench.memo)
     tree = _strip_docstrings(ast.parse(path.read_text(), str(path)))
     digest = hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
     return digest, frozenset(_imports(tree, name, path.name == "__init__.py"))
@@ -151,7 +149,6 @@ def data_fingerprint(name: str, root: str, download: bool = False) -> str:
     sources = entry.meta.get("sources")
     declared = [Path(f) for f in sources(Path(root))] if sources else []
     if not declared or not all(f.is_file() for f in declared):
-        memo.UNTRACKED.append(f"dataset {name} declares no source files")
         return _data_digest(name, root, download)
     files = declared + [Path(inspect.getsourcefile(entry.obj))]  # the loader's own code too
     stamp = json.dumps([name] + [(str(f.resolve()), file_stamp(f)) for f in files])
@@ -187,7 +184,7 @@ def numerics(threads: int, device: str) -> dict[str, object]:
     """Pin what changes float results besides the spec; return what was pinned.
 
     The thread count changes the order of reductions on CPU, so every executor runs a
-    run with the count bench.threads chose for it instead of torch's default.
+    run with the count bench.run.threads chose for it instead of torch's default.
     """
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)

@@ -23,8 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from bench.grid import Plan  # noqa: E402
-from bench.store import WALL_COLUMN, Store  # noqa: E402
+from bench.plan.grid import Plan  # noqa: E402
+from bench.results.store import WALL_COLUMN, Store  # noqa: E402
 
 
 def figure_spec(figure) -> dict | None:

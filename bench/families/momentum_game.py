@@ -31,9 +31,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.context import RunContext
-from bench.datafree import BNMomentLoss, SampleMemory, ema_update, frozen, noise, optimise, run_iterations, to_images
+from bench.families.datafree import BNMomentLoss, SampleMemory, ema_update, run_iterations, to_images
 from bench.losses import kd_kl, logit_bound
-from bench.train import adam, multistep, sgd
+from bench.train import adam, frozen, multistep, noise, optimise, sgd
 
 
 @dataclass(frozen=True)

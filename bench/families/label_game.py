@@ -25,9 +25,8 @@ from torch import nn
 from bench.context import RunContext
 from bench.data.augment import NONE, augment_batch, augmentation, step_generator
 from bench.data.base import DataChoice
-from bench.datafree import optimise
 from bench.metrics import TAG_METRICS, eval_logits
-from bench.train import adam, epoch_order, sgd
+from bench.train import adam, epoch_order, optimise, sgd
 
 
 @dataclass(frozen=True)

@@ -114,12 +114,6 @@ def teacher(ctx: RunContext, cfg: TeacherConfig) -> dict[str, float]:
     return fit(ctx) if is_estimator(ctx.spec.student) else supervised(ctx, cfg)
 
 
-# The student architecture trained from scratch on the labelled data with the teacher's
-# recipe: MAD Table 1's "Stu." column (the reference the data-free students are read against).
-METHODS.register("scratch", config=TeacherConfig, family="supervised", paper="-", needs_teacher=False,
-                 label="Student")(teacher)
-
-
 @dataclass(frozen=True)
 class PretrainConfig(DataChoice):
     """KDGAN's pretraining of each player with cross-entropy (Algorithm 1 line 1; the

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.aggregate import TableResult, cell_texts, reference_lookup, to_markdown
-from bench.claims import TEST, Sample, Verdict
-from bench.departures import Departures, collect_departures
-from bench.grid import Plan
-from bench.runner import code_version
+from bench.report.tables import TableResult, cell_texts, reference_lookup, to_markdown
+from bench.plan.claims import TEST, Sample, Verdict
+from bench.report.departures import Departures, collect_departures
+from bench.plan.grid import Plan
+from bench.results.provenance import code_version
 
 
 def comparability(plan: Plan, results: list[TableResult]) -> str:

@@ -1,0 +1,1 @@
+"""One shared game per family of methods: each method file holds only its own terms."""

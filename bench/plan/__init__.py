@@ -1,0 +1,1 @@
+"""Suite YAML -> validated runs: schema, parameter layers, expansion, tables and claims."""

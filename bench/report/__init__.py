@@ -1,0 +1,1 @@
+"""Results -> tables, claims checked, report.md, figures and terminal text."""

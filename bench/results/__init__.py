@@ -1,0 +1,1 @@
+"""What is on disk and whether it can be trusted: store, run states, fingerprints, locks."""

@@ -1,0 +1,1 @@
+"""Runs -> files: scheduling (inline, local workers, SLURM), the runner, threads, probes."""
