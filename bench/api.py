@@ -63,7 +63,7 @@ def dry_run_text(plan: Plan, opts: Options, run_probes: bool = False) -> str:
     counts = Counter(st.status for st in known.values())
     todo = select(specs, opts, known, busy_ok=opts.executor != "slurm")
     cells: dict[tuple, list[int]] = {}  # (experiment, label, dataset, pair) -> [runs, done], in grid order
-    for j in plan.jobs:
+    for j in plan.runs:
         cell = cells.setdefault((j.experiment, j.label, j.spec.dataset, j.pair), [0, 0])
         cell[0] += 1
         cell[1] += known[j.spec.run_id].status == DONE
@@ -223,7 +223,7 @@ def status_text(plan: Plan, opts: Options) -> str:
 def run_suite(plan: Plan, opts: Options) -> None:
     """Run what the plan still needs; one line per finished run, then one summary line."""
     store = Store(opts.results)
-    labels = {j.spec.run_id: j.label for j in plan.jobs}
+    labels = {j.spec.run_id: j.label for j in plan.runs}
     ended: dict[str, int] = {}
     started = time.monotonic()
 

@@ -26,6 +26,30 @@ class Entry:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Role:
+    """A net that other methods start from, made by the method that declares it
+    (``METHODS.register(..., provides=(Role(...),))``); a method asks for it by name
+    (``pretrained=("generator",)``) and the planner schedules the producing run first."""
+
+    name: str
+    arch: tuple[str, ...] = ("student",)
+    """The pair's keys tried in order for the producing run's net."""
+    seed_offset: int = 0
+    """Added to the run's seed: the same architecture with weights of its own."""
+    teacher_seed: bool = False
+    """Seeded like the run's teacher rather than the run."""
+    with_teacher: bool = False
+    """The producing run distils the run's teacher (a generator trained against it)."""
+    params_from: str | None = None
+    """A variant key whose mapping sets the producing run's params (the point of that variant)."""
+    starts_from: tuple[tuple[str, Any], ...] = ()
+    """Params of a base run: a producing run with other values of them continues that run."""
+    trains_teacher: bool = False
+    """Methods starting from this role take their teacher from the same producer (every
+    player pretrained on the same labelled set)."""
+
+
 class Registry:
     """A name -> Entry mapping filled by the ``register`` decorator."""
 

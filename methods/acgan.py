@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from bench.context import RunContext
 from bench.data import batches
-from bench.registry import METHODS
+from bench.registry import METHODS, Role
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,10 @@ def source_class_loss(gan, x, source_target, classes, source: bool = True) -> to
 
 
 @METHODS.register("acgan", config=ACGANConfig, family="synthetic", paper="gan_tsc", needs_teacher=False,
-                  label="AC-GAN")
+                  label="AC-GAN", provides=(Role("sampler", arch=("sampler",), params_from="sampler",
+                                                 starts_from=(("class_only_epochs", 0),)),))
+# The sampler is trained on the run's own training rows; P:gantsc §5's inferior GAN continues
+# the well-trained one with class-only epochs (the same GAN without them).
 def acgan(ctx: RunContext, cfg: ACGANConfig) -> dict[str, float]:
     data = ctx.data
     init = "init" in dict(ctx.spec.roles())  # continue a trained GAN with the class-only epochs alone

@@ -21,7 +21,7 @@ from bench.families.cmi_game import CMIGameConfig, cmi_game
 from bench.context import RunContext
 from bench.families.datafree import run_iterations
 from bench.losses import IMITATION_LOSSES
-from bench.registry import METHODS
+from bench.registry import METHODS, Role
 from bench.train import adam, frozen, multistep, noise, optimise, sgd
 
 
@@ -77,7 +77,7 @@ GENERATOR_LOSSES = {"neg": lambda loss: -loss, "neg_log1p": lambda loss: -torch.
 
 
 @METHODS.register("dfad", config=DFADConfig, family="data_free", paper="dfad", needs_teacher=True,
-                  label="DFAD")
+                  label="DFAD", provides=(Role("generator", with_teacher=True),))  # P:dfad §4.3
 def dfad(ctx: RunContext, cfg: DFADConfig) -> dict[str, float]:
     teacher = ctx.teacher()
     student = ctx.net()

@@ -27,7 +27,7 @@ def test_paper_profile_table_shows_paper_numbers_deltas_and_claims(tmp_path):
     accs = {"Teacher": 0.99, "KD-ORI": 0.985, "KD-REL": 0.95, "KD-UNR": 0.9, "RANDOM": 0.7, "DFAD": 0.98,
             "DAFL": 0.9, "ABM": 0.85, "ZSKT": 0.8, "DFKD-Mem": 0.85, "MAD": 0.9, "Student": 0.95,
             "ZSKT (own code)": 0.8}
-    for i, job in enumerate(plan.jobs):
+    for i, job in enumerate(plan.runs):
         acc = accs[job.label] + 0.001 * job.spec.seed
         train, test = DATASETS.get(job.spec.dataset).meta.get("official_sizes", (800, 200))
         store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": acc, "status": "done",
@@ -55,7 +55,7 @@ def test_paper_profile_table_shows_paper_numbers_deltas_and_claims(tmp_path):
 def test_quick_profile_table_hides_paper_numbers_and_counts_missing_runs(tmp_path):
     plan = load_plan("dfkd_small", "quick")
     store = Store(tmp_path)
-    job = next(j for j in plan.jobs if j.label == "DFAD")
+    job = next(j for j in plan.runs if j.label == "DFAD")
     store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": 0.9, "status": "done"})
     results, _ = write_tables(plan, store, tmp_path / "t")
     md = (tmp_path / "t" / "dfad_table2.md").read_text()
@@ -68,7 +68,7 @@ def test_report_lists_the_papers_rows_we_do_not_reproduce(tmp_path):
 
     plan = load_plan("dfkd_small", "paper")
     store = Store(tmp_path)
-    job = next(j for j in plan.jobs if j.experiment == "mad_table1" and j.label == "MAD")
+    job = next(j for j in plan.runs if j.experiment == "mad_table1" and j.label == "MAD")
     store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": 0.9, "status": "done"})
     results, _ = write_tables(plan, store, tmp_path / "t")
     missing = not_reproduced(next(r for r in results if r.table.id == "mad_table1"))
@@ -82,7 +82,7 @@ def test_a_subset_of_cifar10_is_flagged_and_never_shown_beside_the_paper(tmp_pat
 
     plan = load_plan("dfkd_small", "paper")
     store = Store(tmp_path)
-    for job in plan.jobs:
+    for job in plan.runs:
         sizes = (4_660, 932) if job.spec.dataset == "cifar10" else \
             DATASETS.get(job.spec.dataset).meta.get("official_sizes", (800, 200))
         store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": 0.5, "status": "done",

@@ -234,7 +234,7 @@ def test_inferior_sampler_continues_the_well_trained_gan_and_runs_a_level_above_
     from bench.run.scheduler import levels, with_teachers
 
     plan = load_plan("gantsc_images", "smoke", only=["gantsc_table2"])
-    by_label = {j.label: j.spec for j in plan.jobs if j.spec.seed == 0}
+    by_label = {j.label: j.spec for j in plan.runs if j.spec.seed == 0}
     plain = dict(by_label["AC-GAN"].roles())["sampler"]
     inferior = dict(by_label["AC-GAN-inferior"].roles())["sampler"]
     assert dict(inferior.params)["class_only_epochs"] == 1 and not plain.pretrained
@@ -242,7 +242,7 @@ def test_inferior_sampler_continues_the_well_trained_gan_and_runs_a_level_above_
     depth = {s.run_id: k for k, group in enumerate(levels(with_teachers(plan.specs))) for s in group}
     assert depth[plain.run_id] == 0 and depth[inferior.run_id] == 1 and depth[by_label["AC-GAN-inferior"].run_id] == 2
     paper = {j.label: dict(j.spec.roles())["sampler"] for j in load_plan("gantsc_images", "paper", seeds=[0],
-                                                                         only=["gantsc_fig2e"]).jobs}
+                                                                         only=["gantsc_fig2e"]).runs}
     assert dict(paper["GAN-TSC-gan10"].params)["epochs"] == 10  # a variant's sampler params beat the profile's
     assert dict(paper["GAN-TSC-gan1000"].params)["epochs"] == 1000
 

@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from bench.errors import UserError
-from bench.plan.grid import SUITES_DIR, load_plan, suite_names, suite_path
+from bench.plan.grid import load_plan, suite_names, suite_path
+from bench.plan.schema import SUITES_DIR
 from bench.run.scheduler import phases, with_teachers
 from tests.conftest import run_cli
 
@@ -17,7 +18,7 @@ SUITE = SUITES_DIR / "dfkd_small.yaml"
 def test_every_suite_and_profile_loads():
     for name in suite_names():
         for profile in yaml.safe_load((SUITES_DIR / f"{name}.yaml").read_text())["profiles"]:
-            assert load_plan(name, profile).jobs
+            assert load_plan(name, profile).runs
 
 
 def test_quick_profile_shares_one_teacher_per_seed():
@@ -26,7 +27,7 @@ def test_quick_profile_shares_one_teacher_per_seed():
     assert len(teachers) == 3  # 3 seeds, not one per method
     assert {s.method for s in students} == {"kd", "dfad", "dafl", "abm", "dfkd_mem", "mad", "scratch",
                                             "dafl_cmi", "zskt_cmi", "dfad_cmi"}
-    assert {j.label for j in plan.jobs} == {"Teacher", "KD-ORI", "RANDOM", "DAFL", "DFAD", "ABM",
+    assert {j.label for j in plan.runs} == {"Teacher", "KD-ORI", "RANDOM", "DAFL", "DFAD", "ABM",
                                             "DFKD-Mem", "MAD", "Student", "ZSKT"}
     for s in students:
         if s.method == "scratch":
@@ -38,37 +39,37 @@ def test_quick_profile_shares_one_teacher_per_seed():
 def test_paper_profile_is_dfad_table2_mnist():
     plan = load_plan("dfkd_small", "paper")
     assert plan.matches_paper
-    dfad = [j.spec for j in plan.jobs if j.label == "DFAD" and j.experiment == "dfad_table2"
+    dfad = [j.spec for j in plan.runs if j.label == "DFAD" and j.experiment == "dfad_table2"
             and j.spec.dataset == "mnist"]
     assert len(dfad) == 5
     cfg = dfad[0].config
     assert (cfg["batch_size"], cfg["epochs"], cfg["iters_per_epoch"]) == (512, 40, 50)
     assert (cfg["lr_student"], cfg["lr_generator"], cfg["student_steps"]) == (0.01, 1e-3, 5)
     assert (dfad[0].student, dfad[0].teacher.student) == ("lenet5_half", "lenet5")
-    assert {j.label for j in plan.jobs} >= {"KD-REL", "KD-UNR"}
+    assert {j.label for j in plan.runs} >= {"KD-REL", "KD-UNR"}
 
 
 def test_paper_profile_pairs_and_per_pair_settings():
     plan = load_plan("dfkd_small", "paper")
-    by = lambda exp, label, ds: {(j.pair, j.spec.student) for j in plan.jobs  # noqa: E731
+    by = lambda exp, label, ds: {(j.pair, j.spec.student) for j in plan.runs  # noqa: E731
                                  if j.experiment == exp and j.label == label and j.spec.dataset == ds}
     assert by("dfad_table2", "DFAD", "cifar10") == {("resnet", "resnet18_8x")}
     assert by("mad_table2", "MAD", "cifar10") == {("wrn", "wrn16_2")}
     assert by("mad_table2", "MAD", "tiny_imagenet") == {("resnet", "resnet18_tiny")}
     assert by("mad_table1", "MAD", "cifar100") == {("resnet", "resnet18_8x"), ("wrn", "wrn16_2")}
-    mad = {j.pair: j.spec.config for j in plan.jobs if j.label == "MAD" and j.spec.dataset == "cifar10"}
+    mad = {j.pair: j.spec.config for j in plan.runs if j.label == "MAD" and j.spec.dataset == "cifar10"}
     assert mad["wrn"]["student_steps"] == 60 and mad["resnet"]["student_steps"] == 30  # P:mad Table 5
-    abm = next(j.spec for j in plan.jobs if j.experiment == "mad_table2" and j.label == "ABM")
+    abm = next(j.spec for j in plan.runs if j.experiment == "mad_table2" and j.label == "ABM")
     assert abm.method == "abm" and abm.config["generator"] == "mad_generator"  # ABM in MAD's setting
-    own = next(j.spec.config for j in plan.jobs if j.label == "ZSKT (own code)")
+    own = next(j.spec.config for j in plan.runs if j.label == "ZSKT (own code)")
     assert own["at_beta"] == 250 and own["generator"] == "zskt_generator"
-    cmi = next(j.spec for j in plan.jobs if j.label == "ZSKT")  # MAD Table 1's row: CMI's re-run
+    cmi = next(j.spec for j in plan.runs if j.label == "ZSKT")  # MAD Table 1's row: CMI's re-run
     assert cmi.method == "zskt_cmi" and "at_beta" not in cmi.config
 
 
 def test_dataset_override_uses_the_profile_pairs():
     plan = load_plan("dfkd_small", "quick", datasets=["mnist"])
-    assert {j.spec.dataset for j in plan.jobs} == {"mnist"}
+    assert {j.spec.dataset for j in plan.runs} == {"mnist"}
     assert not plan.matches_paper
 
 
@@ -124,11 +125,11 @@ def test_cli_user_error_exits_2_without_traceback(tmp_path):
 
 def test_sweeps_expand_to_rows_and_override_profile_budgets():
     plan = load_plan("dfkd_ablations", "quick")
-    batch = {j.label: j.spec.config["batch_size"] for j in plan.jobs if j.experiment == "dfad_batch"}
+    batch = {j.label: j.spec.config["batch_size"] for j in plan.runs if j.experiment == "dfad_batch"}
     assert batch == {f"DFAD[batch_size={b}]": b for b in (32, 64, 128, 256)}
-    loss = {j.spec.config["batch_size"] for j in plan.jobs if j.experiment == "dfad_loss"}
+    loss = {j.spec.config["batch_size"] for j in plan.runs if j.experiment == "dfad_loss"}
     assert loss == {256}  # the profile's budget where nothing is swept
-    alpha = {j.label: j.spec.config["alpha"] for j in plan.jobs if j.experiment == "mad_alpha"}
+    alpha = {j.label: j.spec.config["alpha"] for j in plan.runs if j.experiment == "mad_alpha"}
     assert alpha["MAD[alpha=1.0]"] == 1.0 and len(alpha) == 5
 
 

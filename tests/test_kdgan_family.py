@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.plan.grid import DISCRIMINATOR_SEED, load_plan
+from bench.families.teachers import DISCRIMINATOR_SEED
+from bench.plan.grid import load_plan
 from bench.spec import RunSpec
 from bench.results.store import Store
 from tests.conftest import make_spec, run
@@ -92,7 +93,7 @@ def test_kdgan_classifier_learns_from_teacher_and_discriminator(results, gumbel)
 
 def test_paper_profile_pretrains_every_player_on_the_same_labelled_set():
     plan = load_plan("kdgan_compression", "paper")
-    kdgan = [j.spec for j in plan.jobs if j.experiment == "kdgan_table1" and j.label == "KDGAN"
+    kdgan = [j.spec for j in plan.runs if j.experiment == "kdgan_table1" and j.label == "KDGAN"
              and j.spec.dataset == "mnist"]
     assert len(kdgan) == 30  # 3 sizes x 10 seeds (P:kdgan §4.1: 10 runs)
     by_n = {s.n_train: s for s in kdgan if s.seed == 3}
@@ -104,7 +105,7 @@ def test_paper_profile_pretrains_every_player_on_the_same_labelled_set():
         assert roles["discriminator"].seed == DISCRIMINATOR_SEED and roles["discriminator"].student == "kdgan_lenet"
         assert (spec.config["batch_size"], spec.config["alpha"], spec.config["beta"]) == (batch, alpha, beta)
         assert roles["teacher"].config["batch_size"] == batch and roles["teacher"].method == "pretrain"
-    fig3a = {(j.label, j.spec.n_train) for j in plan.jobs if j.experiment == "kdgan_fig3a"}
+    fig3a = {(j.label, j.spec.n_train) for j in plan.runs if j.experiment == "kdgan_fig3a"}
     assert {n for _, n in fig3a} == {100} and ("KDGAN-WO-GM", 100) in fig3a
     # the D run is shared by every seed and method at one n: trained once
     assert len({s.roles()[2][1].run_id for s in kdgan}) == 3
@@ -118,19 +119,19 @@ def test_spec_with_pretrained_players_round_trips_and_old_ids_are_kept():
 
 def test_paper_profile_lays_out_every_table_and_figure():
     plan = load_plan("kdgan_compression", "paper")
-    cells = {(j.experiment, j.spec.dataset, j.spec.n_train) for j in plan.jobs}
+    cells = {(j.experiment, j.spec.dataset, j.spec.n_train) for j in plan.runs}
     assert {(e, n) for e, d, n in cells if e == "kdgan_table1"} == {
         ("kdgan_table1", n) for n in (100, 1000, 10000, 500, 5000, 50000)}
     assert {n for e, d, n in cells if e == "kdgan_table3"} == {5000, 10000, 50000}
-    widths = {j.spec.student for j in plan.jobs if j.experiment == "kdgan_table3"}
+    widths = {j.spec.student for j in plan.runs if j.experiment == "kdgan_table3"}
     assert widths == {"kdgan_mlp100", "kdgan_mlp200", "kdgan_mlp", "kdgan_mlp1200"}
-    cifar = next(j.spec for j in plan.jobs if j.spec.dataset == "cifar10" and j.label == "NaGAN")
+    cifar = next(j.spec for j in plan.runs if j.spec.dataset == "cifar10" and j.label == "NaGAN")
     assert (cifar.config["optimizer"], cifar.config["lr"], cifar.config["train_subset"]) == ("sgd", 0.05,
                                                                                             "first_per_class")
     assert cifar.teacher is None and dict(cifar.roles())["discriminator"].student == "kdgan_resnet101"
-    sweeps = {j.label for j in plan.jobs if j.experiment == "kdgan_fig4"}
+    sweeps = {j.label for j in plan.runs if j.experiment == "kdgan_fig4"}
     assert len(sweeps) == 21 and "KDGAN[beta=1000.0]" in sweeps
-    fig7 = [j.spec for j in plan.jobs if j.experiment == "kdgan_fig7"]
+    fig7 = [j.spec for j in plan.runs if j.experiment == "kdgan_fig7"]
     assert {s.config["gumbel"] for s in fig7} == {True, False} and all(
         s.config["grad_variance_batches"] == 10 for s in fig7)
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from bench.errors import UserError
-from bench.plan.grid import DISCRIMINATOR_SEED, load_plan
+from bench.families.teachers import DISCRIMINATOR_SEED
+from bench.plan.grid import load_plan
 from bench.metrics import tag_metrics
 from bench.spec import RunSpec
 from tests.conftest import make_spec, run
@@ -163,9 +164,9 @@ def test_paper_profile_reads_yfcc_files_and_lays_out_table2_with_the_papers_rows
     from bench.results.store import Store
 
     plan = load_plan("kdgan_tags", "paper")
-    kdgan = next(j.spec for j in plan.jobs if j.label == "KDGAN" and j.spec.dataset == "yfcc_random")
+    kdgan = next(j.spec for j in plan.runs if j.label == "KDGAN" and j.spec.dataset == "yfcc_random")
     assert (kdgan.config["optimizer"], kdgan.config["lr"], kdgan.config["epochs"]) == ("sgd", 0.01, 100)
-    assert {j.spec.dataset for j in plan.jobs} == {"yfcc_popular", "yfcc_random"}
+    assert {j.spec.dataset for j in plan.runs} == {"yfcc_popular", "yfcc_random"}
     table = next(t for t in plan.tables if t.id == "kdgan_table2")
     result = table_result(plan, table, collect(plan, Store("/nonexistent")))
     assert result.cols[:2] == ["yfcc_popular P@3", "yfcc_popular P@5"] and len(result.cols) == 12

@@ -103,7 +103,7 @@ def test_warm_up_raises_the_lr_linearly_to_the_recipe_value(tmp_path):
 
 def test_dfkd_large_paper_profile_has_mads_large_dataset_settings():
     plan = load_plan("dfkd_large", "paper")
-    cfg = {(j.label, j.spec.dataset): dict(j.spec.config) for j in plan.jobs}
+    cfg = {(j.label, j.spec.dataset): dict(j.spec.config) for j in plan.runs}
     assert {d for _, d in cfg} == {"imagenet", "places365", "food101"}
     for dataset, n_g, epochs, pgs in (("imagenet", 20, 6000, 200), ("places365", 10, 6000, 50), ("food101", 5, 4000, 50)):
         for label in ("ABM", "DFKD-Mem", "MAD"):
@@ -122,7 +122,7 @@ def test_paper_profile_table_puts_mads_large_numbers_beside_ours(tmp_path):
 
     plan = load_plan("dfkd_large", "paper")
     store = Store(tmp_path)
-    for job in plan.jobs:
+    for job in plan.runs:
         train, test = DATASETS.get(job.spec.dataset).meta["official_sizes"]  # full sets: comparable
         store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": 0.5, "status": "done", "error": "",
                                               "train_size": train, "test_size": test})

@@ -270,11 +270,11 @@ def test_afd_imagenet_smoke_streams_a_generated_folder_end_to_end(dirs):
 
 def test_afd_imagenet_paper_profile_is_table_6_at_224_from_pretrained_nets():
     plan = load_plan("afd_imagenet", "paper")
-    assert {j.label for j in plan.jobs} == {"DML", "AFD", "Vanilla"}
-    for job in plan.jobs:
+    assert {j.label for j in plan.runs} == {"DML", "AFD", "Vanilla"}
+    for job in plan.runs:
         cfg = job.spec.config
         assert cfg["nets"] == ("resnet18_in224", "resnet34_in224") and cfg["pretrained"] and cfg["epochs"] == 30
-    assert dict(next(j for j in plan.jobs if j.label == "Vanilla").spec.config)["train"] is False
+    assert dict(next(j for j in plan.runs if j.label == "Vanilla").spec.config)["train"] is False
 
 
 @pytest.mark.parametrize("edit,message", [

@@ -71,7 +71,7 @@ def shrink(spec: RunSpec) -> RunSpec:
 def distinct_paper_specs() -> list[RunSpec]:
     """One spec per (method, nets, generator) of the paper profile."""
     seen = {}
-    for job in load_plan("dfkd_small", "paper").jobs:
+    for job in load_plan("dfkd_small", "paper").runs:
         s = job.spec
         cfg = s.config
         key = (s.method, s.student, s.teacher.student if s.teacher else None, cfg.get("generator"),

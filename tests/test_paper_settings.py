@@ -66,7 +66,7 @@ def plan():
 
 
 def resolved(plan, experiment, label, dataset, pair):
-    jobs = [j for j in plan.jobs if (j.experiment, j.label, j.spec.dataset, j.pair) == (experiment, label, dataset, pair)]
+    jobs = [j for j in plan.runs if (j.experiment, j.label, j.spec.dataset, j.pair) == (experiment, label, dataset, pair)]
     assert jobs, f"{experiment} has no {label} run on {dataset} {pair}"
     assert len({j.spec.params for j in jobs}) == 1, "every seed must share the settings"
     return jobs[0].spec
@@ -83,12 +83,12 @@ def test_paper_profile_uses_the_papers_values(plan, experiment, label, dataset, 
 def test_paper_nets_and_one_teacher_per_dataset_and_pair(plan):
     spec = resolved(plan, "mad_table2", "MAD", "tiny_imagenet", "resnet")
     assert (spec.teacher.student, spec.student) == ("resnet34_tiny", "resnet18_tiny")
-    assert {s.seed for s in (j.spec.teacher for j in plan.jobs if j.spec.teacher)} == {0}
+    assert {s.seed for s in (j.spec.teacher for j in plan.runs if j.spec.teacher)} == {0}
     assert resolved(plan, "dfad_table2", "DFAD", "caltech101", "resnet").student == "resnet18_in128"
 
 
 def test_the_grid_holds_each_tables_cells(plan):
-    cells = {(j.experiment, j.label, j.spec.dataset) for j in plan.jobs}
+    cells = {(j.experiment, j.label, j.spec.dataset) for j in plan.runs}
     dfad = {(lab, ds) for e, lab, ds in cells if e == "dfad_table2"}
     assert len(dfad) == 7 * 4  # DFAD Table 2: 7 rows x 4 datasets
     mad1 = {(lab, ds) for e, lab, ds in cells if e == "mad_table1"}

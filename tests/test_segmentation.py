@@ -105,7 +105,7 @@ def test_focal_loss_matches_its_formula_and_ignores_unlabelled_pixels():
 
 def test_paper_profile_is_dfads_table_3_settings():
     plan = load_plan("dfad_segmentation", "paper")
-    jobs = {(j.label, j.spec.dataset): j.spec for j in plan.jobs}
+    jobs = {(j.label, j.spec.dataset): j.spec for j in plan.runs}
     assert {d for _, d in jobs} == {"camvid", "nyuv2"}
     dfad = dict(jobs[("DFAD", "camvid")].config)
     assert (dfad["generator"], dfad["batch_size"], dfad["lr_student"], dfad["generator_loss"]) == (

@@ -64,14 +64,14 @@ def iteration_rows(args: argparse.Namespace) -> list[dict]:
     load_plugins()
     plan = load_plan(args.suite, args.profile, args.dataset)
     wanted = set(args.method or [])
-    pairs = {job.pair for job in plan.jobs}
+    pairs = {job.pair for job in plan.runs}
     unknown = sorted(set(args.pair or []) - pairs)
     if unknown:
         print(f"error: --pair {' '.join(unknown)}: not a pair of {args.suite}'s {args.profile} profile; "
               f"its pairs: {', '.join(sorted(p for p in pairs if p))}", file=sys.stderr)
         raise SystemExit(2)
     specs = {}
-    for job in plan.jobs:
+    for job in plan.runs:
         if args.pair and job.pair not in args.pair:
             continue
         if (not wanted or job.spec.method in wanted) and (job.spec.method, job.spec.dataset) not in specs:

@@ -18,7 +18,7 @@ from bench.data.base import DataChoice
 from bench.nets.forests import is_estimator
 from bench.metrics import IGNORE
 from bench.nets.weights import load_weights, pretrained_file, weights_file
-from bench.registry import METHODS
+from bench.registry import METHODS, Role
 from bench.train import EpochRecipe, adam, train_epochs
 
 
@@ -151,7 +151,14 @@ class PretrainConfig(DataChoice):
             raise ValueError(f"keep must be 'best' or 'last', got {self.keep!r}")
 
 
+DISCRIMINATOR_SEED = 10_000
+"""Offset between a discriminator's seed and its teacher's: same architecture, own weights."""
+
+
 @METHODS.register("pretrain", config=PretrainConfig, family="supervised", paper="kdgan",
-                  needs_teacher=False, label="Pretrained")
+                  needs_teacher=False, label="Pretrained",
+                  provides=(Role("classifier", trains_teacher=True),  # runs differ in C's init, P:kdgan §4.1
+                            Role("discriminator", arch=("discriminator", "teacher"), teacher_seed=True,
+                                 seed_offset=DISCRIMINATOR_SEED)))
 def pretrain(ctx: RunContext, cfg: PretrainConfig) -> dict[str, float]:
     return supervised(ctx, cfg, lambda params: adam(params, cfg.lr, weight_decay=cfg.weight_decay))

@@ -32,7 +32,7 @@ def config_notes(plan: Plan) -> tuple[dict[str, list[str]], dict[str, list[str]]
     """(departure text -> labels, choice text -> labels) from the runs' method configs."""
     departures: dict[str, list[str]] = {}
     choices: dict[str, list[str]] = {}
-    for job in plan.jobs:
+    for job in plan.runs:
         cls = config_class(METHODS.get(job.spec.method), job.spec.student)
         docs = field_docs(cls)
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}
@@ -55,7 +55,7 @@ def _plain(value):
 def collect_departures(plan: Plan, frame: pd.DataFrame | None = None) -> Departures:
     """``frame`` (the plan's collected summaries) adds what the runs found in their data."""
     out = Departures(list(plan.departures), list(plan.choices))
-    for name in dict.fromkeys(j.spec.dataset for j in plan.jobs):
+    for name in dict.fromkeys(j.spec.dataset for j in plan.runs):
         out.departures += list(DATASETS.get(name).meta.get("departures", ()))
     if frame is not None and "data_departures" in frame:
         for text in frame["data_departures"].dropna().unique():

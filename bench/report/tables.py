@@ -92,7 +92,7 @@ def collect(plan: Plan, store: Store, known: dict | None = None) -> pd.DataFrame
     """
     jobs = pd.DataFrame([{"experiment": j.experiment, "label": j.label, "run_id": j.spec.run_id,
                           "dataset": j.spec.dataset, "pair": j.pair, "seed": j.spec.seed, "arch": j.spec.student,
-                          "n_train": j.spec.n_train} for j in plan.jobs])
+                          "n_train": j.spec.n_train} for j in plan.runs])
     jobs["n_train"] = jobs["n_train"].astype("Int64")  # 100, not 100.0, in column labels
     summaries = store.summaries(jobs["run_id"].unique())
     if summaries.empty:
