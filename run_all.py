@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""advkd-bench command line: parse flags and call bench.api. No logic lives here."""
+"""advkd-bench command line: the flags, their checks, exit codes and the re-exec that keeps
+freed memory in the process; what the flags ask for is done by bench.api."""
 from __future__ import annotations
 
 import argparse
@@ -105,12 +106,48 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+SLURM_ONLY = ("partition", "gpus", "cpus", "mem_gb", "array_parallelism", "max_num_timeout")
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """Flags that contradict each other or make no sense are an error, not a silent choice."""
+    from bench import api
+    from bench.errors import UserError
+
+    modes = [f"--{m.replace('_', '-')}" for m in ("dry_run", "status", "aggregate_only") if getattr(args, m)]
+    if len(modes) > 1:
+        raise UserError(f"{' and '.join(modes)} cannot be combined: pick one")
+    if getattr(args, "probe", False) and not args.dry_run:
+        raise UserError("--probe goes with --dry-run: it measures what a run would cost instead of running it")
+    running_flags = [f for f, on in (("--rerun", args.rerun), ("--retry-failed", args.retry_failed),
+                                     ("--download", args.download),
+                                     ("--workers", args.workers is not None)) if on]
+    if (args.aggregate_only or args.status) and running_flags:
+        raise UserError(f"{modes[0]} runs nothing, so {', '.join(running_flags)} would be ignored")
+    if args.workers is not None and args.executor != "local":
+        raise UserError(f"--workers applies to --executor local only (got --executor {args.executor})")
+    for flag in ("gpus", "cpus", "mem_gb", "time_min", "array_parallelism"):
+        value = getattr(args, flag)
+        if value is not None and value < (0 if flag == "gpus" else 1):
+            raise UserError(f"--{flag.replace('_', '-')} must be at least {0 if flag == 'gpus' else 1}, "
+                            f"got {value}")
+    if args.max_num_timeout is not None and args.max_num_timeout < 0:
+        raise UserError(f"--max-num-timeout must be >= 0, got {args.max_num_timeout}")
+    slurm_given = [f"--{f.replace('_', '-')}" for f in SLURM_ONLY if getattr(args, f) is not None]
+    if slurm_given and args.executor != "slurm":
+        raise UserError(f"{', '.join(slurm_given)} only apply to --executor slurm")
+    if args.time_min is not None and args.executor not in ("slurm", "local"):
+        raise UserError("--time-min applies to --executor slurm or local only")
+    if args.device:
+        api.check_device(args.device)
+
+
 def dispatch(args: argparse.Namespace) -> int:
     from bench import api
     from bench.data.base import default_data_root
-    from bench.errors import UserError
-    from bench.run.scheduler import Options
     from bench.config import parse_threads
+    from bench.errors import UserError
+    from bench.run.execution import Execution
     from bench.run.threads import default_workers
 
     if args.list:
@@ -118,20 +155,19 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
     if not args.suite:
         raise UserError("--suite is required (or --list to see the suites)")
-    api.check_flags(args)
+    check_flags(args)
     plan = api.plan_for(args.suite, args.profile, args.dataset, args.seeds, args.n_train, args.set,
                         args.experiment)
     threads = parse_threads(args.threads if args.threads is not None else plan.threads)
     workers = default_workers(plan.specs, threads) if args.workers is None else args.workers
-    opts = Options(executor=args.executor, workers=workers, rerun=args.rerun,
-                   retry_failed=args.retry_failed, device=args.device,
-                   data_root=str(args.data_root or default_data_root()), results=args.results_dir,
-                   download=args.download, threads=threads, accept_stale=args.accept_stale,
-                   slurm={"partition": args.partition, "gpus": args.gpus, "cpus": args.cpus,
-                          "mem_gb": args.mem_gb, "time_min": args.time_min,
-                          "array_parallelism": args.array_parallelism,
-                          "max_num_timeout": args.max_num_timeout})
-    opts.validate()
+    opts = Execution(executor=args.executor, workers=workers, rerun=args.rerun,
+                     retry_failed=args.retry_failed, device=args.device,
+                     data_root=str(args.data_root or default_data_root()), results=args.results_dir,
+                     download=args.download, threads=threads, accept_stale=args.accept_stale,
+                     slurm={"partition": args.partition, "gpus": args.gpus, "cpus": args.cpus,
+                            "mem_gb": args.mem_gb, "time_min": args.time_min,
+                            "array_parallelism": args.array_parallelism,
+                            "max_num_timeout": args.max_num_timeout})
     out_dir = Path(args.tables_dir) if args.tables_dir else api.default_tables_dir(plan, args.dataset, args.results_dir)
     aggregates = not (args.dry_run or args.status or (args.executor == "slurm" and not args.aggregate_only))
     api.check_paths(opts, out_dir, writes=not ((args.dry_run and not args.probe) or args.status), tables=aggregates)

@@ -7,6 +7,7 @@ import shlex
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -14,14 +15,16 @@ from tqdm.auto import tqdm
 from bench.data.base import load_raw
 from bench.plan.grid import Plan, load_plan, suite_names, suite_path, read_yaml
 from bench.registry import DATASETS, METHODS, load_plugins
-from bench.results.validity import QUEUED, RUNNING, STALE, STATES
+from bench.results.states import QUEUED, RUNNING, STALE, STATES
 from bench.context import checkpoint_seconds_from_env
 from bench.errors import UserError
 from bench.nets.weights import pretrained_file, weights_file
-from bench.run.scheduler import Options, levels, phases, run_specs, select, slurm_parameters, states, with_teachers
+from bench.run.execution import Execution
+from bench.run.scheduler import levels, phases, run_specs, select, slurm_parameters, states, with_teachers
 from bench.run.slurm import arrays_by_resources, with_cli
 from bench.spec import RunSpec
-from bench.results.store import CORRUPT, DONE, FAILED, PARTIAL, Store, atomic_write_text, clean_tmp
+from bench.results.store import Store, atomic_write_text, clean_tmp
+from bench.results.states import CORRUPT, DONE, FAILED, PARTIAL
 from bench.config import AUTO
 from bench.run.threads import threads_for
 
@@ -55,7 +58,7 @@ def plan_for(suite: str, profile: str, datasets: list[str] | None = None,
     return load_plan(suite, profile, datasets, seeds, n_train, overrides, only)
 
 
-def dry_run_text(plan: Plan, opts: Options, run_probes: bool = False) -> str:
+def dry_run_text(plan: Plan, opts: Execution, run_probes: bool = False) -> str:
     store = Store(opts.results)
     specs = with_teachers(plan.specs)
     teachers, students = phases(specs)
@@ -124,14 +127,14 @@ def state_lines(specs: list[RunSpec], known: dict, shown: tuple[str, ...]) -> li
     return [""] + lines if lines else []
 
 
-def jobs_for(opts: Options):
+def jobs_for(opts: Execution):
     """SLURM job records of the results dir, when a scheduler can be asked about them."""
     from bench.run.slurm import Jobs
 
     return Jobs(Store(opts.results))
 
 
-def estimate(store: Store, specs: list[RunSpec], todo: list[RunSpec], opts: Options | None = None,
+def estimate(store: Store, specs: list[RunSpec], todo: list[RunSpec], opts: Execution | None = None,
              run_probes: bool = False) -> str:
     """Seconds the runs to do will take: the mean wall time of finished runs with the same
     method/dataset/config, else a probe of the configuration on this machine (bench/run/probe.py:
@@ -158,7 +161,7 @@ def estimate(store: Store, specs: list[RunSpec], todo: list[RunSpec], opts: Opti
     return "; ".join(parts)
 
 
-def probe_estimate(specs: list[RunSpec], opts: Options, run_probes: bool) -> list[str]:
+def probe_estimate(specs: list[RunSpec], opts: Execution, run_probes: bool) -> list[str]:
     """The probes' estimate for ``specs`` (one probe per distinct configuration)."""
     from bench.run.probe import cached_probe, configuration, probe_cached
     from bench.run.runner import pick_device
@@ -210,7 +213,7 @@ def hours(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
-def status_text(plan: Plan, opts: Options) -> str:
+def status_text(plan: Plan, opts: Execution) -> str:
     specs = with_teachers(plan.specs)
     known = states(specs, opts, jobs_for(opts))
     counts = Counter(st.status for st in known.values())
@@ -220,7 +223,7 @@ def status_text(plan: Plan, opts: Options) -> str:
     return "\n".join(lines)
 
 
-def run_suite(plan: Plan, opts: Options) -> None:
+def run_suite(plan: Plan, opts: Execution) -> None:
     """Run what the plan still needs; one line per finished run, then one summary line."""
     store = Store(opts.results)
     labels = {j.spec.run_id: j.label for j in plan.runs}
@@ -238,7 +241,7 @@ def run_suite(plan: Plan, opts: Options) -> None:
                    f"seed={spec.seed} {metric_text} {summary.get('wall_time_s', 0)}s "
                    f"({spec.run_id}){error}")
 
-    opts.slurm = with_cli(plan.slurm, opts.slurm)
+    opts = replace(opts, slurm=with_cli(plan.slurm, opts.slurm))
     checkpoint_seconds_from_env()
     if opts.executor != "slurm":  # on a cluster the data lives where the jobs run
         check_data(select(with_teachers(plan.specs), opts), opts)
@@ -260,7 +263,7 @@ def sweep_summary(total: int, ended: dict[str, int], seconds: float) -> str:
             f"{minutes}m{secs:02d}s")
 
 
-def check_data(specs: list[RunSpec], opts: Options) -> None:
+def check_data(specs: list[RunSpec], opts: Execution) -> None:
     """Load every dataset the pending runs need (their own and KD's alternatives) before
     any run starts, so missing or damaged data, or a training-set size larger than the
     data, stops the sweep with a UserError (exit 2) up front; so do missing pretrained weights."""
@@ -278,39 +281,6 @@ def check_data(specs: list[RunSpec], opts: Options) -> None:
             raise UserError(f"n_train={s.n_train} is larger than {s.dataset}'s training set "
                             f"({sizes[s.dataset]} {'rows, some of which must be left to test on' if pooled else 'images'}) "
                             f"in {opts.data_root}")
-
-
-SLURM_ONLY = ("partition", "gpus", "cpus", "mem_gb", "array_parallelism", "max_num_timeout")
-
-
-def check_flags(args) -> None:
-    """Flags that contradict each other or make no sense are an error, not a silent choice."""
-    modes = [f"--{m.replace('_', '-')}" for m in ("dry_run", "status", "aggregate_only") if getattr(args, m)]
-    if len(modes) > 1:
-        raise UserError(f"{' and '.join(modes)} cannot be combined: pick one")
-    if getattr(args, "probe", False) and not args.dry_run:
-        raise UserError("--probe goes with --dry-run: it measures what a run would cost instead of running it")
-    running_flags = [f for f, on in (("--rerun", args.rerun), ("--retry-failed", args.retry_failed),
-                                     ("--download", args.download),
-                                     ("--workers", args.workers is not None)) if on]
-    if (args.aggregate_only or args.status) and running_flags:
-        raise UserError(f"{modes[0]} runs nothing, so {', '.join(running_flags)} would be ignored")
-    if args.workers is not None and args.executor != "local":
-        raise UserError(f"--workers applies to --executor local only (got --executor {args.executor})")
-    for flag in ("gpus", "cpus", "mem_gb", "time_min", "array_parallelism"):
-        value = getattr(args, flag)
-        if value is not None and value < (0 if flag == "gpus" else 1):
-            raise UserError(f"--{flag.replace('_', '-')} must be at least {0 if flag == 'gpus' else 1}, "
-                            f"got {value}")
-    if args.max_num_timeout is not None and args.max_num_timeout < 0:
-        raise UserError(f"--max-num-timeout must be >= 0, got {args.max_num_timeout}")
-    slurm_given = [f"--{f.replace('_', '-')}" for f in SLURM_ONLY if getattr(args, f) is not None]
-    if slurm_given and args.executor != "slurm":
-        raise UserError(f"{', '.join(slurm_given)} only apply to --executor slurm")
-    if args.time_min is not None and args.executor not in ("slurm", "local"):
-        raise UserError("--time-min applies to --executor slurm or local only")
-    if args.device:
-        check_device(args.device)
 
 
 def check_device(name: str) -> None:
@@ -333,7 +303,7 @@ def check_device(name: str) -> None:
         raise UserError(f"--device {name}: device type {device.type!r} is not supported; use cpu, cuda or mps")
 
 
-def check_paths(opts: Options, out_dir: Path, writes: bool, tables: bool) -> None:
+def check_paths(opts: Execution, out_dir: Path, writes: bool, tables: bool) -> None:
     """The results dir (and the tables dir when this command writes tables) must be usable."""
     places = [("--results-dir", Path(opts.results))] + ([("--tables-dir", out_dir)] if tables else [])
     for flag, path in places:
@@ -351,7 +321,7 @@ def check_paths(opts: Options, out_dir: Path, writes: bool, tables: bool) -> Non
                             "pass a directory you can write to") from None
 
 
-def aggregate_suite(plan: Plan, opts: Options, out_dir: Path, command: str | None = None) -> str:
+def aggregate_suite(plan: Plan, opts: Execution, out_dir: Path, command: str | None = None) -> str:
     """Write tables, report and figures for ``plan``; return the terminal summary. Nothing is
     rebuilt when nothing they are made of changed since the last time (bench.results.manifest)."""
     from bench.results.manifest import cached_summary, inputs_key, save_manifest

@@ -45,10 +45,11 @@ def make_spec(method: str, student: str, params: dict | None = None, teacher=Non
 
 def run(spec, results: Path, data_root: Path | str = ".") -> dict:
     """Execute a spec in-process and return its summary (asserting it finished)."""
+    from bench.run.execution import Execution
     from bench.run.runner import execute
     from bench.results.store import Store
 
-    status = execute(spec, results, data_root, show_progress=False)
+    status = execute(spec, Execution(results=results, data_root=data_root, threads=1), show_progress=False)
     summary = Store(results).summary(spec.run_id)
     assert status == "done", summary.get("error")
     return summary

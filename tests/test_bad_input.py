@@ -277,6 +277,7 @@ def test_an_unwritable_error_log_does_not_fail_the_failure_path(tmp_path, monkey
     """ENOSPC while recording a failure: the run is still recorded failed, no exception."""
     import errno
 
+    from bench.run.execution import Execution
     from bench.run.runner import execute
     from bench.results.store import Store
     from tests.conftest import make_spec
@@ -290,7 +291,7 @@ def test_an_unwritable_error_log_does_not_fail_the_failure_path(tmp_path, monkey
 
     monkeypatch.setattr(Path, "write_text", full_disk)
     spec = make_spec("teacher", "cnn8", {"epochs": 1, "lr": 1e30})  # diverges
-    assert execute(spec, tmp_path, ".", show_progress=False) == "failed"
+    assert execute(spec, Execution(results=tmp_path, data_root=".", threads=1), show_progress=False) == "failed"
     assert "Divergence" in Store(tmp_path).error(spec.run_id)
 
 

@@ -21,13 +21,14 @@ import pytest
 import torch
 
 from bench.results import fingerprint
-from bench.results.validity import Expect, run_state
+from bench.results.validity import RunEnvironment, run_state
 from bench.data.base import RawData, load_raw
 from bench.results.fingerprint import code_fingerprint
 from bench.results.lock import RunLock, holder
 from bench.registry import DATASETS
 from bench.run.runner import execute
-from bench.run.scheduler import Options, run_specs
+from bench.run.execution import Execution
+from bench.run.scheduler import run_specs
 from bench.results.store import Store, sha256 as digest
 from tests.conftest import ROOT, make_spec, run, run_cli
 
@@ -44,11 +45,11 @@ def test_rerun_builds_a_new_attempt_and_never_touches_the_published_one(tmp_path
     before = digest(first_model)
     assert store.summary(student.run_id)["teacher_attempt"] == 1
 
-    assert execute(teacher, tmp_path, ".", show_progress=False, reuse=False) == "done"
+    assert execute(teacher, Execution(results=tmp_path, data_root=".", threads=1, rerun=True), show_progress=False) == "done"
     assert store.summary(teacher.run_id)["attempt"] == 2
     assert digest(first_model) == before  # attempt 1 is untouched: readers of it were safe
     assert store.artefact(teacher.run_id, "model.pt").parent.name == "2"
-    state = run_state(student, store, Expect("."))
+    state = run_state(student, store, RunEnvironment("."))
     assert state.status == "stale" and "was rebuilt (attempt 1 -> 2)" in state.reason
 
 
@@ -74,7 +75,7 @@ def test_summary_carries_checksums_and_a_damaged_artefact_is_detected(tmp_path):
     assert artefacts["model.pt"] == digest(store.artefact(teacher.run_id, "model.pt"))
     store.artefact(teacher.run_id, "model.pt").write_bytes(b"garbage")
     assert store.verify(teacher.run_id)[0] == "corrupt"
-    assert execute(teacher, tmp_path, ".", show_progress=False) == "done"  # quarantined, rebuilt
+    assert execute(teacher, Execution(results=tmp_path, data_root=".", threads=1), show_progress=False) == "done"  # quarantined, rebuilt
     assert store.status(teacher.run_id) == "done"
     assert list((store.run_dir(teacher.run_id) / "quarantine").glob("*/why.txt"))
 
@@ -133,7 +134,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_edited_method_code_makes_its_results_stale_but_a_docstring_edit_does_not(tmp_path, probe_module):
     spec = make_spec("cache_probe", "cnn8_half")
     run(spec, tmp_path / "r")
-    store, expect = Store(tmp_path / "r"), Expect(".")
+    store, expect = Store(tmp_path / "r"), RunEnvironment(".")
     assert run_state(spec, store, expect).status == "done"
 
     edit(probe_module, "its code is edited", "its docstring is edited")
@@ -147,11 +148,11 @@ def test_edited_method_code_makes_its_results_stale_but_a_docstring_edit_does_no
     assert state.status == "stale" and "code changed: advkd_cache_probe" in state.reason
 
     # a sweep reruns it (new attempt), unless --accept-stale keeps it
-    opts = Options(results=str(tmp_path / "r"), data_root=".", accept_stale=True)
+    opts = Execution(results=str(tmp_path / "r"), data_root=".", accept_stale=True)
     seen = []
     run_specs([spec], opts, on_finish=lambda s, st: seen.append(st))
     assert seen == [] and store.summary(spec.run_id)["attempt"] == 1
-    run_specs([spec], Options(results=str(tmp_path / "r"), data_root="."),
+    run_specs([spec], Execution(results=str(tmp_path / "r"), data_root="."),
               on_finish=lambda s, st: seen.append(st))
     assert seen == ["done"] and store.summary(spec.run_id)["attempt"] == 2
 
@@ -177,21 +178,21 @@ def test_changed_data_makes_results_stale(tmp_path, probe_module):
     spec = make_spec("cache_probe", "cnn8_half", dataset="test_npz")
     run(spec, tmp_path / "r", tmp_path)
     store = Store(tmp_path / "r")
-    assert run_state(spec, store, Expect(str(tmp_path))).status == "done"
+    assert run_state(spec, store, RunEnvironment(str(tmp_path))).status == "done"
     np.savez(tmp_path / "tiny.npz", x=rng.random((20, 1, 8, 8)), y=np.arange(20) % 2)
     load_raw.cache_clear()
     fingerprint.data_fingerprint.cache_clear()
-    state = run_state(spec, store, Expect(str(tmp_path)))
+    state = run_state(spec, store, RunEnvironment(str(tmp_path)))
     assert state.status == "stale" and state.reason == "data changed: test_npz"
 
 
 def test_a_different_thread_count_is_stale_and_recorded(tmp_path):
     teacher = make_spec("teacher", "cnn8", TEACHER)
-    assert execute(teacher, tmp_path, ".", show_progress=False, threads=2) == "done"
+    assert execute(teacher, Execution(results=tmp_path, data_root=".", threads=2), show_progress=False) == "done"
     store = Store(tmp_path)
     assert store.summary(teacher.run_id)["threads"] == 2
-    assert run_state(teacher, store, Expect(".", threads=2)).status == "done"
-    state = run_state(teacher, store, Expect(".", threads=1))
+    assert run_state(teacher, store, RunEnvironment(".", threads=2)).status == "done"
+    state = run_state(teacher, store, RunEnvironment(".", threads=1))
     assert state.status == "stale" and state.reason == "ran with 2 threads, now 1"
 
 
@@ -254,14 +255,15 @@ def test_a_second_process_waits_for_the_holder_then_reuses_its_result(tmp_path):
     store = Store(tmp_path)
     lock = RunLock(store.lock_path(teacher.run_id))
     lock.acquire()
-    assert run_state(teacher, store, Expect(".")).status == "running"
+    assert run_state(teacher, store, RunEnvironment(".")).status == "running"
     code = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(ROOT)!r})
         from tests.conftest import make_spec
+        from bench.run.execution import Execution
         from bench.run.runner import execute
         spec = make_spec("teacher", "cnn8", {TEACHER!r})
-        print(execute(spec, {str(tmp_path)!r}, ".", show_progress=False), flush=True)
+        print(execute(spec, Execution(results={str(tmp_path)!r}, data_root=".", threads=1), show_progress=False), flush=True)
     """)
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -271,7 +273,7 @@ def test_a_second_process_waits_for_the_holder_then_reuses_its_result(tmp_path):
     assert proc.poll() is None and str(os.getpid()) in waiting
     from bench.run.runner import _attempt  # finish the run while holding the lock, as a first sweep would
 
-    _attempt(teacher, store, Expect("."), None, False, False)
+    _attempt(teacher, store, RunEnvironment("."), None, False, False)
     lock.release()
     out, _ = proc.communicate(timeout=120)
     assert out.strip() == "done"
@@ -280,11 +282,11 @@ def test_a_second_process_waits_for_the_holder_then_reuses_its_result(tmp_path):
 
 def test_under_auto_threads_a_run_keeps_the_count_it_ran_with(tmp_path):
     teacher = make_spec("teacher", "cnn8", TEACHER)
-    assert execute(teacher, tmp_path, ".", show_progress=False, threads="auto") == "done"
+    assert execute(teacher, Execution(results=tmp_path, data_root=".", threads="auto"), show_progress=False) == "done"
     store = Store(tmp_path)
     assert store.summary(teacher.run_id)["threads"] == min(8, len(os.sched_getaffinity(0)))
-    assert run_state(teacher, store, Expect(".", threads="auto")).status == "done"
-    state = run_state(teacher, store, Expect(".", threads=99))
+    assert run_state(teacher, store, RunEnvironment(".", threads="auto")).status == "done"
+    state = run_state(teacher, store, RunEnvironment(".", threads=99))
     assert state.status == "stale" and state.reason.startswith("ran with ")
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.results.validity import Expect, run_state
+from bench.results.validity import RunEnvironment, run_state
 from bench.data.stream import food101_folders, imagenet_folders, places365_folders
 from bench.errors import UserError
 from bench.plan.grid import load_plan
@@ -74,11 +74,11 @@ def test_a_teacher_loaded_from_weights_is_evaluated_published_and_stale_when_the
     loaded = run(spec, tmp_path / "b")
     assert loaded["acc"] == trained["acc"] > 0.5  # the same weights, evaluated
     store = Store(tmp_path / "b")
-    assert run_state(spec, store, Expect()).status == "done"
+    assert run_state(spec, store, RunEnvironment()).status == "done"
     weights = torch.load(path)
     weights["head.weight"] = weights["head.weight"] * 0  # someone replaced the file
     torch.save(weights, path)
-    state = run_state(spec, store, Expect())
+    state = run_state(spec, store, RunEnvironment())
     assert state.status == "stale" and f"input file changed: {path.resolve()}" in state.reason
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from bench.results import manifest as outputs
-from bench.results.validity import RunState
+from bench.results.states import RunState
 from bench.results.manifest import cached_summary, inputs_key, save_manifest
 from bench.results.store import Store
 

@@ -11,6 +11,7 @@ import pytest
 from scipy.io import savemat
 
 from bench.plan.grid import load_plan
+from bench.run.execution import Execution
 from bench.run.runner import execute
 from bench.results.store import Store
 from bench.spec import RunSpec, freeze
@@ -94,7 +95,7 @@ def test_paper_profile_runs_two_steps(spec, data_root, tmp_path_factory):
     store = Store(results)
     if small.teacher and store.status(small.teacher.run_id) != "done":  # teachers shared by cases
         run(small.teacher, results, data_root)
-    status = execute(small, results, data_root, show_progress=False)
+    status = execute(small, Execution(results=results, data_root=data_root, threads=1), show_progress=False)
     summary = store.summary(small.run_id)
     assert status == "done", summary["error"]
     curve = store.curves([small.run_id])

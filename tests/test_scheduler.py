@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from bench.context import RunContext
 from bench.registry import METHODS
-from bench.run.scheduler import Options, run_specs, submit_slurm
+from bench.run.execution import Execution
+from bench.run.scheduler import run_specs, submit_slurm
 from bench.run.slurm import Jobs
 from bench.results.store import Store
 from tests.conftest import make_spec, run_cli
@@ -30,7 +31,7 @@ def test_nan_fails_that_run_and_the_sweep_goes_on(tmp_path):
     teacher = make_spec("teacher", "cnn8", {"epochs": 1})
     student = make_spec("kd", "cnn8_half", {"epochs": 1}, teacher)
     seen = []
-    run_specs([bad, student], Options(results=str(tmp_path), data_root="."),
+    run_specs([bad, student], Execution(results=str(tmp_path), data_root="."),
               on_finish=lambda s, st: seen.append((s.method, st)))
     store = Store(tmp_path)
     assert store.status(bad.run_id) == "failed"
@@ -39,10 +40,10 @@ def test_nan_fails_that_run_and_the_sweep_goes_on(tmp_path):
     assert seen[0] == ("teacher", "done")  # teachers first
 
     # failed runs are kept unless asked: retry-failed runs them again
-    run_specs([bad], Options(results=str(tmp_path), data_root="."), on_finish=lambda s, st: seen.append(st))
+    run_specs([bad], Execution(results=str(tmp_path), data_root="."), on_finish=lambda s, st: seen.append(st))
     assert seen[-1] != "failed" or len(seen) == 3
     count = len(seen)
-    run_specs([bad], Options(results=str(tmp_path), data_root=".", retry_failed=True),
+    run_specs([bad], Execution(results=str(tmp_path), data_root=".", retry_failed=True),
               on_finish=lambda s, st: seen.append(st))
     assert len(seen) == count + 1 and seen[-1] == "failed"
 
@@ -50,7 +51,7 @@ def test_nan_fails_that_run_and_the_sweep_goes_on(tmp_path):
 def test_student_of_a_failed_teacher_fails_with_the_reason(tmp_path):
     teacher = make_spec("teacher", "cnn8", {"epochs": 1, "lr": 1e30})  # diverges
     student = make_spec("kd", "cnn8_half", {"epochs": 1}, teacher)
-    run_specs([student], Options(results=str(tmp_path), data_root="."))
+    run_specs([student], Execution(results=str(tmp_path), data_root="."))
     store = Store(tmp_path)
     assert store.status(teacher.run_id) == "failed"
     assert store.status(student.run_id) == "failed"
@@ -89,7 +90,7 @@ def test_slurm_arrays_of_a_level_wait_for_every_level_below(tmp_path, monkeypatc
     assert [sorted({s.method for s in g}) for g in groups] == [["acgan", "teacher"], ["acgan", "tsc_score"],
                                                                ["tsc_score"]]
     fake = FakeExecutor()
-    submit_slurm(groups, Options(executor="slurm", results=str(tmp_path), slurm={"time_min": 60}), executor=fake)
+    submit_slurm(groups, Execution(executor="slurm", results=str(tmp_path), slurm={"time_min": 60}), executor=fake)
     deps = [params.get("slurm_additional_parameters", {}).get("dependency") for params, _ in fake.arrays]
     assert deps == [None, None, "afterany:101:102", "afterany:101:102", "afterany:101:102:103:104"]
 
@@ -99,7 +100,7 @@ def test_slurm_submits_teacher_array_then_dependent_student_array(tmp_path, monk
     teacher = make_spec("teacher", "cnn8", {"epochs": 1})
     students = [make_spec("kd", "cnn8_half", {"epochs": e}, teacher) for e in (1, 2)]
     fake = FakeExecutor()
-    opts = Options(executor="slurm", results=str(tmp_path),
+    opts = Execution(executor="slurm", results=str(tmp_path),
                    slurm={"partition": "gpu", "gpus": 1, "time_min": 60, "array_parallelism": 8})
     jobs = submit_slurm([[teacher], students], opts, executor=fake)
     assert len(jobs) == 3
@@ -118,7 +119,7 @@ def test_slurm_submits_teacher_array_then_dependent_student_array(tmp_path, monk
 def test_debug_executor_runs_in_process(tmp_path):
     teacher = make_spec("teacher", "cnn8", {"epochs": 1})
     seen = []
-    run_specs([teacher], Options(executor="debug", results=str(tmp_path), data_root="."),
+    run_specs([teacher], Execution(executor="debug", results=str(tmp_path), data_root="."),
               on_finish=lambda s, st: seen.append(st))
     assert seen == ["done"] and Store(tmp_path).status(teacher.run_id) == "done"
 

@@ -22,7 +22,7 @@ import yaml
 
 from bench.api import status_text
 from bench.plan.grid import load_plan
-from bench.run.scheduler import Options
+from bench.run.execution import Execution
 from bench.run.slurm import Jobs, _minutes, check_resources, signal_lead_s
 from bench.errors import UserError
 from bench.results.store import Store
@@ -43,7 +43,7 @@ SLURM_FLAGS = ["--executor", "slurm", "--gpus", "0", "--cpus", "1", "--mem-gb", 
 
 def status(results: Path, suite: str) -> str:
     """What ``--status`` prints, computed in this process (polling without a new interpreter)."""
-    return status_text(load_plan(suite, "smoke"), Options(results=str(results)))
+    return status_text(load_plan(suite, "smoke"), Execution(results=str(results)))
 
 
 def wait_for(results: Path, suite: str, n: int, timeout: float = 400) -> str:

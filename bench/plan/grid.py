@@ -18,12 +18,12 @@ from bench.plan.expand import Expander, PlannedRun, Variant, check_figure, check
     select_pairs
 from bench.plan.layers import Layers, parse_overrides, sweep
 from bench.plan.profile import Profile, all_pair_names, read_profile, written_sizes
-from bench.plan.schema import (BUDGETS_FROM, EXPERIMENT_KEYS, MATCH_KEYS, PROFILES, TOP_KEYS, as_list, check_keys,
+from bench.plan.schema import (BUDGETS_FROM, EXPERIMENT_KEYS, PROFILES, TOP_KEYS, as_list, check_keys,
                                check_slurm, in_profile, per_profile, read_yaml, suite_names, suite_path)
 from bench.plan.tables import Table, read_claims, read_tables
 from bench.spec import RunSpec
 
-__all__ = ["MATCH_KEYS", "Plan", "PlannedRun", "Table", "load_plan", "read_yaml", "suite_names", "suite_path"]
+__all__ = ["Plan", "PlannedRun", "Table", "load_plan", "read_yaml", "suite_names", "suite_path"]
 
 
 @dataclass

@@ -16,7 +16,8 @@ from bench.plan.grid import Plan, Table
 from bench.nets.cost import net_cost, si
 from bench.report.reference import paper_values
 from bench.registry import DATASETS
-from bench.results.store import DONE, Store, atomic_write_csv, atomic_write_text
+from bench.results.store import Store, atomic_write_csv, atomic_write_text
+from bench.results.states import DONE
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from bench.results.states import CORRUPT, DONE, FAILED, PARTIAL, TODO
+
 if TYPE_CHECKING:  # pandas is imported where a frame is made: --list and --dry-run need none
     import pandas as pd
 
-DONE, FAILED, PARTIAL, TODO, CORRUPT = "done", "failed", "partial", "todo", "corrupt"
 ID_COLUMNS = {"run_id": str, "teacher_run_id": str}
 """Hex run ids such as '9284223143e98332' would otherwise be parsed as floats."""
 NOT_ARTEFACTS = ("checkpoint.pt", "summary.csv")

@@ -1,11 +1,5 @@
-"""Is a run's cached result usable? One state per run, with the reason when it is not.
-
-States: ``done`` (published, checksums match, same code, data and numerics), ``stale``
-(published but something it depends on changed since: the sweep reruns it unless
-``--accept-stale``), ``corrupt`` (damaged files: quarantined and rerun), ``failed``,
-``running`` (another process holds its lock), ``queued`` (a SLURM job waits for it),
-``partial`` (an unfinished attempt to resume) and ``todo``.
-"""
+"""Is a run's cached result usable? One state per run (bench/results/states.py), with the
+reason when it is not."""
 from __future__ import annotations
 
 import json
@@ -15,21 +9,12 @@ from bench.results.fingerprint import code_closure, code_fingerprint, data_finge
 from bench.results.lock import describe, holder
 from bench.registry import METHODS
 from bench.spec import RunSpec
-from bench.results.store import CORRUPT, DONE, FAILED, PARTIAL, TODO, Store
+from bench.results.store import Store
+from bench.results.states import CORRUPT, DONE, FAILED, PARTIAL, RUNNING, STALE, RunState
 from bench.config import AUTO
 
-STALE, RUNNING, QUEUED = "stale", "running", "queued"
-STATES = (DONE, STALE, FAILED, CORRUPT, RUNNING, QUEUED, PARTIAL, TODO)
-
-
 @dataclass(frozen=True)
-class RunState:
-    status: str
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class Expect:
+class RunEnvironment:
     """What the current invocation would run with: data root and the pinned numerics."""
 
     data_root: str = "data"
@@ -40,7 +25,7 @@ class Expect:
     accept_stale: bool = False
 
 
-def run_state(spec: RunSpec, store: Store, expect: Expect, jobs=None, mine: bool = False) -> RunState:
+def run_state(spec: RunSpec, store: Store, expect: RunEnvironment, jobs=None, mine: bool = False) -> RunState:
     """The state of ``spec``'s run; ``jobs`` (bench.run.slurm) reports SLURM jobs when given;
     ``mine``: the caller holds the run's lock itself."""
     who = None if mine else holder(store.lock_path(spec.run_id))
@@ -67,7 +52,7 @@ def run_state(spec: RunSpec, store: Store, expect: Expect, jobs=None, mine: bool
     return RunState(status)
 
 
-def stale_reasons(spec: RunSpec, store: Store, expect: Expect) -> list[str]:
+def stale_reasons(spec: RunSpec, store: Store, expect: RunEnvironment) -> list[str]:
     """Why a published result no longer answers ``spec`` with today's code and data."""
     row = store.summary(spec.run_id) or {}
     reasons = []

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from bench import context
-from bench.results.validity import Expect, run_state
+from bench.results.validity import RunEnvironment, run_state
 from bench.config import build_config, config_class
 from bench.context import RunContext
 from bench.errors import CorruptCheckpoint, Preempted
@@ -30,8 +30,10 @@ from bench.results.fingerprint import code_closure, code_fingerprint, numerics
 from bench.results.lock import RunLock, describe
 from bench.registry import METHODS, load_plugins
 from bench.spec import RunSpec
-from bench.results.store import CORRUPT, DONE, FAILED, Store, atomic_write_csv, atomic_write_text, clean_tmp
+from bench.results.store import Store, atomic_write_csv, atomic_write_text, clean_tmp
+from bench.results.states import CORRUPT, DONE, FAILED
 from bench.results.provenance import code_dirty, code_version, spec_columns
+from bench.run.execution import Execution
 from bench.run.threads import threads_for
 
 
@@ -58,14 +60,11 @@ def _on_signal(signum, frame) -> None:  # noqa: ARG001
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def execute(spec: RunSpec, results_root: str | Path, data_root: str | Path,
-            device: str | None = None, download: bool = False, show_progress: bool = True,
-            handle_signals: bool = True, threads: int | str = 1, reuse: bool = True,
-            accept_stale: bool = False) -> str:
+def execute(spec: RunSpec, execution: Execution, show_progress: bool = True, handle_signals: bool = True) -> str:
     """Run ``spec`` to completion (or resume it) under its lock; return its final status.
 
     Waits while another process holds the run, then returns ``done`` without training if
-    that process finished it (and ``reuse``). Otherwise it resumes the run's unfinished
+    that process finished it (unless ``execution.rerun``). Otherwise it resumes the run's unfinished
     attempt when that attempt was made by the same code with the same numerics, or starts
     a new attempt, and publishes the attempt when it ends. A run already done is never
     touched in place: a rerun that fails leaves the published result as it was.
@@ -74,8 +73,8 @@ def execute(spec: RunSpec, results_root: str | Path, data_root: str | Path,
     Preempted at the next step (the executors that requeue rely on it).
     """
     load_plugins()
-    store = Store(results_root)
-    expect = Expect(str(data_root), threads, download, accept_stale)
+    store = Store(execution.results)
+    expect = execution.environment
     lock = RunLock(store.lock_path(spec.run_id))
     lock.acquire(wait=True, on_wait=lambda who: print(
         f"run {spec.run_id} is held by {describe(who)}; waiting", file=sys.stderr, flush=True))
@@ -84,11 +83,11 @@ def execute(spec: RunSpec, results_root: str | Path, data_root: str | Path,
         state = run_state(spec, store, expect, mine=True)
         if state.status == CORRUPT:
             store.quarantine(spec.run_id, state.reason)
-        elif reuse and state.status == DONE:
+        elif not execution.rerun and state.status == DONE:
             return DONE
         for _ in range(2):  # a second go only after setting a corrupt checkpoint aside
             try:
-                return _attempt(spec, store, expect, device, show_progress, handle_signals)
+                return _attempt(spec, store, expect, execution.device, show_progress, handle_signals)
             except CorruptCheckpoint as exc:
                 print(f"run {spec.run_id}: {exc}; starting a new attempt", file=sys.stderr)
                 store.quarantine(spec.run_id, str(exc), attempt=store.attempts(spec.run_id)[-1])
@@ -97,7 +96,7 @@ def execute(spec: RunSpec, results_root: str | Path, data_root: str | Path,
         lock.release()
 
 
-def _attempt(spec: RunSpec, store: Store, expect: Expect, device: str | None,
+def _attempt(spec: RunSpec, store: Store, expect: RunEnvironment, device: str | None,
              show_progress: bool, handle_signals: bool) -> str:
     dev = pick_device(device)
     pinned = numerics(threads_for(expect.threads, spec), str(dev))

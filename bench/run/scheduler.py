@@ -9,64 +9,32 @@ and exits; ``--status`` reads the result files later).
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
 from bench import context
-from bench.results.validity import QUEUED, RUNNING, STALE, Expect, RunState, run_state
+from bench.results.validity import run_state
+from bench.results.states import QUEUED, RUNNING, RunState, STALE
 from bench.errors import Preempted, UserError
 from bench.results.lock import holder
+from bench.run.execution import Execution
 from bench.run.runner import execute, install_stop_handlers
 from bench.run.slurm import Jobs, arrays_by_resources, check_resources, record_job, signal_lead_s
 from bench.spec import RunSpec
-from bench.results.store import CORRUPT, DONE, FAILED, PARTIAL, TODO, Store
-from bench.config import AUTO, parse_threads
+from bench.results.store import Store
+from bench.results.states import CORRUPT, DONE, FAILED, PARTIAL, TODO
 
-EXECUTORS = ("inline", "debug", "local", "slurm")
-
-
-@dataclass
-class Options:
-    executor: str = "inline"
-    workers: int = 2
-    rerun: bool = False
-    retry_failed: bool = False
-    device: str | None = None
-    data_root: str = "data"
-    results: str = "results"
-    download: bool = False
-    threads: int | str = AUTO
-    """torch threads per run, or ``auto`` (bench.run.threads): resolved from the run and the machine,
-    never from the executor, so a run id gives the same numbers under every executor."""
-    accept_stale: bool = False
-    slurm: dict[str, Any] = field(default_factory=dict)
-
-    def validate(self) -> None:
-        """Reject an unknown executor or a worker / thread count below 1 (UserError)."""
-        if self.executor not in EXECUTORS:
-            raise UserError(f"--executor {self.executor!r} is unknown; accepted: {', '.join(EXECUTORS)}")
-        if self.workers < 1:
-            raise UserError(f"--workers must be at least 1, got {self.workers}")
-        self.threads = parse_threads(self.threads)
-
-    @property
-    def expect(self) -> Expect:
-        return Expect(self.data_root, self.threads, self.download, self.accept_stale)
-
-
-def states(specs: list[RunSpec], opts: Options, jobs=None) -> dict[str, RunState]:
+def states(specs: list[RunSpec], opts: Execution, jobs=None) -> dict[str, RunState]:
     store = Store(opts.results)
-    return {s.run_id: run_state(s, store, opts.expect, jobs) for s in specs}
+    return {s.run_id: run_state(s, store, opts.environment, jobs) for s in specs}
 
 
-def select(specs: list[RunSpec], opts: Options, known: dict[str, RunState] | None = None,
+def select(specs: list[RunSpec], opts: Execution, known: dict[str, RunState] | None = None,
            busy_ok: bool = True) -> list[RunSpec]:
     """The specs that need running: todo, partial, stale and corrupt ones, plus failed
     (``retry_failed``) or every one (``rerun``). ``busy_ok=False`` leaves out runs another
@@ -124,11 +92,10 @@ def levels(specs: list[RunSpec]) -> list[list[RunSpec]]:
     return [out[k] for k in sorted(out)]
 
 
-def run_specs(specs: list[RunSpec], opts: Options,
+def run_specs(specs: list[RunSpec], opts: Execution,
               on_finish: Callable[[RunSpec, str], None] = lambda s, st: None, name: str = "advkd") -> None:
     """Run what is not done yet, level by level (teachers first: ``levels``);
     ``on_finish(spec, status)`` after each."""
-    opts.validate()
     store = Store(opts.results)
     groups = levels(with_teachers(specs))
     for spec in [s for g in groups for s in g]:  # leftovers of a kill -9 (only those of dead processes)
@@ -181,38 +148,32 @@ def fail_without_running(store: Store, spec: RunSpec, reason: str) -> None:
                                           "wall_time_s": 0.0})
 
 
-def job_args(spec: RunSpec, opts: Options) -> tuple:
-    return (spec, opts.results, opts.data_root, opts.device, opts.download, opts.threads,
-            not opts.rerun, opts.accept_stale)
-
-
-def held_last(specs: list[RunSpec], opts: Options) -> list[RunSpec]:
+def held_last(specs: list[RunSpec], opts: Execution) -> list[RunSpec]:
     """Runs another process holds go to the end: by then it has probably finished them."""
     store = Store(opts.results)
     busy = {s.run_id for s in specs if holder(store.lock_path(s.run_id)) is not None}
     return [s for s in specs if s.run_id not in busy] + [s for s in specs if s.run_id in busy]
 
 
-def run_in_process(specs: list[RunSpec], opts: Options, finished) -> None:
+def run_in_process(specs: list[RunSpec], opts: Execution, finished) -> None:
     """inline / debug: one run after another in this process; a signal between runs stops too."""
     executor = None
     for spec in held_last(specs, opts):
         if context.STOP.is_set():
             raise Preempted("stopped between runs")
         if opts.executor == "inline":
-            status = execute(spec, opts.results, opts.data_root, opts.device, opts.download,
-                             threads=opts.threads, reuse=not opts.rerun, accept_stale=opts.accept_stale)
+            status = execute(spec, opts)
         else:
             import submitit
 
             from bench.run.task import RunTask
 
             executor = executor or submitit.DebugExecutor(folder=Path(opts.results) / "submitit" / "%j")
-            status = executor.submit(RunTask(), *job_args(spec, opts)).result()
+            status = executor.submit(RunTask(), spec, opts).result()
         finished(spec, status)
 
 
-def run_local(specs: list[RunSpec], opts: Options, finished) -> None:
+def run_local(specs: list[RunSpec], opts: Execution, finished) -> None:
     """At most ``opts.workers`` subprocesses at a time (submitit would start all at once)."""
     import submitit
 
@@ -225,7 +186,7 @@ def run_local(specs: list[RunSpec], opts: Options, finished) -> None:
     while pending or running:
         while pending and len(running) < opts.workers:
             spec = pending.pop(0)
-            running.append((spec, executor.submit(RunTask(), *job_args(spec, opts))))
+            running.append((spec, executor.submit(RunTask(), spec, opts)))
         time.sleep(0.2)
         for item in [r for r in running if r[1].done()]:
             running.remove(item)
@@ -277,7 +238,7 @@ def array_ids(jobs: list) -> list[str]:
     return sorted({str(j.job_id).split("_")[0] for j in jobs})
 
 
-def submit_slurm(groups: list[list[RunSpec]], opts: Options, executor: Any = None, name: str = "advkd") -> list:
+def submit_slurm(groups: list[list[RunSpec]], opts: Execution, executor: Any = None, name: str = "advkd") -> list:
     """Submit each level's arrays (``levels``: teachers first) with an ``afterany`` dependency
     on every array of the levels below.
 
@@ -307,9 +268,8 @@ def submit_slurm(groups: list[list[RunSpec]], opts: Options, executor: Any = Non
         if below:
             executor.update_parameters(
                 slurm_additional_parameters={"dependency": "afterany:" + ":".join(array_ids(below))})
-        columns = list(zip(*(job_args(s, opts) for s in specs)))
         try:
-            jobs = executor.map_array(RunTask(), *columns)
+            jobs = executor.map_array(RunTask(), specs, [opts] * len(specs))
         except submitit.core.utils.FailedJobError as exc:
             raise UserError(f"sbatch refused the {method} array: {str(exc).strip()[-400:]}") from None
         for spec, job in zip(specs, jobs):

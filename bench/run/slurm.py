@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from bench.results.validity import QUEUED, RUNNING, RunState
+from bench.results.states import QUEUED, RUNNING, RunState
 from bench.errors import UserError
-from bench.plan.grid import MATCH_KEYS
-from bench.results.store import FAILED, Store, atomic_write_text
+from bench.results.store import Store, atomic_write_text
+from bench.results.states import FAILED
 
 PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING",
                   "SUSPENDED"}

@@ -9,6 +9,7 @@ import submitit
 
 from bench import context
 from bench.errors import Preempted
+from bench.run.execution import Execution
 from bench.run.runner import execute
 from bench.spec import RunSpec
 
@@ -23,12 +24,10 @@ class RunTask(submitit.helpers.Checkpointable):
     (SLURM requeues a preempted job itself; a cancelled one stays cancelled).
     """
 
-    def __call__(self, spec: RunSpec, results: str, data_root: str, device: str | None,
-                 download: bool, threads: int | str = 1, reuse: bool = True, accept_stale: bool = False) -> str:
+    def __call__(self, spec: RunSpec, execution: Execution) -> str:
         context.STOP.clear()
         try:
-            return execute(spec, results, data_root, device, download, show_progress=False,
-                           threads=threads, reuse=reuse, accept_stale=accept_stale)
+            return execute(spec, execution, show_progress=False)
         except Preempted:
             requeue = signal.getsignal(signal.SIGUSR2)  # submitit's, restored by execute
             if context.STOP_SIGNAL == [signal.SIGUSR2] and callable(requeue):
