@@ -250,8 +250,8 @@ def submit_slurm(groups: list[list[RunSpec]], opts: Execution, executor: Any = N
 
     from bench.run.task import RunTask
 
-    plan = [a for a in arrays_by_resources(groups, opts.slurm) if a[4]]
-    for request in {json.dumps(a[2], sort_keys=True) for a in plan} or {json.dumps(opts.slurm)}:
+    plan = [a for a in arrays_by_resources(groups, opts.slurm) if a.specs]
+    for request in {json.dumps(a.request, sort_keys=True) for a in plan} or {json.dumps(opts.slurm)}:
         check_resources(json.loads(request))
     folder = Path(opts.results) / "submitit" / "%j"
     timeouts = opts.slurm.get("max_num_timeout")

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.results.states import QUEUED, RUNNING, RunState
 from bench.errors import UserError
@@ -59,8 +59,18 @@ def resources(spec, block: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return DEFAULT_GROUP, base
 
 
-def arrays_by_resources(levels: list[list], block: dict[str, Any]) -> list[tuple[int, str, dict, str, list]]:
-    """The arrays a launch submits: (level, group, request, method, specs) in submission order."""
+class JobArray(NamedTuple):
+    """One SLURM array: the runs of one method, dependency level and resource group."""
+
+    level: int
+    group: str
+    request: dict[str, Any]
+    method: str
+    specs: list
+
+
+def arrays_by_resources(levels: list[list], block: dict[str, Any]) -> list[JobArray]:
+    """The arrays a launch submits, in submission order."""
     out = []
     for level, specs in enumerate(levels):
         placed = [(resources(s, block), s) for s in specs]
@@ -68,7 +78,7 @@ def arrays_by_resources(levels: list[list], block: dict[str, Any]) -> list[tuple
             request = next(r for (g, r), _ in placed if g == name)
             mine = [s for (g, _), s in placed if g == name]
             for method in dict.fromkeys(s.method for s in mine):
-                out.append((level, name, request, method, [s for s in mine if s.method == method]))
+                out.append(JobArray(level, name, request, method, [s for s in mine if s.method == method]))
     return out
 
 
