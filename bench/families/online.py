@@ -64,9 +64,9 @@ class OnlineRecipe(EpochRecipe):
     """Start every net from torchvision's ImageNet weights, read from the local torch hub cache
     (P:afd §4.6: "two pre-trained networks ResNet-18 and ResNet-34"); torchvision nets only."""
     channels_last: bool = True
-    """Harness choice, not the papers': the nets and image batches in NHWC memory. oneDNN's
-    convolutions run ONE's ResNet-32 x 3 step (batch 128, 2 CPU threads) in 0.61 s against
-    0.85 s in NCHW (measured 2026-12-01). The same arithmetic summed in another order: results
+    """Harness choice, not the papers': the nets and image batches in NHWC memory, where
+    oneDNN's convolutions run ONE's narrow ResNet-32 maps about a third faster on a CPU
+    (docs/speed.md). The same arithmetic summed in another order: results
     agree to float noise, not bit for bit (tests/test_online_family.py); ``false`` restores NCHW."""
 
     def architectures(self, student: str) -> tuple[str, ...]:

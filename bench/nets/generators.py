@@ -49,8 +49,8 @@ class _NearestUp2(torch.autograd.Function):
 
 class NearestUp2(nn.Module):
     """Nearest-neighbour x2 upsampling, bit for bit ``nn.Upsample(scale_factor=2)`` forward
-    and backward, about four times faster on a CPU than the interpolation kernel (issue 12's
-    profile: 24% of a DFAD iteration was that kernel's copy)."""
+    and backward, several times faster on a CPU than the interpolation kernel, whose copy
+    is a large share of a DFAD iteration."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _NearestUp2.apply(x)

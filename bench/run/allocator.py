@@ -3,11 +3,10 @@
 glibc serves allocations above its mmap threshold (32 MB at most when it adapts it) with a
 fresh ``mmap`` and unmaps them on ``free``: every large tensor of a training step (a batch
 of 512 feature maps is hundreds of MB) is then faulted in and zero-filled page by page by
-the kernel, again at every step. Measured on DFAD's MNIST iteration (batch 512, 2 threads):
-5.5 M page faults and 16 of 56 CPU-seconds in the kernel for two iterations. Raising the
-mmap and trim thresholds keeps those pages in the heap for reuse: 0.65 M faults, an
-iteration 13.7 -> 9-10 s, numbers bit-identical (where memory comes from changes no
-arithmetic). The price: the process keeps its peak memory until it exits. glibc reads the
+the kernel, again at every step: a large share of a DFAD MNIST iteration is spent in page
+faults. Raising the mmap and trim thresholds keeps those pages in the heap for reuse, a
+third off that iteration, numbers bit-identical (where memory comes from changes no
+arithmetic; docs/speed.md). The price: the process keeps its peak memory until it exits. glibc reads the
 setting at start-up only, so the command line re-executes itself once with it;
 ``BENCH_MALLOC=default`` opts out.
 """

@@ -7,11 +7,10 @@ inline, in local workers or in a job on the same machine.
 
 ``auto`` (the default) is chosen by what one step costs. Tabular runs (MLPs of a few
 thousand weights on a few features) get one thread: their steps are too small to split.
-Image runs get every core this process may use, up to ``AUTO_CAP``: measured on this
-project's 2-core CPU (``python -m tools.speed --threads 1|2``), two threads ran every image
-configuration timed faster, from digits' 8x8 DFAD (0.12 -> 0.07 s per iteration) and teacher
-(1.3x the images per second) to Fashion-MNIST's LeNet-5 DFAD (0.94 -> 0.48 s) and teacher
-(1.6x). Beyond ``AUTO_CAP`` threads these nets gain little and a shared node loses more.
+Image runs get every core this process may use, up to ``AUTO_CAP``: every image
+configuration timed (``python -m tools.speed --threads 1|2``), from digits' 8x8 DFAD to
+Fashion-MNIST's LeNet-5, runs 1.3-2x faster on two threads than on one. Beyond ``AUTO_CAP``
+threads these nets gain little and a shared node loses more.
 """
 from __future__ import annotations
 
