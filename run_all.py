@@ -144,7 +144,6 @@ def check_flags(args: argparse.Namespace) -> None:
 
 def dispatch(args: argparse.Namespace) -> int:
     from bench import api
-    from bench.data.base import default_data_root
     from bench.config import parse_threads
     from bench.errors import UserError
     from bench.run.execution import Execution
@@ -162,7 +161,7 @@ def dispatch(args: argparse.Namespace) -> int:
     workers = default_workers(plan.specs, threads) if args.workers is None else args.workers
     opts = Execution(executor=args.executor, workers=workers, rerun=args.rerun,
                      retry_failed=args.retry_failed, device=args.device,
-                     data_root=str(args.data_root or default_data_root()), results=args.results_dir,
+                     data_root=api.data_root_for(plan, args.data_root, args.results_dir), results=args.results_dir,
                      download=args.download, threads=threads, accept_stale=args.accept_stale,
                      slurm={"partition": args.partition, "gpus": args.gpus, "cpus": args.cpus,
                             "mem_gb": args.mem_gb, "time_min": args.time_min,

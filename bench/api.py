@@ -12,7 +12,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from bench.data.base import load_raw
+from bench.data.base import default_data_root, load_raw
+from bench.data.examples import write_examples
 from bench.plan.grid import Plan, load_plan, suite_names, suite_path, read_yaml
 from bench.registry import DATASETS, METHODS, load_plugins
 from bench.results.states import QUEUED, RUNNING, STALE, STATES
@@ -29,6 +30,9 @@ from bench.config import AUTO
 from bench.run.threads import threads_for
 
 load_plugins()
+
+EXAMPLE_DATA = "example-data"
+"""Where a profile's generated example folders go, inside the results folder."""
 
 
 def list_text() -> str:
@@ -244,7 +248,10 @@ def run_suite(plan: Plan, opts: Execution) -> None:
     opts = replace(opts, slurm=with_cli(plan.slurm, opts.slurm))
     checkpoint_seconds_from_env()
     if opts.executor != "slurm":  # on a cluster the data lives where the jobs run
-        check_data(select(with_teachers(plan.specs), opts), opts)
+        pending = select(with_teachers(plan.specs), opts)
+        if plan.example_data and Path(opts.data_root) == Path(opts.results) / EXAMPLE_DATA:
+            write_examples(data_names(pending), Path(opts.data_root))
+        check_data(pending, opts)
     run_specs(plan.specs, opts, on_finish=report, name=plan.suite)
     if opts.executor != "slurm":
         print(sweep_summary(len(with_teachers(plan.specs)), ended, time.monotonic() - started),
@@ -263,13 +270,25 @@ def sweep_summary(total: int, ended: dict[str, int], seconds: float) -> str:
             f"{minutes}m{secs:02d}s")
 
 
+def data_names(specs: list[RunSpec]) -> set[str]:
+    """The datasets runs read: their own and KD's alternatives (``transfer: related:NAME``)."""
+    names = {s.dataset for s in specs}
+    return names | {str(s.config.get("transfer", "")).partition(":")[2] for s in specs} - {""}
+
+
+def data_root_for(plan: Plan, given: str | None, results: str) -> str:
+    """The data root a sweep reads: the one given, else, for a profile that runs on
+    generated examples, their folder inside the results folder, else the default."""
+    if given:
+        return given
+    return str(Path(results) / EXAMPLE_DATA) if plan.example_data else str(default_data_root())
+
+
 def check_data(specs: list[RunSpec], opts: Execution) -> None:
     """Load every dataset the pending runs need (their own and KD's alternatives) before
     any run starts, so missing or damaged data, or a training-set size larger than the
     data, stops the sweep with a UserError (exit 2) up front; so do missing pretrained weights."""
-    names = {s.dataset for s in specs}
-    names |= {str(s.config.get("transfer", "")).partition(":")[2] for s in specs} - {""}
-    sizes = {name: len(load_raw(name, opts.data_root, opts.download).y_train) for name in sorted(names)}
+    sizes = {name: len(load_raw(name, opts.data_root, opts.download).y_train) for name in sorted(data_names(specs))}
     for s in specs:
         if s.config.get("pretrained") is True:  # online nets from published weights: on disk, not fetched
             for arch in s.config.get("nets") or (s.student,):

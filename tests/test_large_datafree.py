@@ -21,7 +21,7 @@ from bench.run.scheduler import levels, with_teachers
 from bench.run.slurm import arrays_by_resources, resources, with_cli
 from bench.results.store import Store
 from tests.conftest import make_spec, run, run_cli
-from tests.image_folders import make_food101, make_image_folder, make_places365
+from bench.data.examples import make_food101, make_image_folder, make_places365
 
 
 @pytest.mark.parametrize("make,read,name,sizes", [

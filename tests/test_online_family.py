@@ -21,7 +21,7 @@ from bench.families.online import Outputs, average_ensemble, batch_stats_frozen,
 from bench.results.store import Store
 from baselines.one import OneNet, rampup
 from tests.conftest import make_spec, run, run_cli
-from tests.image_folders import make_image_folder
+from bench.data.examples import make_image_folder
 
 PAIR = ["resnet8_half", "resnet8_half"]
 

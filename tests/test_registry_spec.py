@@ -25,7 +25,7 @@ def test_registry_register_and_unknown_name_lists_choices():
         reg.register("a")(lambda: 2)
 
 
-def test_builtin_registries_hold_this_issues_pieces():
+def test_builtin_registries_hold_the_papers_pieces():
     assert {"teacher", "kd", "dfad"} <= set(METHODS.names())
     assert {"lenet5", "lenet5_half", "cnn8", "cnn8_half", "generator_a"} <= set(NETS.names())
     assert {"digits", "mnist", "fashion_mnist", "usps", "cifar10", "cifar100"} <= set(DATASETS.names())

@@ -21,7 +21,7 @@ from bench.nets import build_classifier
 from bench.nets.cost import net_cost
 from bench.families.teachers import TeacherConfig, supervised_loss
 from tests.conftest import run_cli
-from tests.image_folders import make_camvid, make_nyuv2, make_segmentation_alternatives
+from bench.data.examples import make_camvid, make_nyuv2, make_segmentation_alternatives
 
 
 def test_miou_by_hand_with_an_ignored_pixel_and_an_absent_class():

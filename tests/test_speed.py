@@ -1,4 +1,4 @@
-"""The optimisations of issue 12 change no number: a DFAD run with them gives, bit for bit,
+"""The speed optimisations change no number: a DFAD run with them gives, bit for bit,
 the curve and generator of the same run without them (nearest upsampling through
 ``F.interpolate``, out-of-place LeakyReLUs, the student's weight gradients computed in the
 generator step)."""

@@ -49,6 +49,9 @@ class Plan:
     dataset override running on budgets set for another dataset)."""
     threads: int | str = AUTO
     """The profile's torch threads per run (``threads:``; ``--threads`` overrides it)."""
+    example_data: bool = False
+    """The profile runs on generated folders in the datasets' layouts (bench/data/examples.py)
+    unless ``--data-root`` names real ones."""
 
     @property
     def specs(self) -> list[RunSpec]:
@@ -80,7 +83,8 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     departures += [f"set on the command line: --set {item}" for item in overrides or []]
     return Plan(doc["name"], profile, path, list(doc.get("papers", [])), runs, tables, claims, slurm,
                 prof.matches_paper(written_sizes(prof.body)), experiments, departures, choices,
-                borrowed_budgets(prof, path), parse_threads(prof.body.get("threads"), f"{prof.where}.threads"))
+                borrowed_budgets(prof, path), parse_threads(prof.body.get("threads"), f"{prof.where}.threads"),
+                bool(prof.body.get("example_data", False)))
 
 
 def expand_experiments(doc: dict, path: Path, prof: Profile, expander: Expander, pair_names: set[str],

@@ -19,7 +19,7 @@ SUITES_DIR = Path(__file__).parent / "suites"
 PROFILES = ("smoke", "quick", "paper")
 TOP_KEYS = {"name", "papers", "description", "profiles", "experiments", "tables", "claims", "slurm"}
 PROFILE_KEYS = {"description", "datasets", "seeds", "n_train", "pairs", "params", "dataset_params", "n_train_params",
-                "executor", "matches_paper", "teacher_seed", "departures", "choices", "threads"}
+                "executor", "matches_paper", "teacher_seed", "departures", "choices", "threads", "example_data"}
 EXPERIMENT_KEYS = {"id", "methods", "datasets", "pairs", "figure", "description", "profiles", "n_train"}
 VARIANT_KEYS = {"label", "method", "params", "profiles", "sweep", "datasets", "pairs", "sampler"}
 """``sampler``: params of the AC-GAN this variant samples from (GAN-TSC §5's inferior GAN)."""

@@ -1,8 +1,11 @@
-"""Generated image folders in the official layouts the streamed datasets read
-(bench/data/stream.py): random PNG / JPEG images, a few per class."""
+"""Small generated folders in the official layouts of the datasets that cannot be embedded
+(ImageNet, Places365, Food-101, CamVid, NYUv2 and the segmentation suites' unlabelled image
+sets): random images, a few per class. Smoke profiles that declare ``example_data: true``
+run on them, so every suite runs on a fresh clone without data; the tests use them too."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -109,3 +112,23 @@ def make_segmentation_alternatives(root: Path, count=4, size=40) -> Path:
     listing.parent.mkdir(parents=True, exist_ok=True)
     listing.write_text("".join(f"2007_{k:06d}\n" for k in range(count)))
     return root
+
+
+EXAMPLES: dict[str, Callable[[Path], Path]] = {
+    "imagenet": make_image_folder, "places365": make_places365, "food101": make_food101,
+    "camvid": make_camvid, "nyuv2": make_nyuv2, "cityscapes": make_segmentation_alternatives,
+    "sunrgbd": make_segmentation_alternatives, "voc2012": make_segmentation_alternatives,
+}
+"""Dataset name -> the function that writes its example folder under a data root."""
+
+
+def write_examples(names: set[str], root: Path) -> list[str]:
+    """Write the example folders of ``names`` under ``root`` once (each writer is seeded, so
+    the same files every time); return the names without an example."""
+    done = root / ".written"
+    written = set(done.read_text().split()) if done.exists() else set()
+    for make in dict.fromkeys(EXAMPLES[n] for n in sorted(names) if n in EXAMPLES and n not in written):
+        make(root)
+    root.mkdir(parents=True, exist_ok=True)
+    done.write_text("\n".join(sorted(written | (names & set(EXAMPLES)))) + "\n")
+    return sorted(names - set(EXAMPLES))
