@@ -1,7 +1,11 @@
-"""Shared fixtures: plugins loaded, a small thread count, helpers to run the CLI."""
+"""Shared fixtures: plugins loaded, a small thread count, helpers to run the CLI in this
+process or in a fresh one, and one finished smoke sweep per test session."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,11 +24,56 @@ torch.set_num_threads(2)
 os.environ.setdefault("BENCH_CACHE", tempfile.mkdtemp(prefix="bench-cache-"))  # not the user's ~/.cache
 
 
-def run_cli(*args: str, cwd: Path = ROOT, timeout: int = 600, env: dict | None = None):
-    """Run run_all.py in a subprocess and return the CompletedProcess."""
+def run_cli_process(*args: str, cwd: Path = ROOT, timeout: int = 600, env: dict | None = None):
+    """Run run_all.py in a fresh interpreter: for tests where the process boundary is the
+    point (signals, kill -9, locks between processes, plugins in workers, code edited on disk)."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run([sys.executable, str(ROOT / "run_all.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, **_) -> subprocess.CompletedProcess:
+    """``run_all.main(args)`` in this process (no torch import per call), with ``cwd`` and
+    ``env`` applied for the call only; returns what a subprocess would: code, stdout, stderr."""
+    import run_all
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd, threads = dict(os.environ), os.getcwd(), torch.get_num_threads()
+    os.environ.update(env or {})
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = run_all.main(list(args))
+            except SystemExit as exc:  # argparse's own errors
+                code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        torch.set_num_threads(threads)
+    return subprocess.CompletedProcess(["run_all.py", *args], code, out.getvalue(), err.getvalue())
+
+
+SMOKE_ARGS = ("--suite", "dfkd_small", "--profile", "smoke")
+
+
+@pytest.fixture(scope="session")
+def smoke_sweep(tmp_path_factory) -> Path:
+    """``dfkd_small --profile smoke`` finished once per session (results/ and tables/ under the
+    returned folder); tests take a copy with ``finished_smoke``."""
+    root = tmp_path_factory.mktemp("smoke_sweep")
+    out = run_cli(*SMOKE_ARGS, "--results-dir", str(root / "results"), "--tables-dir", str(root / "tables"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    return root
+
+
+@pytest.fixture
+def finished_smoke(smoke_sweep, tmp_path) -> dict[str, Path]:
+    """A private copy of the session's finished smoke sweep: ``results``, ``tables``, ``tmp``."""
+    shutil.copytree(smoke_sweep / "results", tmp_path / "results", symlinks=True)
+    shutil.copytree(smoke_sweep / "tables", tmp_path / "tables", symlinks=True)
+    return {"results": tmp_path / "results", "tables": tmp_path / "tables", "tmp": tmp_path}
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli_process as run_cli
 
 
 def readme_blocks(language: str) -> list[str]:
