@@ -65,15 +65,19 @@ def smoke_sweep(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("smoke_sweep")
     out = run_cli(*SMOKE_ARGS, "--results-dir", str(root / "results"), "--tables-dir", str(root / "tables"))
     assert out.returncode == 0, out.stderr[-3000:]
+    (root / "stdout.txt").write_text(out.stdout)
+    (root / "stderr.txt").write_text(out.stderr)
     return root
 
 
 @pytest.fixture
 def finished_smoke(smoke_sweep, tmp_path) -> dict[str, Path]:
-    """A private copy of the session's finished smoke sweep: ``results``, ``tables``, ``tmp``."""
+    """A private copy of the session's finished smoke sweep: ``results``, ``tables``, ``tmp``,
+    and what the sweep printed (``stdout``, ``stderr``)."""
     shutil.copytree(smoke_sweep / "results", tmp_path / "results", symlinks=True)
     shutil.copytree(smoke_sweep / "tables", tmp_path / "tables", symlinks=True)
-    return {"results": tmp_path / "results", "tables": tmp_path / "tables", "tmp": tmp_path}
+    return {"results": tmp_path / "results", "tables": tmp_path / "tables", "tmp": tmp_path,
+            "stdout": (smoke_sweep / "stdout.txt").read_text(), "stderr": (smoke_sweep / "stderr.txt").read_text()}
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from bench.plan.grid import load_plan
 from bench.run.scheduler import with_teachers
@@ -30,9 +31,8 @@ def summaries(results: Path) -> dict[str, float]:
     return {p.parent.name: p.stat().st_mtime_ns for p in results.glob("runs/*/summary.csv")}
 
 
-def test_smoke_suite_writes_tables_report_figures_then_rerun_skips(dirs):
-    out = run_cli(*cli_args(dirs))
-    assert out.returncode == 0, out.stderr[-3000:]
+def test_smoke_suite_writes_tables_report_figures_then_rerun_skips(finished_smoke):
+    dirs = finished_smoke
     for name in ("dfad_table2.md", "dfad_table2.csv", "dfad_table2.tex", "report.md",
                  "figures/dfad_table2_digits.png"):
         assert (dirs["tables"] / name).exists(), name
@@ -42,7 +42,8 @@ def test_smoke_suite_writes_tables_report_figures_then_rerun_skips(dirs):
     assert set(table["label"]) == {"Teacher", "KD-ORI", "RANDOM", "DAFL", "DFAD"} and (table["n"] == 1).all()
     assert (dirs["tables"] / "mad_table2.md").exists() and (dirs["tables"] / "mad_table10.md").exists()
     mad1 = pd.read_csv(dirs["tables"] / "mad_table1.csv")
-    assert set(mad1["label"]) == {"Teacher", "Student", "DAFL", "ZSKT", "DFAD", "MAD"} and (mad1["n"] == 1).all()
+    assert set(mad1["label"]) == {"Teacher", "Student", "DAFL", "ZSKT", "DFAD", "MAD", "ZSKT (own code)"} \
+        and (mad1["n"] == 1).all()
     assert "within noise" in report or "means only" in report  # verdict words, not True/False
     runs = report[report.index("## Runs"):]  # nets, budgets, best and last accuracy, commit per run
     assert "| MAD | mad | digits | cnn8 → cnn8_half | epochs 2, iters/epoch 2, batch 64 |" in runs
@@ -50,11 +51,13 @@ def test_smoke_suite_writes_tables_report_figures_then_rerun_skips(dirs):
     before = summaries(dirs["results"])
     assert len(before) == n_runs()
 
-    assert f"{n_runs()} run(s) trained ({n_runs()} done, 0 failed), 0 already done" in out.stderr
-    assert "\r" not in out.stdout + out.stderr  # piped: plain lines, no progress-bar redraws
+    assert f"{n_runs()} run(s) trained ({n_runs()} done, 0 failed), 0 already done" in dirs["stderr"]
+    assert "\r" not in dirs["stdout"] + dirs["stderr"]  # piped: plain lines, no progress-bar redraws
 
+    assert run_cli(*cli_args(dirs)).returncode == 0  # the copy's files have new inodes: may rebuild once
     figure = dirs["tables"] / "figures/dfad_table2_digits.png"
     drawn = figure.stat().st_mtime_ns
+    report = (dirs["tables"] / "report.md").read_text()
     again = run_cli(*cli_args(dirs))
     assert again.returncode == 0
     assert summaries(dirs["results"]) == before  # nothing was trained again
@@ -135,7 +138,7 @@ def test_list_shows_suites_methods_datasets():
 
 
 def test_sigterm_checkpoints_exits_cleanly_and_resumes(dirs):
-    args = cli_args(dirs, "--seeds", "0", "1")
+    args = cli_args(dirs, "--seeds", "0", "1", "2")  # work left when the signal lands
     proc = subprocess.Popen([sys.executable, str(ROOT / "run_all.py"), *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
@@ -143,17 +146,17 @@ def test_sigterm_checkpoints_exits_cleanly_and_resumes(dirs):
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=300)
-    if proc.returncode == 0:  # the signal landed after the last step: nothing left to test
-        return
+    if proc.returncode == 0:
+        pytest.skip("the signal landed after the sweep's last step (a machine far faster than the runs' budgets)")
     assert proc.returncode == 130 and "run the same command again to resume" in err
     assert "Traceback" not in err
     out = run_cli(*args)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert len(summaries(dirs["results"])) == n_runs((0, 1))
+    assert len(summaries(dirs["results"])) == n_runs((0, 1, 2))
 
 
-def test_missing_dataset_stops_up_front_with_exit_2_and_keeps_finished_runs(dirs):
-    assert run_cli(*cli_args(dirs)).returncode == 0
+def test_missing_dataset_stops_up_front_with_exit_2_and_keeps_finished_runs(finished_smoke):
+    dirs = finished_smoke
     before = summaries(dirs["results"])
     out = run_cli("--suite", "dfkd_small", "--dataset", "mnist", "--data-root", str(dirs["tmp"] / "nodata"),
                   "--results-dir", str(dirs["results"]), "--tables-dir", str(dirs["tables"]))
