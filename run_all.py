@@ -111,8 +111,8 @@ SLURM_ONLY = ("partition", "gpus", "cpus", "mem_gb", "array_parallelism", "max_n
 
 def check_flags(args: argparse.Namespace) -> None:
     """Flags that contradict each other or make no sense are an error, not a silent choice."""
-    from bench import api
     from bench.errors import UserError
+    from bench.run.checks import check_device
 
     modes = [f"--{m.replace('_', '-')}" for m in ("dry_run", "status", "aggregate_only") if getattr(args, m)]
     if len(modes) > 1:
@@ -139,13 +139,14 @@ def check_flags(args: argparse.Namespace) -> None:
     if args.time_min is not None and args.executor not in ("slurm", "local"):
         raise UserError("--time-min applies to --executor slurm or local only")
     if args.device:
-        api.check_device(args.device)
+        check_device(args.device)
 
 
 def dispatch(args: argparse.Namespace) -> int:
     from bench import api
     from bench.config import parse_threads
     from bench.errors import UserError
+    from bench.run.checks import check_paths
     from bench.run.execution import Execution
     from bench.run.threads import default_workers
 
@@ -169,7 +170,7 @@ def dispatch(args: argparse.Namespace) -> int:
                             "max_num_timeout": args.max_num_timeout})
     out_dir = Path(args.tables_dir) if args.tables_dir else api.default_tables_dir(plan, args.dataset, args.results_dir)
     aggregates = not (args.dry_run or args.status or (args.executor == "slurm" and not args.aggregate_only))
-    api.check_paths(opts, out_dir, writes=not ((args.dry_run and not args.probe) or args.status), tables=aggregates)
+    check_paths(opts, out_dir, writes=not ((args.dry_run and not args.probe) or args.status), tables=aggregates)
     if args.dry_run:
         print(api.dry_run_text(plan, opts, run_probes=args.probe))
         return 0

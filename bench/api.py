@@ -1,8 +1,6 @@
 """What run_all.py calls: list, dry-run, run, status and aggregate a suite."""
 from __future__ import annotations
 
-import json
-import os
 import shlex
 import sys
 import time
@@ -12,22 +10,21 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from bench.data.base import default_data_root, load_raw
+from bench.data.base import default_data_root
 from bench.data.examples import write_examples
 from bench.plan.grid import Plan, load_plan, suite_names, suite_path, read_yaml
 from bench.registry import DATASETS, METHODS, load_plugins
 from bench.results.states import QUEUED, RUNNING, STALE, STATES
 from bench.context import checkpoint_seconds_from_env
-from bench.errors import UserError
-from bench.nets.weights import pretrained_file, weights_file
+from bench.report.terminal import state_lines, sweep_summary, text_table
+from bench.run.checks import check_data, data_names
+from bench.run.estimate import estimate, threads_text
 from bench.run.execution import Execution
 from bench.run.scheduler import levels, phases, run_specs, select, slurm_parameters, states, with_teachers
 from bench.run.slurm import arrays_by_resources, with_cli
 from bench.spec import RunSpec
 from bench.results.store import Store, atomic_write_text, clean_tmp
 from bench.results.states import CORRUPT, DONE, FAILED, PARTIAL
-from bench.config import AUTO
-from bench.run.threads import threads_for
 
 load_plugins()
 
@@ -111,110 +108,11 @@ def slurm_lines(specs: list[RunSpec], todo: list[RunSpec], block: dict) -> list[
             "a level waits for every array below it):", text_table(rows)]
 
 
-def text_table(rows: list[dict]) -> str:
-    """Rows as right-aligned columns under their keys (pandas' to_string without pandas,
-    which --dry-run does not load)."""
-    keys = list(rows[0])
-    cols = [[str(k)] + [str(r[k]) for r in rows] for k in keys]
-    widths = [max(map(len, col)) for col in cols]
-    return "\n".join(" ".join(col[i].rjust(w) for col, w in zip(cols, widths)) for i in range(len(rows) + 1))
-
-
-def state_lines(specs: list[RunSpec], known: dict, shown: tuple[str, ...]) -> list[str]:
-    """One line per run in one of the ``shown`` states, with its reason."""
-    lines = []
-    for s in specs:
-        st = known[s.run_id]
-        if st.status in shown:
-            lines.append(f"  {st.status:<8} {s.run_id} {s.method} {s.dataset} seed {s.seed}"
-                         + (f": {st.reason}" if st.reason else ""))
-    return [""] + lines if lines else []
-
-
 def jobs_for(opts: Execution):
     """SLURM job records of the results dir, when a scheduler can be asked about them."""
     from bench.run.slurm import Jobs
 
     return Jobs(Store(opts.results))
-
-
-def estimate(store: Store, specs: list[RunSpec], todo: list[RunSpec], opts: Execution | None = None,
-             run_probes: bool = False) -> str:
-    """Seconds the runs to do will take: the mean wall time of finished runs with the same
-    method/dataset/config, else a probe of the configuration on this machine (bench/run/probe.py:
-    cached ones always; missing ones measured when ``run_probes``)."""
-    known: dict[tuple, list[float]] = {}
-    for s in specs:
-        summary = store.summary(s.run_id)
-        if summary and summary.get("status") == DONE:
-            known.setdefault((s.method, s.dataset, s.params), []).append(float(summary["wall_time_s"]))
-    if not todo:
-        return "nothing to run"
-    by_sibling, rest = 0.0, []
-    for s in todo:
-        times = known.get((s.method, s.dataset, s.params))
-        if times:
-            by_sibling += sum(times) / len(times)
-        else:
-            rest.append(s)
-    parts = [f"~{hours(by_sibling)} for {len(todo) - len(rest)} run(s) timed by finished siblings"] if len(rest) < len(todo) else []
-    if rest and opts is not None:
-        parts += probe_estimate(rest, opts, run_probes)
-    elif rest:
-        parts.append(f"{len(rest)} run(s) with no finished sibling to time them by")
-    return "; ".join(parts)
-
-
-def probe_estimate(specs: list[RunSpec], opts: Execution, run_probes: bool) -> list[str]:
-    """The probes' estimate for ``specs`` (one probe per distinct configuration)."""
-    from bench.run.probe import cached_probe, configuration, probe_cached
-    from bench.run.runner import pick_device
-
-    device = str(pick_device(opts.device))
-    configs: dict[tuple, list[RunSpec]] = {}  # one probe per spec-without-seed and thread count
-    for s in specs:
-        config = json.dumps(configuration(s), sort_keys=True, default=str)
-        configs.setdefault((config, threads_for(opts.threads, s)), []).append(s)
-    total, timed, missing, missing_configs, failed = 0.0, 0, 0, 0, []
-    groups = list(configs.values())
-    if not run_probes and not (Path(opts.results) / "probes").is_dir():  # nothing probed here yet: no
-        groups, missing, missing_configs = [], len(specs), len(configs)   # code fingerprints to compute
-    show = run_probes and sys.stderr.isatty()
-    for group in tqdm(groups, desc="probes", unit="config", disable=not show):
-        try:
-            threads = threads_for(opts.threads, group[0])
-            found = (probe_cached(group[0], opts.results, opts.data_root, threads, device) if run_probes
-                     else cached_probe(opts.results, group[0], threads, device))
-        except Exception as exc:  # NotProbeable, data errors, a method's own: the dry-run goes on
-            failed.append(f"{group[0].method} on {group[0].dataset}: {type(exc).__name__}: {exc}")
-            continue
-        if found is None:
-            missing, missing_configs = missing + len(group), missing_configs + 1
-            continue
-        total += found.estimate_s * len(group)
-        timed += len(group)
-    parts = []
-    if timed:
-        parts.append(f"~{hours(total)} for {timed} run(s) from probes on this machine ({device}, "
-                     f"{threads_text(specs, opts.threads)}; steps x seconds per step + evaluations, no start-up or data loading)")
-    if missing:
-        parts.append(f"{missing} run(s) not probed yet (--probe times a few steps of each of their "
-                     f"{missing_configs} configuration(s))")
-    if failed:
-        parts.append(f"{len(failed)} configuration(s) cannot be probed ({'; '.join(failed[:3])})")
-    return parts
-
-
-def threads_text(specs: list[RunSpec], requested: int | str) -> str:
-    """'2 threads per run' / 'threads per run: auto (2 for 30 runs, 1 for 6)'."""
-    if requested != AUTO:
-        return f"{requested} thread(s) per run"
-    counts = Counter(threads_for(requested, s) for s in specs)
-    return "threads per run: auto (" + ", ".join(f"{n} for {k} run(s)" for n, k in sorted(counts.items(), reverse=True)) + ")"
-
-
-def hours(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
 def status_text(plan: Plan, opts: Execution) -> str:
@@ -258,86 +156,12 @@ def run_suite(plan: Plan, opts: Execution) -> None:
               file=sys.stderr)
 
 
-def sweep_summary(total: int, ended: dict[str, int], seconds: float) -> str:
-    """One line: what this sweep trained, what it found done, what failed, how long it took."""
-    ran = sum(ended.values())
-    cached = total - ran
-    if not ran:
-        return f"{cached} run{'' if cached == 1 else 's'} already done, nothing to train"
-    failed = ended.get(FAILED, 0)
-    minutes, secs = divmod(round(seconds), 60)
-    return (f"{ran} run(s) trained ({ran - failed} done, {failed} failed), {cached} already done; "
-            f"{minutes}m{secs:02d}s")
-
-
-def data_names(specs: list[RunSpec]) -> set[str]:
-    """The datasets runs read: their own and KD's alternatives (``transfer: related:NAME``)."""
-    names = {s.dataset for s in specs}
-    return names | {str(s.config.get("transfer", "")).partition(":")[2] for s in specs} - {""}
-
-
 def data_root_for(plan: Plan, given: str | None, results: str) -> str:
     """The data root a sweep reads: the one given, else, for a profile that runs on
     generated examples, their folder inside the results folder, else the default."""
     if given:
         return given
     return str(Path(results) / EXAMPLE_DATA) if plan.example_data else str(default_data_root())
-
-
-def check_data(specs: list[RunSpec], opts: Execution) -> None:
-    """Load every dataset the pending runs need (their own and KD's alternatives) before
-    any run starts, so missing or damaged data, or a training-set size larger than the
-    data, stops the sweep with a UserError (exit 2) up front; so do missing pretrained weights."""
-    sizes = {name: len(load_raw(name, opts.data_root, opts.download).y_train) for name in sorted(data_names(specs))}
-    for s in specs:
-        if s.config.get("pretrained") is True:  # online nets from published weights: on disk, not fetched
-            for arch in s.config.get("nets") or (s.student,):
-                pretrained_file(arch)
-        if s.config.get("weights"):  # a teacher loaded, not trained
-            weights_file(str(s.config["weights"]), s.student, f"{s.method} run on {s.dataset}")
-        pooled = DATASETS.get(s.dataset).meta.get("split") == "random"  # tabular: the rest of the pool is the test set
-        if s.n_train is not None and s.n_train >= sizes[s.dataset] + (0 if pooled else 1):
-            raise UserError(f"n_train={s.n_train} is larger than {s.dataset}'s training set "
-                            f"({sizes[s.dataset]} {'rows, some of which must be left to test on' if pooled else 'images'}) "
-                            f"in {opts.data_root}")
-
-
-def check_device(name: str) -> None:
-    """An unknown or absent device is an error before any run starts."""
-    import torch
-
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise UserError(f"--device {name!r} is not a torch device; accepted: cpu, cuda, cuda:N, mps") from None
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise UserError(f"--device {name}: no CUDA device is available here; use --device cpu")
-        if device.index is not None and device.index >= count:
-            raise UserError(f"--device {name}: only {count} CUDA device(s) (cuda:0..cuda:{count - 1})")
-    elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise UserError(f"--device {name}: MPS is not available here; use --device cpu")
-    elif device.type not in ("cpu", "cuda", "mps"):
-        raise UserError(f"--device {name}: device type {device.type!r} is not supported; use cpu, cuda or mps")
-
-
-def check_paths(opts: Execution, out_dir: Path, writes: bool, tables: bool) -> None:
-    """The results dir (and the tables dir when this command writes tables) must be usable."""
-    places = [("--results-dir", Path(opts.results))] + ([("--tables-dir", out_dir)] if tables else [])
-    for flag, path in places:
-        if path.exists() and not path.is_dir():
-            raise UserError(f"{flag} {path} is a file, not a directory; pass a directory")
-        if not writes:
-            continue
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            probe = path / f".write-probe.{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            raise UserError(f"{flag} {path} is not writable ({exc.strerror or exc}); "
-                            "pass a directory you can write to") from None
 
 
 def aggregate_suite(plan: Plan, opts: Execution, out_dir: Path, command: str | None = None) -> str:
