@@ -21,6 +21,7 @@ def test_reference_values_come_from_the_paper_csv():
     assert row["value"] == pytest.approx(0.9264)  # printed 92.64 (%), read as a fraction
 
 
+@pytest.mark.slow
 def test_paper_profile_table_shows_paper_numbers_deltas_and_claims(tmp_path):
     plan = load_plan("dfkd_small", "paper")
     store = Store(tmp_path)

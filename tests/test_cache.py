@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -196,6 +195,7 @@ def test_a_different_thread_count_is_stale_and_recorded(tmp_path):
     assert state.status == "stale" and state.reason == "ran with 2 threads, now 1"
 
 
+@pytest.mark.slow
 def test_same_run_id_same_numbers_inline_and_in_local_workers(dirs):
     common = ["--suite", "dfkd_small", "--profile", "smoke", "--experiment", "dfad_table2",  # 5 runs: a
               "--tables-dir", str(dirs["tables"])]  # teacher, KD from it and the two data-free games
@@ -213,6 +213,7 @@ def test_same_run_id_same_numbers_inline_and_in_local_workers(dirs):
     assert len(a) == 5 and a == b
 
 
+@pytest.mark.slow
 def test_two_sweeps_on_one_results_dir_train_each_run_once(dirs):
     args = [sys.executable, str(ROOT / "run_all.py"), "--suite", "dfkd_small", "--profile", "smoke",
             "--results-dir", str(dirs["results"])]
@@ -250,6 +251,7 @@ def test_lock_dies_with_its_process_and_a_stale_lock_file_is_taken_over(tmp_path
     lock.release()
 
 
+@pytest.mark.slow
 def test_a_second_process_waits_for_the_holder_then_reuses_its_result(tmp_path):
     teacher = make_spec("teacher", "cnn8", TEACHER)
     store = Store(tmp_path)

@@ -31,6 +31,7 @@ def summaries(results: Path) -> dict[str, float]:
     return {p.parent.name: p.stat().st_mtime_ns for p in results.glob("runs/*/summary.csv")}
 
 
+@pytest.mark.slow
 def test_smoke_suite_writes_tables_report_figures_then_rerun_skips(finished_smoke):
     dirs = finished_smoke
     for name in ("dfad_table2.md", "dfad_table2.csv", "dfad_table2.tex", "report.md",
@@ -75,6 +76,7 @@ def test_smoke_suite_writes_tables_report_figures_then_rerun_skips(finished_smok
     assert "to run now: 0" in dry.stdout
 
 
+@pytest.mark.slow
 def test_default_outputs_go_beside_the_results_not_into_the_committed_tables(tmp_path):
     """A user's first run (no --tables-dir) writes under <results-dir>/tables/, git-ignored:
     the evidence committed in tables/ is never overwritten."""
@@ -86,6 +88,7 @@ def test_default_outputs_go_beside_the_results_not_into_the_committed_tables(tmp
     assert ignored.returncode == 0  # in a checkout, the default folder is ignored by git
 
 
+@pytest.mark.slow
 def test_kill_9_then_restart_finishes_only_missing_runs(dirs):
     args = cli_args(dirs, "--seeds", "0", "1", "2")
     env = {**os.environ, "BENCH_CHECKPOINT_SECONDS": "0", "PYTHONUNBUFFERED": "1"}
@@ -137,6 +140,7 @@ def test_list_shows_suites_methods_datasets():
     assert "fashion_mnist" in rows and "/usr/share/datasets/fashion-mnist" in out.stdout  # Debian's package, not embedded
 
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_exits_cleanly_and_resumes(dirs):
     args = cli_args(dirs, "--seeds", "0", "1", "2")  # work left when the signal lands
     proc = subprocess.Popen([sys.executable, str(ROOT / "run_all.py"), *args], cwd=ROOT,
@@ -155,6 +159,7 @@ def test_sigterm_checkpoints_exits_cleanly_and_resumes(dirs):
     assert len(summaries(dirs["results"])) == n_runs((0, 1, 2))
 
 
+@pytest.mark.slow
 def test_missing_dataset_stops_up_front_with_exit_2_and_keeps_finished_runs(finished_smoke):
     dirs = finished_smoke
     before = summaries(dirs["results"])

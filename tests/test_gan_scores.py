@@ -54,6 +54,7 @@ def test_inception_weights_are_looked_for_where_said(monkeypatch, tmp_path):
     assert inception_weights(str(tmp_path / "given.pth")) == tmp_path / "given.pth"  # the config wins
 
 
+@pytest.mark.slow
 def test_inception_probabilities_read_a_local_state_dict(tmp_path):
     """torchvision's architecture with weights from a file (random here: the real file is
     not downloaded): ImageNet's 1,000 class probabilities per image, grey images accepted."""

@@ -121,6 +121,7 @@ def two_blobs(tmp_path, n=400):
     return f"csv:{tmp_path / 'blobs.csv'}"
 
 
+@pytest.mark.slow
 def test_acgan_learns_class_conditional_rows_and_gan_tsc_compresses_with_them(tmp_path):
     dataset = two_blobs(tmp_path)
     results = tmp_path / "results"
@@ -165,6 +166,7 @@ def run_smoke(suite: str, dirs) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_gantsc_tabular_smoke_suite_end_to_end(dirs):
     run_smoke("gantsc_tabular", dirs)
     single = pd.read_csv(dirs["tables"] / "gantsc_single_tree.csv").set_index("label")["mean"]
@@ -193,6 +195,7 @@ def with_roles(spec, roles):
     return type(spec)(**{**spec.__dict__, "pretrained": roles})
 
 
+@pytest.mark.slow
 def test_network_students_learn_from_the_teacher_and_from_an_image_acgan(image_players):
     """LeNet-5-half students trained by TSC on the training images, on GAN batches (p_fake = 0.5),
     with Hinton's loss, and alone."""
@@ -211,6 +214,7 @@ def test_network_students_learn_from_the_teacher_and_from_an_image_acgan(image_p
     assert summaries["gan"]["cfg.p_fake"] == 0.5 and "cfg.trees" not in summaries["gan"]  # the network config
 
 
+@pytest.mark.slow
 def test_tsc_score_of_real_data_is_near_one_and_above_a_barely_trained_gan(image_players, tmp_path):
     """The paper's formula: the real data scored against its own reference student (another batch
     order) lands near 1; images of a one-epoch AC-GAN teach the student much less. The code's
@@ -256,6 +260,7 @@ def test_sampler_params_on_a_method_without_a_sampler_are_refused(tmp_path):
         load_plan(str(suite), "smoke")
 
 
+@pytest.mark.slow
 def test_gantsc_images_smoke_suite_end_to_end(dirs):
     run_smoke("gantsc_images", dirs)
     table1 = pd.read_csv(dirs["tables"] / "gantsc_table1.csv").set_index("label")["mean"]

@@ -45,6 +45,7 @@ def game_spec(method: str, params: dict, roles=("classifier",), teacher=True) ->
     return sized(spec, pretrained=tuple((r, players[r]) for r in roles))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method,params", [
     ("mimic", {"epochs": 6, "lr": 3e-3}),
     ("distn", {"epochs": 6, "lr": 3e-3}),
@@ -60,6 +61,7 @@ def test_kd_baselines_lift_the_pretrained_classifier_toward_the_teacher(results,
     assert summary["classifier_run_id"] == CLASSIFIER.run_id
 
 
+@pytest.mark.slow
 def test_nagan_keeps_the_classifier_where_the_discriminator_accepts_true_labels(results):
     spec = game_spec("nagan", {"epochs": 2, "d_passes": 10, "c_passes": 3, "samples": 10},
                      roles=("classifier", "discriminator"), teacher=False)
@@ -71,6 +73,7 @@ def test_nagan_keeps_the_classifier_where_the_discriminator_accepts_true_labels(
     assert curve["epoch"].tolist() == [1, 2, 3, 4, 5, 6] and curve["outer_epoch"].tolist() == [1, 1, 1, 2, 2, 2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gumbel", [True, False])
 def test_kdgan_classifier_learns_from_teacher_and_discriminator(results, gumbel):
     spec = game_spec("kdgan", {"epochs": 4, "d_passes": 5, "t_passes": 1, "c_passes": 6, "samples": 10,
@@ -136,6 +139,7 @@ def test_paper_profile_lays_out_every_table_and_figure():
         s.config["grad_variance_batches"] == 10 for s in fig7)
 
 
+@pytest.mark.slow
 def test_smoke_suite_writes_every_table_figure_and_the_report(dirs):
     from tests.conftest import run_cli
 

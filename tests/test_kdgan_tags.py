@@ -135,6 +135,7 @@ def pretrained(tmp_path_factory):
     return path, p3
 
 
+@pytest.mark.slow
 def test_privileged_text_carries_real_signal(pretrained):
     _, p3 = pretrained
     # measured: P@3 teacher 0.52, classifier 0.17 after one epoch (0.21 after eight; image
@@ -142,6 +143,7 @@ def test_privileged_text_carries_real_signal(pretrained):
     assert p3["teacher"] > p3["classifier"] + 0.2 and p3["classifier"] > 0.12, p3
 
 
+@pytest.mark.slow
 def test_kdgan_on_tags_lifts_the_classifier_and_reports_table2_metrics(pretrained):
     path, p3 = pretrained
     spec = make_spec("kdgan", "kdgan_tag_mlp", {"train_subset": "stratified", "normalise": "dataset",
@@ -175,6 +177,7 @@ def test_paper_profile_reads_yfcc_files_and_lays_out_table2_with_the_papers_rows
     assert set(missing) == {"KNN", "TPROP", "TFEAT", "REXMP"} and all(len(v) == 12 for v in missing.values())
 
 
+@pytest.mark.slow
 def test_smoke_suite_writes_table2_figures_and_report(dirs):
     from tests.conftest import run_cli
 

@@ -169,6 +169,7 @@ def test_bad_slurm_groups_are_refused_when_the_suite_is_read(tmp_path, group, me
         load_plan(str(suite), "smoke")
 
 
+@pytest.mark.slow
 def test_dfkd_large_smoke_runs_teacher_abm_dfkd_mem_and_mad_on_a_food101_folder(dirs):
     root = make_food101(dirs["tmp"] / "data")
     out = run_cli("--suite", "dfkd_large", "--profile", "smoke", "--dataset", "food101", "--data-root", str(root),

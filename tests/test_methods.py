@@ -22,6 +22,7 @@ def results(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_kd_original_learns(results):
     summary = run(make_spec("kd", "cnn8_half", {"epochs": 5, "batch_size": 64}, TEACHER), results)
     assert summary["acc_best"] > 0.85
@@ -34,6 +35,7 @@ def test_kd_on_noise_moves_toward_the_teacher(results):
     assert summary["acc_best"] > 0.3  # above chance (0.1), well below KD-ORI
 
 
+@pytest.mark.slow
 def test_dfad_student_learns_from_the_generator_alone(results):
     spec = make_spec("dfad", "cnn8_half", {"epochs": 3, "iters_per_epoch": 20, "batch_size": 128,
                                            "ngf": 16, "lr_student": 0.05}, TEACHER)
@@ -42,6 +44,7 @@ def test_dfad_student_learns_from_the_generator_alone(results):
     assert summary["acc_best"] >= summary["acc_last"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss,lr", [("mse", 0.002), ("kl", 0.01), ("mse+mae", 0.01)])
 def test_dfad_loss_variants_learn(results, loss, lr):
     """Measured at this budget: mse 0.71, kl 0.48, mse+mae 0.74 (MSE diverges at lr 0.05)."""
@@ -70,12 +73,14 @@ ADV_QUICK = {"epochs": 4, "iters_per_epoch": 20, "batch_size": 128, "ngf": 8, "g
              "student_steps": 5, "lr_student": 0.05, "lr_milestones": []}
 
 
+@pytest.mark.slow
 def test_dafl_student_learns(results):
     spec = make_spec("dafl", "cnn8_half", {"epochs": 5, "iters_per_epoch": 20, "batch_size": 128,
                                            "ngf": 16}, TEACHER)
     assert run(spec, results)["acc_best"] > 0.3  # chance is 0.1
 
 
+@pytest.mark.slow
 def test_zskt_defaults_with_attention_transfer_learn(results):
     spec = make_spec("zskt", "cnn8_half", {"epochs": 4, "iters_per_epoch": 20, "batch_size": 128,
                                           "ngf": 16, "student_steps": 5}, TEACHER)
@@ -83,12 +88,14 @@ def test_zskt_defaults_with_attention_transfer_learn(results):
     assert run(spec, results)["acc_best"] > 0.3
 
 
+@pytest.mark.slow
 def test_abm_in_mad_setting_learns(results):
     spec = make_spec("abm", "cnn8_half", ADV_QUICK, TEACHER)
     assert not spec.config["ema"] and spec.config["generator"] == "mad_generator"
     assert run(spec, results)["acc_best"] > 0.3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["dafl_cmi", "zskt_cmi", "dfad_cmi"])
 def test_cmi_reruns_learn(results, method):
     spec = make_spec(method, "cnn8_half", {"epochs": 4, "iters_per_epoch": 20, "batch_size": 128, "ngf": 16},
@@ -101,11 +108,13 @@ def test_student_from_scratch_learns_without_a_teacher(results):
     assert summary["acc_best"] > 0.85 and "teacher_run_id" not in summary
 
 
+@pytest.mark.slow
 def test_dfkd_mem_learns_with_its_memory(results):
     spec = make_spec("dfkd_mem", "cnn8_half", {**ADV_QUICK, "memory_size": 512}, TEACHER)
     assert run(spec, results)["acc_best"] > 0.3
 
 
+@pytest.mark.slow
 def test_mad_learns_and_alpha_one_runs(results):
     assert run(make_spec("mad", "cnn8_half", ADV_QUICK, TEACHER), results)["acc_best"] > 0.3
     conditional = make_spec("mad", "cnn8_half", {**ADV_QUICK, "conditional": True, "lambda3": 0.1,

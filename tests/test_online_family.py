@@ -167,6 +167,7 @@ def results(tmp_path_factory):
     return tmp_path_factory.mktemp("online")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method,params", [
     ("vanilla", {}), ("dml", {}), ("kd_online", {}), ("one", {"rampup_epochs": 1.0}),
     ("afd", {"adv_milestones": [2]}), ("afd", {"nets": ["resnet8_half"] * 3, "adv_milestones": [2]}),
@@ -179,6 +180,7 @@ def test_online_methods_learn_digits(results, method, params):
         sum(summary[f"acc_net{i + 1}"] for i in range(k)) / k)
 
 
+@pytest.mark.slow
 def test_offline_student_learns_from_a_frozen_teacher(results):
     teacher = make_spec("teacher", "resnet8_half", {"epochs": 3, "batch_size": 32, "lr": 0.05, "lr_milestones": [2]})
     run(teacher, results)
@@ -189,6 +191,7 @@ def test_offline_student_learns_from_a_frozen_teacher(results):
     assert math.isnan(float(summary.get("acc_avg", "nan")))   # a student and its teacher: no "2 Net Avg"
 
 
+@pytest.mark.slow
 def test_afd_cifar100_smoke_suite_writes_every_table_with_gains_and_averages(dirs):
     out = run_cli("--suite", "afd_cifar100", "--profile", "smoke", "--results-dir", str(dirs["results"]),
                   "--tables-dir", str(dirs["tables"]))
@@ -256,6 +259,7 @@ def test_missing_pretrained_weights_stop_the_sweep_up_front_with_exit_2(dirs):
     assert "Traceback" not in out.stderr and not (dirs["results"] / "runs").exists()
 
 
+@pytest.mark.slow
 def test_afd_imagenet_smoke_streams_a_generated_folder_end_to_end(dirs):
     root = make_image_folder(dirs["tmp"] / "data")
     out = run_cli("--suite", "afd_imagenet", "--profile", "smoke", "--data-root", str(root),
@@ -320,6 +324,7 @@ def test_channels_last_gives_one_step_the_same_loss_and_gradients_to_float_noise
         assert (ga - gb).norm() <= 1e-2 * ga.norm() + 1e-5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method,params", [("one", {"rampup_epochs": 1.0}), ("afd", {"adv_milestones": [2]})])
 def test_channels_last_is_a_config_value_that_makes_its_own_runs(tmp_path, method, params):
     """The layout is part of the spec (its own run id, its own cache entry); after an epoch

@@ -86,6 +86,7 @@ def data_root(tmp_path_factory) -> Path:
     return make_data_root(tmp_path_factory.mktemp("data"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", distinct_paper_specs(),
                          ids=lambda s: f"{s.method}-{s.dataset}-{s.student}-{s.config.get('generator', '')}")
 def test_paper_profile_runs_two_steps(spec, data_root, tmp_path_factory):

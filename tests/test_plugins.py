@@ -3,6 +3,8 @@ files of their own, is listed and run in a suite of its own through worker proce
 missing or broken plugin is a one-line error."""
 from __future__ import annotations
 
+import pytest
+
 import re
 
 import pandas as pd
@@ -18,6 +20,7 @@ def readme_blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", section, flags=re.S)
 
 
+@pytest.mark.slow
 def test_readme_plugin_method_is_listed_and_runs_in_its_own_suite_in_worker_processes(tmp_path):
     plugin, suite = tmp_path / "my_kd.py", tmp_path / "my_suite.yaml"
     plugin.write_text(readme_blocks("python")[0])
@@ -34,6 +37,7 @@ def test_readme_plugin_method_is_listed_and_runs_in_its_own_suite_in_worker_proc
     assert "nothing to train" in again.stdout + again.stderr  # cached, plugin code unchanged
 
 
+@pytest.mark.slow
 def test_missing_or_broken_plugins_are_one_line_errors(tmp_path):
     missing = run_cli("--plugin", str(tmp_path / "absent.py"), "--list")
     assert missing.returncode == 2 and "absent.py: no such file" in missing.stderr

@@ -1,6 +1,8 @@
 """Failure isolation, the local executor's bounded pool, and SLURM submission."""
 from __future__ import annotations
 
+import pytest
+
 from dataclasses import dataclass
 
 from bench.context import RunContext
@@ -124,6 +126,7 @@ def test_debug_executor_runs_in_process(tmp_path):
     assert seen == ["done"] and Store(tmp_path).status(teacher.run_id) == "done"
 
 
+@pytest.mark.slow
 def test_sigterm_to_the_local_launcher_checkpoints_its_workers_and_leaves_none_behind(dirs):
     import os
     import signal

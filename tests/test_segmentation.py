@@ -120,6 +120,7 @@ def test_paper_profile_is_dfads_table_3_settings():
     assert teacher["backbone_weights"] and teacher["focal_gamma"] == 2.0
 
 
+@pytest.mark.slow
 def test_dfad_segmentation_smoke_runs_every_row_on_generated_camvid(dirs):
     root = make_segmentation_alternatives(make_camvid(dirs["tmp"] / "data"))
     out = run_cli("--suite", "dfad_segmentation", "--profile", "smoke", "--dataset", "camvid", "--data-root", str(root),

@@ -23,6 +23,7 @@ import yaml
 from bench.api import status_text
 from bench.plan.grid import load_plan
 from bench.run.execution import Execution
+from bench.run.scheduler import levels, with_teachers
 from bench.run.slurm import Jobs, _minutes, check_resources, signal_lead_s
 from bench.errors import UserError
 from bench.results.store import Store
@@ -58,24 +59,26 @@ def wait_for(results: Path, suite: str, n: int, timeout: float = 400) -> str:
     raise AssertionError(f"not done after {timeout}s:\n{text}")
 
 
+@pytest.mark.slow
 @needs_cluster
-def test_smoke_suite_through_slurm_arrays_matches_inline_and_is_not_submitted_twice(dirs):
+def test_smoke_suite_through_slurm_arrays_matches_inline_and_is_not_submitted_twice(dirs, smoke_sweep):
     common = ["--suite", "dfkd_small", "--profile", "smoke"]
-    inline = run_cli(*common, "--results-dir", str(dirs["tmp"] / "inline"), "--tables-dir", str(dirs["tmp"] / "ti"))
-    assert inline.returncode == 0, inline.stderr[-2000:]
+    specs = with_teachers(load_plan("dfkd_small", "smoke").specs)
+    n, teachers = len(specs), len(levels(specs)[0])
     started = time.time()
     out = run_cli(*common, *SLURM_FLAGS, "--results-dir", str(dirs["results"]))
-    assert out.returncode == 0 and "submitted 12 jobs, by dependency level 2 + 10" in out.stdout, out.stderr[-2000:]
+    assert out.returncode == 0 and f"submitted {n} jobs, by dependency level {teachers} + {n - teachers}" in out.stdout, \
+        out.stderr[-2000:]
     again = run_cli(*common, *SLURM_FLAGS, "--results-dir", str(dirs["results"]))
     assert "submitted 0 jobs" in again.stdout  # queued or running: not twice
     now = run_cli(*common, "--results-dir", str(dirs["results"]), "--status").stdout
-    assert "queued" in now or "running" in now or "done: 12" in now
-    wait_for(dirs["results"], "dfkd_small", 12)
-    print(f"SLURM smoke suite: {time.time() - started:.0f}s from submission to 12 runs done")
+    assert "queued" in now or "running" in now or f"done: {n}" in now
+    wait_for(dirs["results"], "dfkd_small", n)
+    print(f"SLURM smoke suite: {time.time() - started:.0f}s from submission to {n} runs done")
     agg = run_cli(*common, "--results-dir", str(dirs["results"]), "--tables-dir", str(dirs["tables"]),
                   "--aggregate-only")
     assert agg.returncode == 0
-    for table in (dirs["tmp"] / "ti").glob("*.csv"):
+    for table in (smoke_sweep / "tables").glob("*.csv"):  # the same tables as the session's inline sweep
         assert (dirs["tables"] / table.name).read_bytes() == table.read_bytes(), table.name
 
 
@@ -126,6 +129,7 @@ def inline_numbers(dirs, suite: Path) -> dict:
     return Store(dirs["tmp"] / "inline").summary(run_dir.name)
 
 
+@pytest.mark.slow
 @needs_cluster
 @pytest.mark.parametrize("how", ["scontrol requeue", "USR2"])
 def test_interrupted_job_resumes_from_the_checkpoint_taken_at_the_signal(dirs, how):
@@ -155,6 +159,7 @@ def test_interrupted_job_resumes_from_the_checkpoint_taken_at_the_signal(dirs, h
     assert result["wall_time_s"] >= at_signal * 0.05  # both sessions counted
 
 
+@pytest.mark.slow
 @needs_cluster
 def test_a_job_killed_by_signal_9_shows_failed_with_slurms_reason(dirs):
     suite, run_dir = long_run(dirs, {})

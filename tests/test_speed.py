@@ -5,6 +5,7 @@ generator step)."""
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -46,7 +47,7 @@ def test_nearest_upsampling_matches_interpolate_forward_and_backward():
 
 
 def test_frozen_students_take_no_gradient_and_get_their_flags_back():
-    from bench.families.datafree import frozen
+    from bench.train import frozen
 
     net = nn.Linear(3, 2)
     net.bias.requires_grad_(False)
@@ -70,6 +71,7 @@ def test_a_probe_times_a_few_steps_of_the_runs_own_loop_and_is_cached(tmp_path):
     assert cached_probe(tmp_path, spec, 2, "cpu") is None     # another thread count is another probe
 
 
+@pytest.mark.slow
 def test_a_probe_stands_in_for_absent_data_with_its_official_size(tmp_path):
     from bench.run.probe import probe
 
@@ -79,6 +81,7 @@ def test_a_probe_stands_in_for_absent_data_with_its_official_size(tmp_path):
     assert result.evaluations == 2 and result.eval_s > 0
 
 
+@pytest.mark.slow
 def test_dry_run_estimates_from_probes_and_probe_needs_dry_run(dirs):
     base = ["--suite", "dfkd_small", "--profile", "smoke", "--results-dir", str(dirs["results"])]
     out = run_cli(*base, "--dry-run")
@@ -109,6 +112,7 @@ def test_the_command_line_reexecutes_once_with_the_allocator_settings():
     assert off.stdout.strip() == "unset"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method, script, where", [
     ("dfad", "DFAD_mnist.py", ["--dataset", "mnist"]), ("dafl", "DAFL-train.py", ["--dataset", "mnist"]),
     ("zskt", "solver.py", ["--dataset", "cifar10"]),
@@ -125,6 +129,7 @@ def test_speed_refuses_an_official_path_without_the_script(tmp_path, method, scr
     assert out.returncode == 2 and f"{script} not found" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_speed_names_what_it_cannot_time_and_goes_on(tmp_path):
     """Tree teachers and fitted models train in no steps: each gets a line, not a traceback or a NaN row."""
     import os
@@ -162,6 +167,7 @@ raise SystemExit("ran past the timed iterations")
 '''
 
 
+@pytest.mark.slow
 def test_the_official_dafl_script_is_timed_at_its_optimiser_steps_on_a_cpu(tmp_path):
     """A stand-in with DAFL-train.py's shape (module-level loop, .cuda() everywhere, a pickled
     teacher, the MNIST test set): the worker runs it on a CPU and stops after the timed iterations."""
@@ -274,6 +280,7 @@ def official_seconds(method: str, checkout: Path, dataset: str, n: int) -> float
     return float(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_the_official_zskt_solver_is_timed_per_pseudo_batch_with_its_teacher_file_and_no_test_set(tmp_path):
     """A stand-in with the shape of ZSKT's solver.py: built from main.py's flags, the teacher
     read from <path>/CIFAR10/WRN-40-2/last.pth.tar, tensorflow imported; 1 + 10 Adam steps of
@@ -285,6 +292,7 @@ def test_the_official_zskt_solver_is_timed_per_pseudo_batch_with_its_teacher_fil
     assert 0.1 < official_seconds("zskt", tmp_path, "cifar10", 2) < 0.6
 
 
+@pytest.mark.slow
 def test_the_official_one_script_runs_with_its_pytorch_03_idioms_rewritten_and_is_timed_per_batch(tmp_path):
     """A stand-in with cifar_one.py's idioms (``async=True``, ``loss.data[0]``, accuracy's
     ``.view(-1)`` of a transposed slice, .cuda(), DataParallel, CIFAR-100 through DataLoader
@@ -297,6 +305,7 @@ def test_the_official_one_script_runs_with_its_pytorch_03_idioms_rewritten_and_i
     assert (tmp_path / "cifar_one.py").read_text() == FAKE_ONE  # rewritten in memory only
 
 
+@pytest.mark.slow
 def test_speed_refuses_a_pair_the_profile_lacks_and_an_official_code_that_fails(tmp_path):
     import os
     import subprocess

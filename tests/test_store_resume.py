@@ -1,8 +1,6 @@
 """Atomic writes, run status, and checkpoint/resume giving the same result as one go."""
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
