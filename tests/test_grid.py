@@ -149,3 +149,21 @@ def test_a_dataset_override_without_its_own_budgets_is_noted(tmp_path):
     notes = load_plan("gantsc_images", "quick", datasets=["digits"]).notes  # nothing of its own: the profile's
     assert len(notes) == 1 and "digits: the quick profile's budgets were set for cifar10" in notes[0]
     assert load_plan("kdgan_compression", "quick", datasets=["cifar10"]).notes == []  # it has dataset_params
+
+
+def test_every_smoke_profile_runs_without_data():
+    """A fresh clone runs every suite's smoke profile with no --data-root: its datasets are
+    embedded, or the profile runs on generated examples that exist for each of them."""
+    from bench.api import EXAMPLE_DATA, data_root_for
+    from bench.data.examples import EXAMPLES
+    from bench.registry import DATASETS
+    from bench.run.checks import data_names
+    from bench.run.scheduler import with_teachers
+
+    for name in suite_names():
+        plan = load_plan(name, "smoke")
+        absent = sorted(d for d in data_names(with_teachers(plan.specs)) if not DATASETS.get(d).meta.get("embedded"))
+        if absent:
+            assert plan.example_data and set(absent) <= set(EXAMPLES), (name, absent)
+            assert data_root_for(plan, None, "r") == str(Path("r") / EXAMPLE_DATA)
+        assert data_root_for(plan, "mine", "r") == "mine"  # real folders when the user names them

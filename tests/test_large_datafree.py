@@ -170,9 +170,8 @@ def test_bad_slurm_groups_are_refused_when_the_suite_is_read(tmp_path, group, me
 
 
 @pytest.mark.slow
-def test_dfkd_large_smoke_runs_teacher_abm_dfkd_mem_and_mad_on_a_food101_folder(dirs):
-    root = make_food101(dirs["tmp"] / "data")
-    out = run_cli("--suite", "dfkd_large", "--profile", "smoke", "--dataset", "food101", "--data-root", str(root),
+def test_dfkd_large_smoke_runs_teacher_abm_dfkd_mem_and_mad_without_data_on_its_generated_food101(dirs):
+    out = run_cli("--suite", "dfkd_large", "--profile", "smoke", "--dataset", "food101",
                   "--results-dir", str(dirs["results"]), "--tables-dir", str(dirs["tables"]),
                   env={"BENCH_LOADER_WORKERS": "0"})
     assert out.returncode == 0, out.stderr[-3000:]
