@@ -9,10 +9,10 @@ against (P:gantsc §3 "GAN-TSC vs. MUNGE", Fig. 1e, App. A.2; methods_spec §12)
   on attributes scaled to [0, 1] by the training ranges; T' already holds this pass's
   earlier changes); for each attribute, with probability p, e_a <- N(e'_a, sd) and
   e'_a <- N(e_a, sd) with sd = |e_a - e'_a| / s, both drawn around the *old* values.
-- ``code`` (C:GAN-TSC generate_fake_tabular.py since February 2020): distances on the raw
+- ``code`` (C:GAN-TSC generate_fake_tabular.py, its current version): distances on the raw
   attributes, and the neighbour's new value is drawn around e's *already replaced* value
   (the code keeps a view of e's row), so both rows end near e'.
-- ``code_2019`` (the same file before February 2020, which the paper's numbers likely
+- ``code_2019`` (the same file's first published version, which the paper's numbers likely
   came from): as ``code`` without copying the data, so each pass munges the previous
   pass's result again and the k copies it returns are all the last pass's array.
   (That code also overwrote the caller's training set; here the training rows stay intact.)
