@@ -200,6 +200,11 @@ SUITE_CASES = [
     ("unknown top key", lambda d: d.update(runs=3), "unknown key 'runs'"),
     ("missing profiles", lambda d: d.pop("profiles"), "missing required key 'profiles'"),
     ("slurm key", lambda d: d.update(slurm={"gpu": 1}), "unknown key 'gpu'"),
+    ("example_data word", lambda d: smoke(d).update(example_data="yes"), "example_data: expected true or false"),
+    ("sampler on a method that samples from none", lambda d: d["experiments"][0]["methods"][1].update(
+        sampler={"epochs": 1}), "'kd' does not sample from one"),
+    ("a role the pair cannot make", lambda d: d["experiments"][0]["methods"].append({"method": "gan_tsc"}),
+     "the pair has no 'sampler' net"),
 ]
 
 

@@ -51,6 +51,9 @@ def read_profile(path: Path, profiles: dict, profile: str, datasets: list[str] |
         raise UserError(f"{path}: profile {profile!r} is not defined; accepted: {', '.join(profiles)}")
     where = f"{path}: profiles.{profile}"
     prof = check_keys(profiles[profile], PROFILE_KEYS, where, ("datasets", "seeds", "pairs"))
+    for key in ("matches_paper", "example_data"):
+        if not isinstance(prof.get(key, False), bool):
+            raise UserError(f"{where}.{key}: expected true or false, got {prof[key]!r}")
     ds_list = datasets or as_list(prof["datasets"], f"{where}.datasets")
     raw_pairs = check_keys(prof["pairs"], set(DATASETS.names()) | {"default"}, f"{where}.pairs")
     ds_params = check_keys(prof.get("dataset_params", {}), set(DATASETS.names()), f"{where}.dataset_params")
