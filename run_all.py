@@ -181,8 +181,10 @@ def dispatch(args: argparse.Namespace) -> int:
         api.run_suite(plan, opts)
         if args.executor == "slurm":
             return 0
-    print(api.aggregate_suite(plan, opts, out_dir))
-    return 0
+    body, _, written = api.aggregate_suite(plan, opts, out_dir).rpartition("\n")
+    code, verdict = api.outcome(plan, opts)
+    print(f"{body}\n{verdict}; {written}" if body else f"{verdict}; {written}")
+    return code
 
 
 if __name__ == "__main__":

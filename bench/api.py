@@ -13,10 +13,11 @@ from tqdm.auto import tqdm
 from bench.data.base import default_data_root
 from bench.data.examples import write_examples
 from bench.plan.grid import Plan, load_plan, suite_names, suite_path, read_yaml
+from bench.plan.schema import file_name
 from bench.registry import DATASETS, METHODS, load_plugins
 from bench.results.states import QUEUED, RUNNING, STALE, STATES
 from bench.context import checkpoint_seconds_from_env
-from bench.report.terminal import state_lines, sweep_summary, text_table
+from bench.report.terminal import outcome_line, state_lines, sweep_summary, text_table
 from bench.run.checks import check_data, data_names
 from bench.run.estimate import estimate, threads_text
 from bench.run.execution import Execution
@@ -146,14 +147,32 @@ def run_suite(plan: Plan, opts: Execution) -> None:
     opts = replace(opts, slurm=with_cli(plan.slurm, opts.slurm))
     checkpoint_seconds_from_env()
     if opts.executor != "slurm":  # on a cluster the data lives where the jobs run
-        pending = select(with_teachers(plan.specs), opts)
+        every = with_teachers(plan.specs)
         if plan.example_data and Path(opts.data_root) == Path(opts.results) / EXAMPLE_DATA:
-            write_examples(data_names(pending), Path(opts.data_root))
-        check_data(pending, opts)
+            write_examples(data_names(select(every, opts)), Path(opts.data_root))
+        check_data(every, opts)  # done runs too: a result is not vouched for by data that cannot be read
     run_specs(plan.specs, opts, on_finish=report, name=plan.suite)
     if opts.executor != "slurm":
-        print(sweep_summary(len(with_teachers(plan.specs)), ended, time.monotonic() - started),
-              file=sys.stderr)
+        final = Counter(st.status for st in states(with_teachers(plan.specs), opts).values())
+        print(sweep_summary(ended, final, time.monotonic() - started), file=sys.stderr)
+
+
+def outcome(plan: Plan, opts: Execution) -> tuple[int, str]:
+    """(exit code, verdict line): 0 when every planned run is done, else 1."""
+    store = Store(opts.results)
+    known = states(with_teachers(plan.specs), opts)
+    logs = {}
+    for run_id, st in known.items():
+        if st.status == FAILED:
+            try:
+                log = store.artefact(run_id, "error.log")
+            except FileNotFoundError:
+                continue
+            if log.exists():
+                logs[run_id] = str(log)
+    labels = {j.spec.run_id: j.label for j in plan.runs}
+    labels.update({s.run_id: s.method for s in with_teachers(plan.specs) if s.run_id not in labels})
+    return (0 if all(st.status == DONE for st in known.values()) else 1), outcome_line(labels, known, logs)
 
 
 def data_root_for(plan: Plan, given: str | None, results: str) -> str:
@@ -200,7 +219,7 @@ def build_outputs(plan: Plan, store: Store, known: dict, out_dir: Path, command:
     if skipped:
         parts.append(f"{len(skipped)} run(s) not counted ({', '.join(sorted({st.status for st in skipped.values()}))}"
                      "): see --status")
-    parts.append(f"tables, report and figures in {out_dir}/")
+    parts.append(f"{'tables, report and figures' if figures else 'tables and report'} in {out_dir}/")
     return "\n".join(parts)
 
 
@@ -218,7 +237,7 @@ def write_report(path: Path, text: str) -> None:
 def default_tables_dir(plan: Plan, datasets: list[str] | None, results: str) -> Path:
     """``<results>/tables/<suite>[_<profile>][_<datasets>]``: beside the runs, git-ignored, so a
     user's sweep never overwrites the evidence committed under ``tables/``."""
-    name = plan.suite if plan.profile == "quick" else f"{plan.suite}_{plan.profile}"
+    name = file_name(plan.suite) + ("" if plan.profile == "quick" else f"_{plan.profile}")
     if datasets:
-        name += "_" + "_".join(datasets)
+        name += "_" + "_".join(map(file_name, datasets))
     return Path(results) / "tables" / name

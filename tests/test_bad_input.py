@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import os
 import shutil
 import struct
 from pathlib import Path
@@ -319,6 +320,27 @@ def published(run: Path) -> Path:
     return run / "attempts" / str(pd.read_csv(run / "summary.csv")["attempt"].iloc[0])
 
 
+def pd_frame(run: Path):
+    import pandas as pd
+
+    return pd.read_csv(run / "summary.csv", dtype=str, keep_default_na=False)
+
+
+def edit_value(run: Path, column: str, value: str) -> None:
+    """A hand edit of one cell, as a user with a text editor would make it."""
+    frame = pd_frame(run)
+    frame.loc[0, column] = value
+    (run / "summary.csv").write_text(frame.to_csv(index=False))
+
+
+def reseal(run: Path, **values) -> None:
+    """Values changed and the seal made to match them (a writer that got them wrong)."""
+    from bench.results.store import sealed_csv
+
+    row = pd_frame(run).drop(columns="row_sha256").iloc[0].to_dict()
+    (run / "summary.csv").write_text(sealed_csv({**row, **values}))
+
+
 def unfinished_attempt_with_garbage_checkpoint(run: Path) -> None:
     done = published(run)
     fresh = run / "attempts" / "9"
@@ -331,11 +353,22 @@ def unfinished_attempt_with_garbage_checkpoint(run: Path) -> None:
 STATE_CASES = [
     ("summary random bytes", "student", lambda r: (r / "summary.csv").write_bytes(np.random.default_rng(1).bytes(300)),
      "corrupt", "summary.csv"),
-    ("summary empty", "student", lambda r: (r / "summary.csv").write_bytes(b""), "corrupt", "unreadable"),
+    ("summary empty", "student", lambda r: (r / "summary.csv").write_bytes(b""), "corrupt", "carries no seal"),
     ("summary half row", "student", lambda r: (r / "summary.csv").write_bytes(
         (r / "summary.csv").read_bytes()[:-200]), "corrupt", "summary.csv"),
     ("summary of another run", "student", lambda r: (r / "summary.csv").write_text(
-        (r / "summary.csv").read_text().replace(r.name, "0" * 16)), "corrupt", "incomplete"),
+        (r / "summary.csv").read_text().replace(r.name, "0" * 16)), "corrupt", "edited after it was published"),
+    ("summary of another run, resealed", "student", lambda r: reseal(r, run_id="0" * 16), "corrupt", "incomplete"),
+    ("acc_best edited to 2.0", "student", lambda r: edit_value(r, "acc_best", "2.0"), "corrupt",
+     "edited after it was published"),
+    ("summary without its seal", "student", lambda r: (r / "summary.csv").write_text(
+        pd_frame(r).drop(columns="row_sha256").to_csv(index=False)), "corrupt", "carries no seal"),
+    ("acc_best 2.0, resealed", "student", lambda r: reseal(r, acc_best=2.0), "corrupt",
+     "impossible values: acc_best=2.0"),
+    ("acc_best -5, resealed", "student", lambda r: reseal(r, acc_best=-5), "corrupt", "acc_best=-5"),
+    ("teacher_acc inf, resealed", "student", lambda r: reseal(r, teacher_acc=float("inf")), "corrupt",
+     "teacher_acc=inf"),
+    ("acc_best text, resealed", "student", lambda r: reseal(r, acc_best="nan"), "corrupt", "acc_best=nan"),
     ("teacher model garbage", "teacher", lambda r: (published(r) / "model.pt").write_bytes(b"junk"),
      "corrupt", "model.pt does not match its checksum"),
     ("curve missing", "student", lambda r: (published(r) / "curve.csv").unlink(), "corrupt", "curve.csv is missing"),
@@ -344,7 +377,26 @@ STATE_CASES = [
     ("stale lock", "student", lambda r: (r / "lock").write_text('{"host": "gone", "pid": 999999999}'), "done", ""),
     ("tmp of a dead process", "student", lambda r: (r / ".summary.csv.999999999.abc.tmp").write_bytes(b"x"),
      "done", ""),
+    ("lock is a FIFO", "student", lambda r: replace_with(r / "lock", os.mkfifo), "corrupt", "lock is a FIFO"),
+    ("summary is a FIFO", "student", lambda r: replace_with(r / "summary.csv", os.mkfifo), "corrupt",
+     "summary.csv is a FIFO"),
+    ("summary is a folder", "student", lambda r: replace_with(r / "summary.csv", os.mkdir), "corrupt",
+     "summary.csv is a folder"),
+    ("attempts is a file", "student", lambda r: replace_with(r / "attempts", lambda p: p.write_text("x")),
+     "corrupt", "attempts is a file"),
+    ("attempt is a link loop", "student", lambda r: replace_with(published(r), lambda p: p.symlink_to(p.name)),
+     "corrupt", "is a symbolic link"),
+    ("artefact is a FIFO", "student", lambda r: replace_with(published(r) / "curve.csv", os.mkfifo), "corrupt",
+     "curve.csv"),
+    ("run folder is a file", "student", lambda r: replace_with(r, lambda p: p.write_text("x")), "corrupt",
+     "is a file, expected a folder"),
 ]
+
+
+def replace_with(path: Path, make) -> None:
+    """``path`` removed and ``make(path)`` put in its place (a FIFO, a folder, a file, a link)."""
+    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    make(path)
 
 
 @pytest.mark.parametrize("name,which,damage,state,reason", STATE_CASES, ids=[c[0] for c in STATE_CASES])
@@ -360,7 +412,11 @@ def test_damaged_results_are_reported_set_aside_and_rerun(finished, capsys, tmp_
             "--tables-dir", str(tmp_path / "tables")]
     for mode in ("--status", "--dry-run", "--aggregate-only"):
         code, text = cli(capsys, *args, mode)
-        assert code == 0 and "Traceback" not in text, (mode, text)
+        unfinished = mode == "--aggregate-only" and state != "done"  # tables of what is done; exit 1 says not all
+        assert code == (1 if unfinished else 0) and "Traceback" not in text, (mode, text)
+        if unfinished:
+            label = "Teacher" if which == "teacher" else "KD"
+            assert text.rstrip().splitlines()[-1].startswith(f"1 of 2 runs not done: {label} {run.name} {state}")
         if state != "done" and mode != "--aggregate-only":
             assert f"{state}" in text and run.name in text and reason in text, (mode, text)
     code, text = cli(capsys, *args, "--tables-dir", str(finished["tables"]))
@@ -372,4 +428,31 @@ def test_damaged_results_are_reported_set_aside_and_rerun(finished, capsys, tmp_
         assert {k: v for k, v in snapshot(results).items() if teacher.name in k} == \
             {k: v for k, v in finished["bytes"].items() if teacher.name in k}
     if state != "done":  # the damage is kept aside, with the reason
-        assert list((run / "quarantine").glob("*/why.txt"))
+        assert list((run / "quarantine").glob("*/why.txt")) or list(run.parent.glob(f"{run.name}.damaged-*.why.txt"))
+
+
+@pytest.mark.parametrize("name,table,experiment", [
+    ("../../escaped", "../../t_escaped", "../e_escaped"),
+    ("/tmp/abs_escaped", "/tmp/t_abs_escaped", "/e_abs_escaped"),
+])
+def test_names_from_a_suite_never_write_outside_the_results_and_tables_folders(finished, capsys, tmp_path,
+                                                                             name, table, experiment):
+    """Suite, table and experiment names become safe file names: everything the sweep writes
+    (its default tables folder, tables, figures, report) stays under --results-dir."""
+    doc = copy.deepcopy(SUITE)
+    doc["name"], doc["tables"][0]["id"], doc["experiments"][0]["id"] = name, table, experiment
+    doc["tables"][0]["experiment"], doc["claims"][0]["table"] = experiment, table
+    doc["experiments"][0]["figure"] = True
+    work = tmp_path / "work" / "deep"
+    work.mkdir(parents=True)
+    suite = work / "suite.yaml"
+    suite.write_text(yaml.safe_dump(doc))
+    results = work / "results"
+    shutil.copytree(finished["results"], results)
+    before = {p for p in tmp_path.rglob("*")} | set(Path("/tmp").glob("*escaped*")) | set(Path("/").glob("*escaped*"))
+    code, text = cli(capsys, "--suite", str(suite), "--profile", "smoke", "--results-dir", str(results))
+    assert code == 0, text
+    written = {p for p in tmp_path.rglob("*")} - before
+    assert written and all(p.is_relative_to(results) for p in written), sorted(map(str, written))
+    assert not set(Path("/tmp").glob("*escaped*")) - before and not list(Path("/").glob("*escaped*"))
+    assert list(results.glob("tables/*/figures/*.png")) and list(results.glob("tables/*/report.md"))

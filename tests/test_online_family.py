@@ -324,7 +324,7 @@ def test_channels_last_gives_one_step_the_same_loss_and_gradients_to_float_noise
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method,params", [("one", {"rampup_epochs": 1.0}), ("afd", {"adv_milestones": [2]})])
+@pytest.mark.parametrize("method,params", [("one", {"rampup_epochs": 1.0})])  # the family's code: one method
 def test_channels_last_is_a_config_value_that_makes_its_own_runs(tmp_path, method, params):
     """The layout is part of the spec (its own run id, its own cache entry); after an epoch
     training the float noise grows as a change of threads makes it grow, and both runs learn alike."""

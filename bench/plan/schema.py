@@ -5,6 +5,8 @@ suite is rejected before any run starts.
 """
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's safe loader where PyYAML was built with it: the same documents, ~8x faster."""
 
 SUITES_DIR = Path(__file__).parent / "suites"
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=-]{0,79}")
+"""Names used as they are in a file name: no separator, no leading dot, no ``..`` escape."""
 PROFILES = ("smoke", "quick", "paper")
 TOP_KEYS = {"name", "papers", "description", "profiles", "experiments", "tables", "claims", "slurm"}
 PROFILE_KEYS = {"description", "datasets", "seeds", "n_train", "pairs", "params", "dataset_params", "n_train_params",
@@ -43,6 +47,18 @@ MATCH_KEYS = ("dataset", "method", "student")
 """What a slurm group's ``when`` may select runs by."""
 
 
+def file_name(name: str) -> str:
+    """``name`` (a suite, dataset, table, experiment or pair name) as one component of a file
+    name that stays in its folder: unchanged when it is already one, else its readable part (a
+    ``csv:PATH``'s file stem) and 8 hex digits of its digest, so two names never collide."""
+    if FILE_NAME.fullmatch(name) and ".." not in name:
+        return name
+    readable = Path(name.partition(":")[2] or name).name.partition("#")[0]
+    readable = Path(readable).stem if "." in readable else readable
+    slug = re.sub(r"[^A-Za-z0-9_+=-]+", "-", readable).strip("-")[:40] or "name"
+    return f"{slug}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
 def suite_names() -> list[str]:
     return sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
 
@@ -58,14 +74,72 @@ def suite_path(name_or_path: str) -> Path:
     return candidate
 
 
+MAX_SUITE_BYTES = 1 << 20
+MAX_SUITE_NODES = 100_000
+"""Limits on a suite file: its size, and its values counted with every alias expanded (the
+largest suite shipped has a few thousand); beyond them a suite is refused, not expanded."""
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
+    """A suite file's top-level mapping. Refused with a UserError naming the file: what is not
+    a readable UTF-8 file under ``MAX_SUITE_BYTES``, invalid YAML, a key given twice in one
+    mapping (YAML would keep the last silently), aliases expanding past ``MAX_SUITE_NODES``."""
+    if not path.is_file():
+        raise UserError(f"{path}: not a file (a suite is a YAML file)")
     try:
-        doc = yaml.load(path.read_text(), Loader=SAFE_LOADER)
+        size = path.stat().st_size
+        if size > MAX_SUITE_BYTES:
+            raise UserError(f"{path}: {size:,} bytes; a suite file may have at most {MAX_SUITE_BYTES:,}")
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x}); "
+                        "save the suite as UTF-8") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot be read ({exc.strerror})") from None
+    loader = SAFE_LOADER(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _check_node(node, path, {}, 0)
+        doc = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
     if not isinstance(doc, dict):
         raise UserError(f"{path}: expected a mapping at the top level")
     return doc
+
+
+def _check_node(node: yaml.Node, path: Path, sizes: dict[int, int], depth: int) -> int:
+    """The number of values under ``node`` with aliases expanded; raise on a duplicate key or
+    past the limits (an alias is the same node object, so each is counted once per use)."""
+    if id(node) in sizes:
+        total = sizes[id(node)]
+    elif depth > 100:
+        raise UserError(f"{path}, line {node.start_mark.line + 1}: nested more than 100 levels deep")
+    else:
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, _ in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                    if key.value in seen:
+                        raise UserError(f"{path}, line {key.start_mark.line + 1}: key {key.value!r} is given "
+                                        f"twice in one mapping (first at line {seen[key.value]}); keep one")
+                    seen[key.value] = key.start_mark.line + 1
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = node.value if isinstance(node, yaml.SequenceNode) else []
+        for child in children:
+            total += _check_node(child, path, sizes, depth + 1)
+            if total > MAX_SUITE_NODES:
+                break
+        sizes[id(node)] = total
+    if total > MAX_SUITE_NODES:
+        raise UserError(f"{path}: its aliases expand to more than {MAX_SUITE_NODES:,} values; "
+                        "a suite may hold at most that many")
+    return total
 
 
 def check_slurm(block: Any, where: str) -> dict:

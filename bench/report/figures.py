@@ -24,7 +24,9 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from bench.plan.grid import Plan  # noqa: E402
+from bench.plan.schema import file_name  # noqa: E402
 from bench.results.store import WALL_COLUMN, Store  # noqa: E402
+from bench.results.values import in_unit_range  # noqa: E402
 
 
 def figure_spec(figure) -> dict | None:
@@ -56,8 +58,8 @@ def plot_curves(plan: Plan, store: Store, frame: pd.DataFrame, out_dir: Path) ->
                 continue
             fig.suptitle(f"{plan.suite} / {exp_id} / {where} ({plan.profile})", fontsize=10)
             fig.tight_layout()
-            stem = (f"{exp_id}_{dataset}" + (f"_{pair.replace('>', '-')}" if several_pairs else "")
-                    + (f"_n{n}" if several_n else ""))
+            stem = "_".join([file_name(exp_id), file_name(dataset)] + ([file_name(pair.replace(">", "-"))]
+                            if several_pairs else []) + ([f"n{n}"] if several_n else []))
             path = out_dir / "figures" / f"{stem}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             fig.savefig(path, dpi=120)
@@ -66,14 +68,7 @@ def plot_curves(plan: Plan, store: Store, frame: pd.DataFrame, out_dir: Path) ->
     return written
 
 
-UNIT_RANGE = ("acc", "auc", "accuracy", "p_at_", "f_at_", "map", "mrr")
-"""Metrics that live in [0, 1]: their bands are clipped there (a mean + std of 0.99 + 0.04
-would draw a band past what an accuracy can be)."""
 BAND = "line: mean; band: ± 1 std (ddof=0) over the n runs named in the legend"
-
-
-def in_unit_range(metric: str) -> bool:
-    return metric.startswith(UNIT_RANGE)
 
 
 def mean_band(ax, data: pd.DataFrame, x: str, y: str, hue: str, marker: str | None = None,

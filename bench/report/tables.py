@@ -13,6 +13,7 @@ import pandas as pd
 
 from bench.plan.claims import Sample, Verdict, check_claim, parse_claim
 from bench.plan.grid import Plan, Table
+from bench.plan.schema import file_name
 from bench.nets.cost import net_cost, si
 from bench.report.reference import paper_values
 from bench.registry import DATASETS
@@ -363,9 +364,10 @@ def write_tables(plan: Plan, store: Store, out_dir: Path,
             continue  # the experiment does not run in this profile (e.g. paper-only tables)
         result = table_result(plan, table, frame)
         texts = cell_texts(result)
-        atomic_write_text(out_dir / f"{table.id}.md", to_markdown(texts) + "\n")
-        atomic_write_text(out_dir / f"{table.id}.tex", to_latex(texts, table.caption or table.id))
-        atomic_write_csv(out_dir / f"{table.id}.csv", result.cells)
+        stem = out_dir / file_name(table.id)
+        atomic_write_text(stem.with_suffix(".md"), to_markdown(texts) + "\n")
+        atomic_write_text(stem.with_suffix(".tex"), to_latex(texts, table.caption or table.id))
+        atomic_write_csv(stem.with_suffix(".csv"), result.cells)
         results.append(result)
     return results, frame
 

@@ -2,7 +2,7 @@
 with their reasons, the sweep's last line."""
 from __future__ import annotations
 
-from bench.results.states import FAILED
+from bench.results.states import DONE, FAILED
 from bench.spec import RunSpec
 
 
@@ -26,13 +26,28 @@ def state_lines(specs: list[RunSpec], known: dict, shown: tuple[str, ...]) -> li
     return [""] + lines if lines else []
 
 
-def sweep_summary(total: int, ended: dict[str, int], seconds: float) -> str:
-    """One line: what this sweep trained, what it found done, what failed, how long it took."""
+def sweep_summary(ended: dict[str, int], final: dict[str, int], seconds: float) -> str:
+    """One line: what this sweep trained and how it ended, what it found done, what it left
+    failed from before (``final``: the runs' states when it ended), how long it took."""
     ran = sum(ended.values())
-    cached = total - ran
-    if not ran:
-        return f"{cached} run{'' if cached == 1 else 's'} already done, nothing to train"
-    failed = ended.get(FAILED, 0)
+    failed_now = ended.get(FAILED, 0)
+    cached = final.get(DONE, 0) - (ran - failed_now)
+    left_failed = final.get(FAILED, 0) - failed_now
+    parts = [f"{ran} run(s) trained ({ran - failed_now} done, {failed_now} failed)" if ran else "nothing to train",
+             f"{cached} already done"]
+    if left_failed > 0:
+        parts.append(f"{left_failed} failed before and not retried (--retry-failed runs them)")
     minutes, secs = divmod(round(seconds), 60)
-    return (f"{ran} run(s) trained ({ran - failed} done, {failed} failed), {cached} already done; "
-            f"{minutes}m{secs:02d}s")
+    return "; ".join(parts) + (f"; {minutes}m{secs:02d}s" if ran else "")
+
+def outcome_line(labels: dict[str, str], known: dict, error_logs: dict[str, str]) -> str:
+    """The sweep's verdict: every planned run done, or how many are not, naming up to five
+    (label, run id, state, and the error.log of a failed one)."""
+    missing = [(run_id, st) for run_id, st in known.items() if st.status != DONE]
+    if not missing:
+        return f"all {len(known)} runs done"
+    named = [f"{labels.get(run_id, '?')} {run_id} {st.status}" + (f" (see {error_logs[run_id]})"
+                                                                  if run_id in error_logs else "")
+             for run_id, st in missing[:5]]
+    more = f", and {len(missing) - 5} more (see --status)" if len(missing) > 5 else ""
+    return f"{len(missing)} of {len(known)} runs not done: {', '.join(named)}{more}"

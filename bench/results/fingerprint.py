@@ -3,11 +3,14 @@
 The run id hashes the spec only. A cached result is reused only when these match too
 (benchopt keys its cache on the solver's code in the same spirit):
 
-- **code**: the method's module and every project module it imports, transitively
-  (``bench``, ``methods``, ``baselines`` or the plugin's own file), each hashed as its
-  syntax tree without docstrings, so comments, docstrings and formatting do not make a
-  result stale but any change to what executes does. Modules that only move results
-  around (store, scheduler, report, ...) are left out: they cannot change a number.
+- **code**: every project module a run executes: the runner that every executor calls
+  (seeding, the device, the results it writes), the method's module and the dataset's
+  loader, with every project module they import, transitively (``bench``, ``methods``,
+  ``baselines`` or a plugin's own file). Each is hashed as its syntax tree without
+  docstrings, so comments, docstrings and formatting do not make a result stale but any
+  change to what executes does. No module is exempt by hand: one that looks like
+  bookkeeping still runs inside the run and could change a number. Planning, scheduling
+  and reporting modules are outside because no run executes them.
 - **data**: SHA-256 of the raw tensors a run loaded (content, not file dates), plus the
   tensors' shapes for a readable reason; for a streamed image-folder dataset (ImageNet),
   of every image's path and size in bytes.
@@ -31,13 +34,8 @@ from bench.results.store import atomic_write_text, file_stamp, stamped_sha256
 
 PROJECT = Path(__file__).resolve().parents[2]
 PROJECT_PACKAGES = ("bench", "methods", "baselines")
-BOOKKEEPING = frozenset({
-    "bench.report.tables", "bench.api", "bench.results.validity", "bench.plan.claims", "bench.report.departures",
-    "bench.errors", "bench.results.fingerprint", "bench.plan.grid", "bench.results.lock", "bench.report.figures",
-    "bench.registry", "bench.report.markdown", "bench.run.runner", "bench.run.scheduler", "bench.run.slurm",
-    "bench.results.store",
-})
-"""Modules that store, schedule or report results; editing them cannot change a number."""
+RUN_ENTRIES = ("bench.run.runner", "bench.run.task")
+"""What executes a run: the runner inline, the task around it in a worker or a SLURM job."""
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
@@ -89,13 +87,28 @@ def _module_digest(name: str) -> tuple[str, frozenset[str]] | None:
     return digest, frozenset(_imports(tree, name, path.name == "__init__.py"))
 
 
-def code_closure(module: str) -> dict[str, str]:
-    """Module name -> digest for ``module`` and the project modules it imports, transitively."""
+def run_roots(spec) -> tuple[str, ...]:
+    """The modules a run of ``spec`` starts from: the run entries, the method's module and
+    the dataset loader's module (a plugin's file when a plugin registered them)."""
+    from bench.errors import UserError
+    from bench.registry import DATASETS, METHODS
+
+    roots = list(RUN_ENTRIES)
+    for registry, name in ((METHODS, spec.method), (DATASETS, spec.dataset)):
+        try:
+            roots.append(registry.get(name).obj.__module__)
+        except UserError:  # not registered here: the run cannot execute it either
+            pass
+    return tuple(roots)
+
+
+def code_closure(*roots: str) -> dict[str, str]:
+    """Module name -> digest for ``roots`` and the project modules they import, transitively."""
     seen: dict[str, str] = {}
-    todo = [module]
+    todo = list(roots)
     while todo:
         name = todo.pop()
-        if name in seen or name in BOOKKEEPING:
+        if name in seen:
             continue
         found = _module_digest(name)
         if found is None:
@@ -105,11 +118,17 @@ def code_closure(module: str) -> dict[str, str]:
     return dict(sorted(seen.items()))
 
 
-def code_fingerprint(method: str) -> str:
-    """16 hex digits identifying the code of a registered method and what it imports."""
-    from bench.registry import METHODS
+def run_code(spec) -> dict[str, str]:
+    """Module name -> digest of every project module a run of ``spec`` executes."""
+    return code_closure(*run_roots(spec))
 
-    closure = code_closure(METHODS.get(method).obj.__module__)
+
+def code_fingerprint(spec) -> str:
+    """16 hex digits identifying the code a run of ``spec`` executes."""
+    return digest_of(run_code(spec))
+
+
+def digest_of(closure: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(closure, sort_keys=True).encode()).hexdigest()[:16]
 
 

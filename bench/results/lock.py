@@ -16,6 +16,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.results.store import regular_fd
+
 
 class RunLock:
     """``with RunLock(path).hold(wait=True):`` — exclusive while the block runs."""
@@ -68,8 +70,8 @@ def holder(path: Path) -> dict[str, object] | None:
     """Who holds the lock now (host, pid, job, since), or None when it is free or stale."""
     path = Path(path)
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+        fd = regular_fd(path)
+    except OSError:  # absent, or damage that is the store's to report (layout_problem)
         return None
     try:
         try:

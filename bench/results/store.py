@@ -6,8 +6,10 @@
   model.pt, error.log). An attempt is never modified after it is published, so a student
   reading a teacher's ``model.pt`` can never see one being retrained.
 - ``summary.csv``: the published result, one row naming its ``attempt`` and the SHA-256 of
-  every artefact of that attempt. It is replaced (atomically) only when a new attempt
-  finishes; a run is *done* only when this row says so and every checksum matches.
+  every artefact of that attempt, sealed by a last column holding the SHA-256 of the row
+  itself. It is replaced (atomically) only when a new attempt finishes; a run is *done*
+  only when this row says so, its seal and every checksum match, and its scores are
+  possible values (bench/results/values.py).
 - ``lock``: the flock of the process working on the run (bench/results/lock.py).
 
 Every file is written to a temporary name (``.<name>.<pid>.<random>.tmp``) and renamed,
@@ -23,12 +25,14 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from bench.results.states import CORRUPT, DONE, FAILED, PARTIAL, TODO
+from bench.results.values import value_problems
 
 if TYPE_CHECKING:  # pandas is imported where a frame is made: --list and --dry-run need none
     import pandas as pd
@@ -37,6 +41,10 @@ ID_COLUMNS = {"run_id": str, "teacher_run_id": str}
 """Hex run ids such as '9284223143e98332' would otherwise be parsed as floats."""
 NOT_ARTEFACTS = ("checkpoint.pt", "summary.csv")
 TMP = re.compile(r"^\..+\.(\d+)\.[^.]+\.tmp$")
+
+SEAL = "row_sha256"
+"""summary.csv's last column: the SHA-256 of the file's text without that column."""
+_SEALED = re.compile(rb"\A([^\n]*)," + SEAL.encode() + rb"\n(.*),([0-9a-f]{64})\n\Z", re.S)
 
 WALL_COLUMN = "wall_s"
 """curve.csv column: seconds a run had spent when the row was logged (over resumed sessions)."""
@@ -66,6 +74,26 @@ def atomic_write_csv(path: Path, rows: list[dict[str, Any]] | pd.DataFrame) -> N
 
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     atomic_write_text(path, frame.to_csv(index=False))
+
+
+def sealed_csv(row: dict[str, Any]) -> str:
+    """``row`` as a one-row CSV whose last column (``SEAL``) is the SHA-256 of the rest."""
+    import pandas as pd
+
+    text = pd.DataFrame([row]).to_csv(index=False, lineterminator="\n")
+    head, _, body = text.partition("\n")
+    return f"{head},{SEAL}\n{body.rstrip(chr(10))},{hashlib.sha256(text.encode()).hexdigest()}\n"
+
+
+def unsealed(data: bytes) -> tuple[bytes | None, str]:
+    """(the CSV without its seal, problem): the problem says why the seal does not hold."""
+    match = _SEALED.match(data)
+    if match is None:
+        return None, "summary.csv carries no seal (written by an older version, or edited)"
+    text = match[1] + b"\n" + match[2] + b"\n"
+    if hashlib.sha256(text).hexdigest().encode() != match[3]:
+        return None, "summary.csv was edited after it was published (its seal does not match)"
+    return text, ""
 
 
 def atomic_torch_save(path: Path, obj: Any) -> None:
@@ -143,12 +171,68 @@ def _stamped_sha256(path: str, size: int, mtime_ns: int) -> str:
     return sha256(Path(path))
 
 
+class NotARegularFile(OSError):
+    """A path the harness wrote as a file is a FIFO, a device, a folder or a symbolic link."""
+
+
+def regular_fd(path: Path | str) -> int:
+    """A read-only descriptor of ``path``, refusing what is not a regular file without
+    blocking on it (a FIFO would hang the reader) or following a link out of the results."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise NotARegularFile(f"{path} is a symbolic link, not a file") from exc
+        raise
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise NotARegularFile(f"{path} is {kind}")
+    return fd
+
+
+def open_regular(path: Path | str):
+    """``path`` opened for binary reading if it is a regular file (``regular_fd``)."""
+    return os.fdopen(regular_fd(path), "rb")
+
+
+def read_regular(path: Path | str) -> bytes:
+    with open_regular(path) as fh:
+        return fh.read()
+
+
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _kind(path: Path) -> str:
+    mode = os.lstat(path).st_mode
+    return ("a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode)
+            else "a file" if stat.S_ISREG(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket")
+
+
+def layout_problem(run_dir: Path) -> tuple[Path | None, str]:
+    """(the first path in a run's folder that is not as the harness writes it, why): a file
+    where a folder belongs, a link, a FIFO. (None, "") when the layout is sound."""
+    if not os.path.lexists(run_dir):
+        return None, ""
+    expected = [(run_dir, "a folder")]
+    if _kind(run_dir) == "a folder":
+        expected += [(Path(e.path), "a folder" if e.name in ("attempts", "quarantine") else "a file")
+                     for e in os.scandir(run_dir)]
+        attempts = run_dir / "attempts"
+        if os.path.lexists(attempts) and _kind(attempts) == "a folder":
+            expected += [(Path(e.path), "a folder") for e in os.scandir(attempts) if e.name.isdigit()]
+    for path, want in expected:
+        got = _kind(path)
+        if got != want:
+            return path, f"{path.relative_to(run_dir.parent)} is {got}, expected {want}"
+    return None, ""
 
 
 _SUMMARIES: dict[tuple, tuple[dict[str, Any] | None, str]] = {}
@@ -202,7 +286,9 @@ class Store:
         are parsed once per process (a sweep asks for each summary many times)."""
         path = self.run_dir(run_id) / "summary.csv"
         try:
-            data = path.read_bytes()
+            data = read_regular(path)
+        except NotARegularFile as exc:
+            return None, str(exc)
         except OSError:
             return None, ""
         key = (run_id, hashlib.sha256(data).digest())
@@ -215,8 +301,11 @@ class Store:
     def _parse_summary(data: bytes, run_id: str) -> tuple[dict[str, Any] | None, str]:
         import pandas as pd
 
+        text, problem = unsealed(data)
+        if problem:
+            return None, problem
         try:
-            frame = pd.read_csv(io.BytesIO(data), keep_default_na=False, na_values=[""], dtype=ID_COLUMNS)
+            frame = pd.read_csv(io.BytesIO(text), keep_default_na=False, na_values=[""], dtype=ID_COLUMNS)
         except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
             return None, f"summary.csv is unreadable ({type(exc).__name__}: {str(exc)[:80]})"
         if len(frame) != 1:
@@ -226,6 +315,9 @@ class Store:
             return None, "summary.csv is incomplete (no run_id / status columns or wrong values)"
         if not isinstance(row.get("error"), str):
             row["error"] = ""
+        impossible = value_problems(row) if row["status"] == DONE else []
+        if impossible:
+            return None, f"summary.csv holds impossible values: {', '.join(impossible)}"
         return row, ""
 
     def summary(self, run_id: str) -> dict[str, Any] | None:
@@ -233,6 +325,9 @@ class Store:
 
     def verify(self, run_id: str) -> tuple[str, str]:
         """(status, problem): done only if the summary is whole and every checksum matches."""
+        damaged, problem = layout_problem(self.run_dir(run_id))
+        if damaged:
+            return CORRUPT, problem
         row, problem = self.read_summary(run_id)
         if problem:
             return CORRUPT, problem
@@ -249,7 +344,11 @@ class Store:
             path = attempt_dir / name
             if not path.exists():
                 return CORRUPT, f"{path.relative_to(self.runs)} is missing"
-            if stamped_sha256(path) != digest:
+            try:
+                same = stamped_sha256(path) == digest
+            except OSError as exc:
+                return CORRUPT, f"{path.relative_to(self.runs)} cannot be read ({exc})"
+            if not same:
                 return CORRUPT, f"{path.relative_to(self.runs)} does not match its checksum"
         return DONE, ""
 
@@ -271,8 +370,8 @@ class Store:
             row["artefacts"] = json.dumps({p.name: sha256(p) for p in sorted(folder.iterdir())
                                            if p.is_file() and p.name not in NOT_ARTEFACTS
                                            and not TMP.match(p.name)}, sort_keys=True)
-            atomic_write_csv(folder / "summary.csv", [row])
-        atomic_write_csv(self.run_dir(run_id) / "summary.csv", [row])
+            atomic_write_text(folder / "summary.csv", sealed_csv(row))
+        atomic_write_text(self.run_dir(run_id) / "summary.csv", sealed_csv(row))
 
     def write_summary(self, run_id: str, row: dict[str, Any]) -> None:
         """Publish a result that has no attempt (a run failed before it could start)."""
@@ -293,6 +392,29 @@ class Store:
             shutil.move(str(self.attempt_dir(run_id, attempt)), str(target / str(attempt)))
         (target / "why.txt").write_text(problem + "\n")
         return target
+
+    def set_aside_damaged_layout(self, run_id: str) -> list[Path]:
+        """Move what ``layout_problem`` finds out of the run's way (a damaged run folder
+        itself beside it, as ``<run_id>.damaged-<time>``), each with a ``why.txt``; return
+        where they went."""
+        moved = []
+        for _ in range(64):  # each pass moves one thing; a folder has no more than this
+            damaged, problem = layout_problem(self.run_dir(run_id))
+            if damaged is None:
+                break
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            if damaged == self.run_dir(run_id):
+                target = self.runs / f"{run_id}.damaged-{stamp}-{len(moved)}"
+                os.rename(damaged, target)
+                (self.runs / f"{target.name}.why.txt").write_text(problem + "\n")
+            else:
+                folder = self.run_dir(run_id) / "quarantine" / f"{stamp}-{len(moved)}"
+                folder.mkdir(parents=True, exist_ok=True)
+                target = folder / damaged.name
+                os.rename(damaged, target)
+                (folder / "why.txt").write_text(problem + "\n")
+            moved.append(target)
+        return moved
 
     # ----------------------------------------------------------------- bulk reads
     def summaries(self, run_ids: Iterable[str]) -> pd.DataFrame:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from bench.results.fingerprint import code_closure, code_fingerprint, data_fingerprint, file_digest
+from bench.results.fingerprint import code_fingerprint, data_fingerprint, file_digest, run_code
 from bench.results.lock import describe, holder
 from bench.registry import METHODS
 from bench.spec import RunSpec
 from bench.results.store import Store
 from bench.results.states import CORRUPT, DONE, FAILED, PARTIAL, RUNNING, STALE, RunState
-from bench.config import AUTO
 
 @dataclass(frozen=True)
 class RunEnvironment:
@@ -19,10 +18,14 @@ class RunEnvironment:
 
     data_root: str = "data"
     threads: int | str = 1
-    """A pinned count, or ``auto`` (bench.run.threads): a run made under ``auto`` kept the count it
-    was given where it ran (in its summary and the report), so it is not stale for it."""
+    """A pinned count, or ``auto`` (bench.run.threads). Not a reason to rerun: the count changes
+    float rounding, not what a run is, so a result made with another count is reused (its count
+    is in its summary and the report)."""
     download: bool = False
     accept_stale: bool = False
+    data_here: bool = True
+    """False where the runs' data lives elsewhere (a SLURM login node): data that cannot be read
+    from here is then checked by the job that runs, not counted as changed."""
 
 
 def run_state(spec: RunSpec, store: Store, expect: RunEnvironment, jobs=None, mine: bool = False) -> RunState:
@@ -56,12 +59,15 @@ def stale_reasons(spec: RunSpec, store: Store, expect: RunEnvironment) -> list[s
     """Why a published result no longer answers ``spec`` with today's code and data."""
     row = store.summary(spec.run_id) or {}
     reasons = []
-    if spec.method in METHODS and row.get("code_fingerprint") != code_fingerprint(spec.method):
+    if spec.method in METHODS and row.get("code_fingerprint") != code_fingerprint(spec):
         reasons.append("code changed: " + (changed_modules(spec, store) or "no fingerprint recorded"))
     for name, digest in _json(row.get("data_fingerprint")).items():
         try:
             now = data_fingerprint(name, expect.data_root, expect.download)
-        except Exception:  # data not reachable from here (e.g. a login node): cannot tell
+        except Exception as exc:  # noqa: BLE001 - any failure means the data cannot be vouched for
+            if expect.data_here:  # "cannot tell" is not "unchanged"
+                reasons.append(f"data cannot be checked: {name} in {expect.data_root} "
+                               f"({type(exc).__name__}: {str(exc)[:200]})")
             continue
         if now != digest:
             reasons.append(f"data changed: {name}")
@@ -72,9 +78,6 @@ def stale_reasons(spec: RunSpec, store: Store, expect: RunEnvironment) -> list[s
             continue
         if now != digest:
             reasons.append(f"input file changed: {path}")
-    if row.get("device_type") == "cpu" and expect.threads != AUTO and _int(row.get("threads")) not in (
-            None, expect.threads):
-        reasons.append(f"ran with {_int(row.get('threads'))} threads, now {expect.threads}")
     for role, dep in spec.roles():
         published = store.summary(dep.run_id) or {}
         used, now = _int(row.get(f"{role}_attempt")), _int(published.get("attempt"))
@@ -91,7 +94,7 @@ def changed_modules(spec: RunSpec, store: Store) -> str:
         recorded = json.loads(store.artefact(spec.run_id, "spec.json").read_text()).get("code", {})
     except (OSError, ValueError):
         return ""
-    now = code_closure(METHODS.get(spec.method).obj.__module__)
+    now = run_code(spec)
     changed = sorted(m for m in set(now) | set(recorded) if now.get(m) != recorded.get(m))
     return ", ".join(changed)
 

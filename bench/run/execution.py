@@ -45,4 +45,5 @@ class Execution:
     @property
     def environment(self) -> RunEnvironment:
         """What a finished run is checked against to be reused."""
-        return RunEnvironment(self.data_root, self.threads, self.download, self.accept_stale)
+        return RunEnvironment(self.data_root, self.threads, self.download, self.accept_stale,
+                              data_here=self.executor != "slurm")

@@ -16,7 +16,6 @@ distinct configuration (the spec without its seed), code, threads and device, un
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
@@ -172,20 +171,14 @@ def images_per_step(config: dict[str, Any]) -> int:
     return batch * max(steps, 1)
 
 
-@functools.lru_cache(maxsize=None)
-def method_code(method: str) -> str:
-    """The method's code fingerprint, once per process (a grid asks for it per configuration)."""
-    return code_fingerprint(method)
-
-
 def configuration(spec: RunSpec) -> dict:
     """What a probe measures: the spec without its seed (seeds of one configuration cost alike)."""
     return {**spec.to_dict(), "seed": None}
 
 
 def probe_key(spec: RunSpec, threads: int, device: str) -> str:
-    """A configuration's key: the spec without its seed, the method's code, threads, device."""
-    blob = {**configuration(spec), "code": method_code(spec.method), "threads": threads,
+    """A configuration's key: the spec without its seed, the code its run executes, threads, device."""
+    blob = {**configuration(spec), "code": code_fingerprint(spec), "threads": threads,
             "device": device, "cpu": platform.processor() or platform.machine()}
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -26,12 +26,13 @@ from bench.results.validity import RunEnvironment, run_state
 from bench.config import build_config, config_class
 from bench.context import RunContext
 from bench.errors import CorruptCheckpoint, Preempted
-from bench.results.fingerprint import code_closure, code_fingerprint, numerics
+from bench.results.fingerprint import digest_of, numerics, run_code
 from bench.results.lock import RunLock, describe
 from bench.registry import METHODS, load_plugins
 from bench.spec import RunSpec
 from bench.results.store import Store, atomic_write_csv, atomic_write_text, clean_tmp
 from bench.results.states import CORRUPT, DONE, FAILED
+from bench.results.values import value_problems
 from bench.results.provenance import code_dirty, code_version, spec_columns
 from bench.run.execution import Execution
 from bench.run.threads import threads_for
@@ -75,6 +76,8 @@ def execute(spec: RunSpec, execution: Execution, show_progress: bool = True, han
     load_plugins()
     store = Store(execution.results)
     expect = execution.environment
+    for where in store.set_aside_damaged_layout(spec.run_id):
+        print(f"run {spec.run_id}: damaged results layout set aside in {where}", file=sys.stderr, flush=True)
     lock = RunLock(store.lock_path(spec.run_id))
     lock.acquire(wait=True, on_wait=lambda who: print(
         f"run {spec.run_id} is held by {describe(who)}; waiting", file=sys.stderr, flush=True))
@@ -82,7 +85,9 @@ def execute(spec: RunSpec, execution: Execution, show_progress: bool = True, han
         store.clean_tmp(spec.run_id)
         state = run_state(spec, store, expect, mine=True)
         if state.status == CORRUPT:
-            store.quarantine(spec.run_id, state.reason)
+            where = store.quarantine(spec.run_id, state.reason)
+            print(f"run {spec.run_id}: {state.reason}; set aside in {where}, training it again",
+                  file=sys.stderr, flush=True)
         elif not execution.rerun and state.status == DONE:
             return DONE
         for _ in range(2):  # a second go only after setting a corrupt checkpoint aside
@@ -100,9 +105,9 @@ def _attempt(spec: RunSpec, store: Store, expect: RunEnvironment, device: str | 
              show_progress: bool, handle_signals: bool) -> str:
     dev = pick_device(device)
     pinned = numerics(threads_for(expect.threads, spec), str(dev))
-    code = code_closure(METHODS.get(spec.method).obj.__module__) if spec.method in METHODS else {}
+    code = run_code(spec)
     record = {"spec": spec.to_dict(), "run_id": spec.run_id, "code_version": code_version(),
-              "code_fingerprint": code_fingerprint(spec.method) if code else "", "code": code,
+              "code_fingerprint": digest_of(code), "code": code,
               "numerics": pinned}
     attempt = resumable_attempt(store, spec.run_id, record) or store.new_attempt(spec.run_id)
     folder = store.attempt_dir(spec.run_id, attempt)
@@ -127,6 +132,9 @@ def _attempt(spec: RunSpec, store: Store, expect: RunEnvironment, device: str | 
         metrics = entry.obj(ctx, cfg)
         row.update(ctx.extra)
         row.update(metrics)
+        impossible = value_problems(row)
+        if impossible:  # a broken method, never a result
+            raise ValueError(f"the method reported impossible values: {', '.join(impossible)}")
         row.update(status=DONE, error="")
     except (Preempted, CorruptCheckpoint):
         raise
@@ -175,7 +183,11 @@ def resumable_attempt(store: Store, run_id: str, record: dict[str, Any]) -> int 
         made_by = json.loads((folder / "spec.json").read_text())
     except (OSError, ValueError):
         return None
-    same = all(made_by.get(k) == record[k] for k in ("code_fingerprint", "numerics"))
+    def pinned(numerics: dict) -> dict:  # the thread count only reorders float sums: resume across it
+        return {k: v for k, v in (numerics or {}).items() if k != "threads"}
+
+    same = made_by.get("code_fingerprint") == record["code_fingerprint"] and \
+        pinned(made_by.get("numerics")) == pinned(record["numerics"])
     return attempts[-1] if same else None
 
 
