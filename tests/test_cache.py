@@ -281,12 +281,14 @@ def test_a_second_process_waits_for_the_holder_then_reuses_its_result(tmp_path):
     assert store.attempts(teacher.run_id) == [1]  # the waiter reused the result
 
 
-def test_under_auto_threads_a_run_records_the_count_it_ran_with(tmp_path):
-    from bench.run.threads import threads_for
+def test_under_auto_threads_a_run_records_the_count_it_ran_with(tmp_path, monkeypatch):
+    from bench.run import threads
 
+    monkeypatch.setattr(threads, "available_cores", lambda: 3)
+    monkeypatch.setattr(threads, "busy_cores", lambda: 1)
     teacher = make_spec("teacher", "cnn8", TEACHER)
     assert execute(teacher, Execution(results=tmp_path, data_root=".", threads="auto"), show_progress=False) == "done"
-    assert Store(tmp_path).summary(teacher.run_id)["threads"] == threads_for("auto", teacher)
+    assert Store(tmp_path).summary(teacher.run_id)["threads"] == 2
 
 
 def test_a_dataset_with_sources_is_loaded_again_only_when_a_source_changed(tmp_path, monkeypatch):

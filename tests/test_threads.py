@@ -25,6 +25,7 @@ def test_parse_threads_names_what_is_accepted(given):
 
 def test_auto_gives_tabular_runs_one_thread_and_image_runs_the_cores_up_to_the_cap(monkeypatch):
     image, tabular = make_spec("teacher", "cnn8", {}), make_spec("teacher", "cnn8", {}, dataset="magic")
+    monkeypatch.setattr(threads, "busy_cores", lambda: 0)
     monkeypatch.setattr(threads, "available_cores", lambda: 2)
     assert (threads_for(AUTO, image), threads_for(AUTO, tabular)) == (2, 1)
     monkeypatch.setattr(threads, "available_cores", lambda: 64)
@@ -32,9 +33,37 @@ def test_auto_gives_tabular_runs_one_thread_and_image_runs_the_cores_up_to_the_c
     assert threads_for(5, tabular) == 5  # a pinned count is what it says
 
 
+@pytest.mark.parametrize("cores,busy,expected", [(2, 0, 2), (2, 1, 1), (2, 2, 1), (2, 7, 1), (16, 10, 6)])
+def test_auto_leaves_the_cores_other_work_is_busy_on(monkeypatch, cores, busy, expected):
+    image = make_spec("teacher", "cnn8", {})
+    monkeypatch.setattr(threads, "available_cores", lambda: cores)
+    monkeypatch.setattr(threads, "busy_cores", lambda: busy)
+    assert threads_for(AUTO, image) == expected
+    assert threads_for(3, image) == 3  # a pinned count is what it says, busy or not
+
+
+def test_busy_cores_sees_a_cpu_bound_process_beside_it():
+    import subprocess
+    import sys
+    import time
+
+    threads._LOAD.clear()
+    idle = threads.busy_cores()
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        time.sleep(0.3)
+        threads._LOAD.clear()
+        assert threads.busy_cores() >= min(idle + 2, 2)
+    finally:
+        for b in burners:
+            b.kill()
+        threads._LOAD.clear()
+
+
 def test_local_workers_default_to_what_the_cores_hold(monkeypatch):
     image, tabular = make_spec("teacher", "cnn8", {}), make_spec("teacher", "cnn8", {}, dataset="magic")
     monkeypatch.setattr(threads, "available_cores", lambda: 4)
+    monkeypatch.setattr(threads, "busy_cores", lambda: 0)
     assert default_workers([tabular], AUTO) == 4
     assert default_workers([tabular, image], AUTO) == 1
     assert default_workers([image], 2) == 2
