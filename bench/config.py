@@ -89,13 +89,21 @@ NON_NEGATIVE = frozenset({"weight_decay", "generator_weight_decay", "momentum", 
                           "memory_size", "pretrain_steps", "lr_milestones"})
 
 
+LARGEST_INT = 2**31 - 1
+"""The largest whole number a parameter may hold: torch's sizes and numpy's seeds fit it, and
+no budget of any paper comes near it (a count beyond it is a typo that would never finish)."""
+
+
 def check_range(name: str, value: Any, where: str) -> None:
-    """Reject values no paper uses: non-finite floats, counts < 1, rates <= 0, decays < 0."""
+    """Reject values no paper uses: non-finite floats, counts < 1, rates <= 0, decays < 0,
+    whole numbers beyond ``LARGEST_INT``."""
     for v in value if isinstance(value, tuple) else (value,):
         if isinstance(v, float) and not math.isfinite(v):
             raise UserError(f"{where}: {v!r} is not a finite number")
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             continue
+        if isinstance(v, int) and abs(v) > LARGEST_INT:
+            raise UserError(f"{where}: {v} is too large; whole numbers up to {LARGEST_INT:,} are accepted")
         if name in AT_LEAST_ONE and v < 1:
             raise UserError(f"{where}: must be at least 1, got {v!r}")
         if name in POSITIVE and v <= 0:

@@ -78,7 +78,7 @@ FLAG_CASES = [
     (["--device", "gpu"], "is not a torch device"),
     (["--device", "cpu:x"], "is not a torch device"),
     (["--device", "meta"], "is not supported"),
-    (["--seeds", "-1"], "seeds must be integers >= 0"),
+    (["--seeds", "-1"], "seeds must be integers from 0 to 2,147,483,647"),
     (["--seeds", "0", "0"], "seed listed twice"),
     (["--seeds", "x"], "invalid int value"),
     (["--executor", "local", "--workers", "0"], "--workers must be at least 1"),
@@ -178,7 +178,7 @@ SUITE_CASES = [
     ("n_train word", lambda d: smoke(d).update(n_train=["many"]), "training-set sizes >= 1"),
     ("n_train scalar", lambda d: smoke(d).update(n_train=100), "expected a non-empty list"),
     ("n_train too big", lambda d: smoke(d).update(n_train=[100000]), "n_train=100000 is larger"),
-    ("seeds -1", lambda d: smoke(d).update(seeds=[-1]), "seeds must be integers >= 0"),
+    ("seeds -1", lambda d: smoke(d).update(seeds=[-1]), "seeds must be integers from 0 to 2,147,483,647"),
     ("seeds twice", lambda d: smoke(d).update(seeds=[0, 0]), "seed listed twice"),
     ("seeds word", lambda d: smoke(d).update(seeds=["a"]), "seeds must be integers"),
     ("no datasets", lambda d: smoke(d).update(datasets=[]), "expected a non-empty list"),
@@ -206,7 +206,51 @@ SUITE_CASES = [
         sampler={"epochs": 1}), "'kd' does not sample from one"),
     ("a role the pair cannot make", lambda d: d["experiments"][0]["methods"].append({"method": "gan_tsc"}),
      "the pair has no 'sampler' net"),
+    # types: every name is a text, every params block a mapping
+    ("suite name a number", lambda d: d.update(name=5), "suite.name: expected a non-empty text, got 5"),
+    ("experiment id a number", lambda d: d["experiments"][0].update(id=3), "experiments[0].id: expected a non-empty text"),
+    ("experiment id a list", lambda d: d["experiments"][0].update(id=["a"]), "id: expected a non-empty text"),
+    ("table experiment a number", lambda d: d["tables"][0].update(experiment=5), "experiment: expected a non-empty text"),
+    ("method a number", lambda d: d["experiments"][0]["methods"][0].update(method=7), "method: expected a non-empty text"),
+    ("method a list", lambda d: d["experiments"][0]["methods"][0].update(method=["kd"]), "method: expected a non-empty"),
+    ("label a number", lambda d: d["experiments"][0]["methods"][1].update(label=4), "label: expected a non-empty text"),
+    ("label a mapping", lambda d: d["experiments"][0]["methods"][1].update(label={"a": 1}), "label: expected a non-empty"),
+    ("label empty", lambda d: d["experiments"][0]["methods"][1].update(label=" "), "label: expected a non-empty text"),
+    ("datasets a word", lambda d: smoke(d).update(datasets="digits"), "datasets: expected a non-empty list"),
+    ("claim a number", lambda d: d["claims"][0].update(claim=5), "claims[0].claim: expected a non-empty text"),
+    ("method params a list", lambda d: smoke(d)["params"].update(kd=["x"]), "params.kd: expected a mapping"),
+    ("variant params a word", lambda d: d["experiments"][0]["methods"][1].update(params="x"), "params: expected a mapping"),
+    ("table rows naming nothing", lambda d: d["tables"][0].update(rows="nosuch"), "rows: 'nosuch' names no property"),
+    ("table cols naming nothing", lambda d: d["tables"][0].update(cols="dataset+nosuch"), "names no property"),
+    # limits
+    ("epochs 10**30", lambda d: smoke(d)["params"]["kd"].update(epochs=10**30), "is too large; whole numbers up to"),
+    ("batch 2**70", lambda d: smoke(d)["params"]["kd"].update(batch_size=2**70), "is too large"),
+    ("seed 2**70", lambda d: smoke(d).update(seeds=[2**70]), "seeds must be integers from 0 to"),
 ]
+
+
+@pytest.mark.parametrize("name,text,message", [
+    ("duplicate key", "name: tiny\nname: other\nprofiles: {}\nexperiments: []\n", "key 'name' is given twice"),
+    ("alias bomb", "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{k}: &{k} [{', '.join(['*' + p] * 10)}]\n" for p, k in zip("abcdefgh", "bcdefghi")),
+     "its aliases expand to more than"),
+    ("latin-1", "name: caf\xe9\n", "not UTF-8 text"),
+    ("too big", "# " + "x" * (1 << 20) + "\n", "a suite file may have at most"),
+], ids=lambda v: v if isinstance(v, str) and len(v) < 20 else None)
+def test_suite_files_are_read_with_limits(finished, capsys, tmp_path, name, text, message):
+    suite = tmp_path / "bad.yaml"
+    suite.write_bytes(text.encode("latin-1"))
+    code, out = cli(capsys, "--suite", str(suite), "--results-dir", str(finished["results"]), "--dry-run")
+    assert code == 2 and message in out and "Traceback" not in out, out
+    assert snapshot(finished["results"]) == finished["bytes"]
+
+
+def test_a_folder_or_fifo_named_like_a_suite_is_refused(finished, capsys, tmp_path):
+    for make in (os.mkdir, os.mkfifo):
+        suite = tmp_path / f"{make.__name__}.yaml"
+        make(suite)
+        code, out = cli(capsys, "--suite", str(suite), "--results-dir", str(finished["results"]), "--dry-run")
+        assert code == 2 and "not a file (a suite is a YAML file)" in out and "Traceback" not in out, out
 
 
 @pytest.mark.parametrize("name,mutate,message", SUITE_CASES, ids=[c[0] for c in SUITE_CASES])

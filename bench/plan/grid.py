@@ -70,7 +70,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     cli = parse_overrides(overrides)
     path = suite_path(suite)
     doc = {k: v for k, v in read_yaml(path).items() if not str(k).startswith("x-")}  # anchor holders
-    doc = check_keys(doc, TOP_KEYS, str(path), ("name", "profiles", "experiments"))
+    doc = check_keys(doc, TOP_KEYS, f"{path}: suite", ("name", "profiles", "experiments"))
     profiles = check_keys(doc["profiles"], set(PROFILES), f"{path}: profiles")
     prof = read_profile(path, profiles, profile, datasets, seeds, n_train)
     expander = Expander(prof, Layers(prof, cli, bool(prof.body.get("matches_paper", False))))

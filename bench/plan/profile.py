@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.config import LARGEST_INT
 from bench.errors import UserError
-from bench.plan.schema import BUDGETS_FROM, NETS_KEY, PAIR_KEYS, PROFILE_KEYS, as_list, check_keys
-from bench.registry import DATASETS, METHODS, NETS
+from bench.plan.schema import BUDGETS_FROM, NETS_KEY, PAIR_KEYS, PROFILE_KEYS, as_list, check_keys, check_method_params
+from bench.registry import DATASETS, NETS
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def read_profile(path: Path, profiles: dict, profile: str, datasets: list[str] |
         check_size_params(n_params.get(ds, {}), f"{where}.n_train_params.{ds}")
     return Profile(profile, where, prof, ds_list, read_seeds(seeds, prof, where),
                    read_sizes(n_train, prof, ds_list, where), pairs,
-                   check_keys(prof.get("params", {}), set(METHODS.names()), f"{where}.params"), ds_params, n_params)
+                   check_method_params(prof.get("params", {}), f"{where}.params"), ds_params, n_params)
 
 
 def dataset_pairs(raw_pairs: dict, ds: str, where: str) -> list[dict]:
@@ -91,13 +92,13 @@ def dataset_pairs(raw_pairs: dict, ds: str, where: str) -> list[dict]:
         for role in ("teacher", "student", "discriminator", "sampler"):
             if role in pair:
                 NETS.get(pair[role], f"{pwhere}.{role}")
-        check_keys(pair.get("params", {}), set(METHODS.names()), f"{pwhere}.params")
+        check_method_params(pair.get("params", {}), f"{pwhere}.params")
         out.append({"name": pair_name(pair), "where": pwhere, **pair})
     return out
 
 
 def check_dataset_params(ds_params: dict, ds: str, where: str) -> None:
-    check_keys(ds_params.get(ds, {}), set(METHODS.names()) | {BUDGETS_FROM}, f"{where}.dataset_params.{ds}")
+    check_method_params(ds_params.get(ds, {}), f"{where}.dataset_params.{ds}", {BUDGETS_FROM})
     if ds_params.get(ds, {}).get(BUDGETS_FROM, ds) not in DATASETS:
         raise UserError(f"{where}.dataset_params.{ds}.{BUDGETS_FROM}: unknown dataset "
                         f"{ds_params[ds][BUDGETS_FROM]!r}; accepted: {', '.join(DATASETS.names())}")
@@ -109,15 +110,15 @@ def check_size_params(by_n: Any, where: str) -> None:
     for n, layer in by_n.items():
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise UserError(f"{where}: keys are training-set sizes >= 1, got {n!r}")
-        check_keys(layer, set(METHODS.names()), f"{where}.{n}")
+        check_method_params(layer, f"{where}.{n}")
 
 
 def read_seeds(seeds: list[int] | None, prof: dict, where: str) -> list[int]:
     seed_where = "--seeds" if seeds else f"{where}.seeds"
     seed_list = seeds or as_list(prof["seeds"], f"{where}.seeds")
     for s in seed_list:
-        if not isinstance(s, int) or isinstance(s, bool) or s < 0:
-            raise UserError(f"{seed_where}: seeds must be integers >= 0, got {s!r}")
+        if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= LARGEST_INT:
+            raise UserError(f"{seed_where}: seeds must be integers from 0 to {LARGEST_INT:,}, got {s!r}")
     if len(set(seed_list)) != len(seed_list):
         raise UserError(f"{seed_where}: seed listed twice in {seed_list}")
     return seed_list

@@ -151,7 +151,7 @@ def check_slurm(block: Any, where: str) -> dict:
     for i, group in enumerate(groups):
         at = f"{where}.groups[{i}]"
         check_keys(group, SLURM_GROUP_KEYS, at, required=("name", "when"))
-        check_keys(group["when"], set(MATCH_KEYS), f"{at}.when")
+        check_keys(group["when"], set(MATCH_KEYS), f"{at}.when", typed=False)  # lists of names
         for key, values in group["when"].items():
             as_list(values, f"{at}.when.{key}")
         if group["name"] in names:
@@ -160,15 +160,43 @@ def check_slurm(block: Any, where: str) -> dict:
     return block
 
 
-def check_keys(obj: Any, allowed: set[str], where: str, required: tuple[str, ...] = ()) -> dict:
+TEXT_KEYS = {"name", "id", "method", "label", "experiment", "claim", "rows", "cols", "caption",
+             "protocol", "teacher", "student", "discriminator"}
+"""Keys whose value is a name or a text wherever they appear: a number or a list there is a mistake."""
+MAPPING_KEYS = {"params"}
+
+
+def check_keys(obj: Any, allowed: set[str], where: str, required: tuple[str, ...] = (), typed: bool = True) -> dict:
+    """``obj`` as a mapping with only ``allowed`` keys, the ``required`` ones present, and (when
+    ``typed``) the text and mapping keys holding a text and a mapping."""
     if not isinstance(obj, dict):
         raise UserError(f"{where}: expected a mapping, got {obj!r}")
     for key in obj:
         if key not in allowed:
-            raise UserError(f"{where}: unknown key {key!r}; accepted: {', '.join(sorted(allowed))}")
+            raise UserError(f"{where}: unknown key {key!r}; accepted: {', '.join(sorted(map(str, allowed)))}")
     for key in required:
         if key not in obj:
             raise UserError(f"{where}: missing required key {key!r}")
+    for key, value in obj.items() if typed else ():
+        if key in TEXT_KEYS and not (isinstance(value, str) and value.strip()):
+            raise UserError(f"{where}.{key}: expected a non-empty text, got {value!r}")
+        if key in MAPPING_KEYS and not isinstance(value, dict):
+            raise UserError(f"{where}.{key}: expected a mapping of parameter -> value, got {value!r}")
+    return obj
+
+
+def check_method_params(obj: Any, where: str, also: set[str] = frozenset()) -> dict:
+    """A mapping of method -> its parameters (a mapping), ``also`` keys allowed beside them."""
+    from bench.registry import METHODS
+
+    if not isinstance(obj, dict):
+        raise UserError(f"{where}: expected a mapping of method -> parameters, got {obj!r}")
+    for method, params in obj.items():
+        if method not in METHODS and method not in also:
+            raise UserError(f"{where}: unknown key {method!r}; accepted: "
+                            f"{', '.join(sorted(set(METHODS.names()) | set(also)))}")
+        if method not in also and not isinstance(params, dict):
+            raise UserError(f"{where}.{method}: expected a mapping of parameter -> value, got {params!r}")
     return obj
 
 

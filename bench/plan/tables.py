@@ -46,6 +46,10 @@ class Table:
         return ", ".join(name for name, _ in self.metric_columns())
 
 
+TABLE_AXES = ("label", "dataset", "pair", "arch", "n_train", "seed", "experiment")
+"""What a table's rows and columns can be: the properties every planned run has."""
+
+
 def read_tables(docs: list, experiments: dict[str, dict], path) -> list[Table]:
     tables: list[Table] = []
     for i, t in enumerate(docs):
@@ -64,6 +68,11 @@ def read_tables(docs: list, experiments: dict[str, dict], path) -> list[Table]:
             raise UserError(f"{where}.metrics: expected a mapping of summary column -> header "
                             f"(e.g. {{p_at_3: P@3}}), got {t['metrics']!r}")
         tables.append(Table(**t))
+        for key, value in (("rows", tables[-1].rows), ("cols", tables[-1].cols)):
+            unknown = [part for part in value.split("+") if part not in TABLE_AXES]
+            if unknown or (key == "rows" and "+" in value):
+                accepted = ", ".join(TABLE_AXES) + (" or two joined by +" if key == "cols" else "")
+                raise UserError(f"{where}.{key}: {value!r} names no property of a run; accepted: {accepted}")
         rows = row_labels(experiments[t["experiment"]], where)
         if t.get("gain") is not None and t["gain"]["over"] not in rows:
             raise UserError(f"{where}.gain.over: {t['gain']['over']!r} is not a row of the table; rows: "
