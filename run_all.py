@@ -143,9 +143,13 @@ def check_flags(args: argparse.Namespace) -> None:
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    from bench.errors import UserError
+    from bench.plan.schema import read_yaml, suite_path
+
+    if args.suite and not args.list:  # a missing or unreadable suite file is told before torch loads
+        read_yaml(suite_path(args.suite))
     from bench import api
     from bench.config import parse_threads
-    from bench.errors import UserError
     from bench.run.checks import check_paths
     from bench.run.execution import Execution
     from bench.run.threads import default_workers

@@ -67,6 +67,8 @@ class Registry:
         def decorate(obj: Callable) -> Callable:
             if name in self._entries and self._entries[name].obj is not obj:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
+            if self.kind == "method":
+                check_method_config(name, meta.get("config"))
             self._entries[name] = Entry(name, obj, dict(meta))
             return obj
 
@@ -93,6 +95,23 @@ class Registry:
 
     def entries(self) -> list[Entry]:
         return [self._entries[n] for n in self.names()]
+
+
+def check_method_config(name: str, config: Any) -> None:
+    """A method's ``config=``: a dataclass (or a mapping of student kind -> dataclass) whose every
+    parameter has a default, so a run of it is fully described by its spec."""
+    import dataclasses
+
+    classes = list(config.values()) if isinstance(config, dict) and config else [config]
+    for cls in classes:
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+            raise UserError(f"method {name!r}: config= must be a dataclass of its parameters with their "
+                            f"defaults (or a mapping of student kind -> dataclass), got {cls!r}")
+        missing = [f.name for f in dataclasses.fields(cls)
+                   if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise UserError(f"method {name!r}: {cls.__name__} gives no default for {', '.join(missing)}; "
+                            "every parameter needs one (the paper's value)")
 
 
 METHODS = Registry("method")
@@ -145,5 +164,5 @@ def import_plugin(item: str) -> None:
         if exc.name != item.split(".")[0] and exc.name != item:
             raise UserError(f"plugin {item}: it imports {exc.name!r}, which is not installed") from None
         raise UserError(f"plugin {item}: no module of that name (give a .py path or an importable module)") from None
-    except Exception as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a plugin's exit() or input() is not ours to obey
         raise UserError(f"plugin {item} failed to import: {type(exc).__name__}: {exc}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import gzip
 import os
+import re
 import shutil
 import struct
 from pathlib import Path
@@ -109,6 +110,7 @@ FLAG_CASES = [
     (["--set", "dfad.nosuch=3"], "unknown parameter 'nosuch' for DFADConfig"),
     (["--set", "dfad.epochs=0"], "must be at least 1"),
     (["--set", "nosuch.epochs=3"], "unknown method 'nosuch'"),
+    (["--set", "kd.epochs=2", "--set", "kd.epochs=3"], "--set kd.epochs is given twice with different values"),
     (["--experiment", "nosuch"], "unknown experiment(s) nosuch"),
     (["--n-train", "0"], "training-set sizes >= 1"),
 ]
@@ -500,3 +502,65 @@ def test_names_from_a_suite_never_write_outside_the_results_and_tables_folders(f
     assert written and all(p.is_relative_to(results) for p in written), sorted(map(str, written))
     assert not set(Path("/tmp").glob("*escaped*")) - before and not list(Path("/").glob("*escaped*"))
     assert list(results.glob("tables/*/figures/*.png")) and list(results.glob("tables/*/report.md"))
+
+
+def caltech_folder(root: Path, per_class: int = 3) -> Path:
+    """101_ObjectCategories with two classes of small PNGs (the layout caltech101 falls back to)."""
+    from PIL import Image
+
+    folder = root / "caltech101" / "101_ObjectCategories"
+    for c in ("ant", "bee"):
+        (folder / c).mkdir(parents=True)
+        for i in range(per_class):
+            Image.new("RGB", (16, 16), (i * 40, 0, 0)).save(folder / c / f"{i}.png")
+    return folder
+
+
+IMAGE_FOLDER_CASES = [
+    ("corrupt JPEG", lambda f: (f / "ant" / "9.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"x" * 50), "9.jpg: cannot be read"),
+    ("empty PNG", lambda f: (f / "bee" / "8.png").write_bytes(b""), "8.png: cannot be read"),
+    ("no class folders", lambda f: [shutil.rmtree(f / c) for c in ("ant", "bee")], "cannot be loaded"),
+    ("class folder is a link loop", lambda f: (f / "loop").symlink_to(f / "loop"), "cannot be loaded"),
+]
+
+
+@pytest.mark.parametrize("name,damage,message", IMAGE_FOLDER_CASES, ids=[c[0] for c in IMAGE_FOLDER_CASES])
+def test_damaged_image_folders_stop_the_sweep_up_front(tmp_path, name, damage, message):
+    from bench.data.base import load_raw
+    from bench.errors import UserError
+    from bench.run.checks import check_data
+    from bench.run.execution import Execution
+    from tests.conftest import make_spec
+
+    damage(caltech_folder(tmp_path / "data"))
+    load_raw.cache_clear()
+    with pytest.raises(UserError, match=re.escape(message)):
+        check_data([make_spec("teacher", "cnn8", {}, dataset="caltech101")],
+                   Execution(results=str(tmp_path / "r"), data_root=str(tmp_path / "data")))
+
+
+def test_every_missing_dataset_is_named_at_once(tmp_path):
+    from bench.errors import UserError
+    from bench.run.checks import check_data
+    from bench.run.execution import Execution
+    from tests.conftest import make_spec
+
+    specs = [make_spec("teacher", "cnn8", {}, dataset=d) for d in ("mnist", "fashion_mnist", "usps")]
+    with pytest.raises(UserError) as err:
+        check_data(specs, Execution(results=str(tmp_path / "r"), data_root=str(tmp_path / "nothing")))
+    assert str(err.value).startswith("3 datasets cannot be loaded")
+    assert all(f"'{d}'" in str(err.value) for d in ("mnist", "fashion_mnist", "usps"))
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("digits", "digits"), ("kdgan_table1", "kdgan_table1"), ("csv:/data/magic.csv#class", "magic-"),
+    ("../../x", "x-"), ("/etc/passwd", "passwd-"), ("a/../../b", "b-"), (".hidden", "hidden-"), ("..", "name-"),
+    ("resnet34>resnet18", "resnet34-resnet18-"), ("csv:", "csv-"),
+])
+def test_names_become_one_safe_file_name_component(name, expected):
+    from bench.plan.schema import file_name
+
+    safe = file_name(name)
+    assert safe == expected if not expected.endswith("-") else (safe.startswith(expected) and len(safe) == len(expected) + 8)
+    assert "/" not in safe and not safe.startswith(".") and ".." not in safe
+    assert file_name("csv:/a/magic.csv") != file_name("csv:/b/magic.csv")  # same stem, other file: no collision

@@ -80,12 +80,32 @@ def write(path, text):
     ("a,b,label\n1,2,0\n3,x,1\n", "", "line 3, column 'b': 'x' is not a finite number"),
     ("a,b,label\n1,2,0\n3,,1\n", "", "line 3, column 'b'"),
     ("a,b,label\n1,2,yes\n3,4,yes\n", "", "one class only"),
+    ("1,2,0\n3,4,1\n5,6,0\n", "", "is data, not a header"),
+    ("a,b,label\n1,2,0\n3,4, \n", "", "line 3, label column 'label' is blank"),
+    ("a,b,label\n1,2,0.5\n3,4,1\n", "", "line 2, label '0.5' in column 'label' is not a whole number"),
+    ("a,b,label\n" + "".join(f"{i},1,{i}\n" for i in range(150)), "", "holds 150 distinct values"),
 ])
 def test_csv_loader_errors_name_the_file_and_the_fix(tmp_path, text, column, message):
     path = write(tmp_path / "data.csv", text)
     with pytest.raises(UserError, match=message) as err:
         load_data(f"csv:{path}{column}", tmp_path, 0)
     assert str(path) in str(err.value)
+
+
+def test_numeric_labels_are_classes_by_value_in_numeric_order(tmp_path):
+    from bench.data.tabular import read_table
+
+    path = write(tmp_path / "n.csv", "a,label\n" + "".join(f"{i},{c}\n" for i, c in
+                                                          enumerate(["10", "2", "1.0", "1", "2.0", "10"])))
+    _, y, classes = read_table(path)
+    assert classes == ["1", "2", "10"] and y.tolist() == [2, 1, 0, 0, 1, 2]
+
+
+@pytest.mark.parametrize("where", ["folder", "empty"])
+def test_a_csv_dataset_that_names_a_folder_is_refused(tmp_path, where):
+    name = f"csv:{tmp_path}" if where == "folder" else "csv:"
+    with pytest.raises(UserError, match="a folder"):
+        load_data(name, tmp_path, 0)
 
 
 def test_csv_loader_reads_labels_and_splits_by_seed(tmp_path):

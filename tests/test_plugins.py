@@ -9,7 +9,7 @@ import re
 
 import pandas as pd
 
-from tests.conftest import ROOT, run_cli_process as run_cli
+from tests.conftest import ROOT, run_cli as run_cli_inline, run_cli_process as run_cli
 
 
 def readme_blocks(language: str) -> list[str]:
@@ -48,3 +48,25 @@ def test_missing_or_broken_plugins_are_one_line_errors(tmp_path):
     assert out.returncode == 2 and "RuntimeError: half-written plugin" in out.stderr
     unknown = run_cli("--plugin", "no_such_module_anywhere", "--list")
     assert unknown.returncode == 2 and "no module of that name" in unknown.stderr
+
+
+BROKEN_PLUGINS = {
+    "no config": ("@METHODS.register('p_noconf', family='x', paper='-')\ndef m(ctx, cfg): pass\n",
+                  "method 'p_noconf': config= must be a dataclass"),
+    "config not a dataclass": ("class C: epochs = 1\n@METHODS.register('p_cls', config=C, family='x', paper='-')\n"
+                               "def m(ctx, cfg): pass\n", "method 'p_cls': config= must be a dataclass"),
+    "config without defaults": ("@dataclass\nclass C:\n    epochs: int\n    lr: float = 0.1\n"
+                                "@METHODS.register('p_nodef', config=C, family='x', paper='-')\n"
+                                "def m(ctx, cfg): pass\n", "C gives no default for epochs"),
+    "exits on import": ("raise SystemExit(3)\n", "failed to import: SystemExit: 3"),
+    "interrupts on import": ("raise KeyboardInterrupt\n", "failed to import: KeyboardInterrupt"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_PLUGINS)
+def test_a_plugin_with_a_bad_registration_is_a_one_line_error(tmp_path, case):
+    body, message = BROKEN_PLUGINS[case]
+    plugin = tmp_path / f"bad_{case.replace(' ', '_')}.py"
+    plugin.write_text("from dataclasses import dataclass\nfrom bench.registry import METHODS\n" + body)
+    out = run_cli_inline("--plugin", str(plugin), "--list")
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr

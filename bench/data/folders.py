@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.errors import UserError
+
 from bench.data.augment import Augment
 from bench.data.base import RawData, missing
 from bench.registry import DATASETS
@@ -40,8 +42,12 @@ def read_images(paths: list[Path], size: int) -> torch.Tensor:
 
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
     for i, path in enumerate(paths):
-        with Image.open(path) as img:
-            out[i] = np.asarray(short_side_center_crop(img.convert("RGB"), size))
+        try:
+            with Image.open(path) as img:
+                out[i] = np.asarray(short_side_center_crop(img.convert("RGB"), size))
+        except (OSError, ValueError) as exc:  # PIL's UnidentifiedImageError and truncated files are OSErrors
+            raise UserError(f"{path}: cannot be read as an image ({type(exc).__name__}: {exc}); "
+                            "replace or remove it") from None
     return torch.from_numpy(out).permute(0, 3, 1, 2).float() / 255.0
 
 

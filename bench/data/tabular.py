@@ -52,13 +52,17 @@ def read_table(path: Path, label: str | None = None) -> tuple[np.ndarray, np.nda
     """
     import pandas as pd  # here: --list and --dry-run do not load pandas
 
-    if not path.exists():
-        raise UserError(f"{path}: no such file (csv:PATH needs a delimited text file with a header row)")
+    if not path.is_file():
+        raise UserError(f"{path}: {'a folder' if path.is_dir() else 'no such file'} (csv:PATH needs a delimited "
+                        "text file with a header row)")
     with open(path, encoding="utf-8", errors="replace") as fh:
         header = fh.readline()
     if not header.strip():
         raise UserError(f"{path}: the file is empty; expected a header row and data rows")
     sep = next((s for s in ("\t", ";") if s in header), ",")
+    if all(_is_number(cell) for cell in header.strip().split(sep)):
+        raise UserError(f"{path}: the first line ({header.strip()[:60]!r}) is data, not a header; add a header "
+                        "row naming the columns (the label column 'label' or the last)")
     try:
         frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -79,11 +83,46 @@ def read_table(path: Path, label: str | None = None) -> tuple[np.ndarray, np.nda
         raise UserError(f"{path}: line {row + 2}, column {features.columns[col]!r}: {features.iat[row, col]!r} "
                         "is not a finite number; every feature cell must be numeric (the label column "
                         f"{column!r} may hold any values)")
-    classes, y = np.unique(frame[column].to_numpy(), return_inverse=True)
+    classes, y = class_labels(frame[column], path, column)
     if len(classes) < 2:
         raise UserError(f"{path}: the label column {column!r} holds one class only ({classes[0]!r}); "
                         "a classifier needs at least two")
     return numeric.to_numpy(dtype=np.float32), y.astype(np.int64), [str(c) for c in classes]
+
+
+MAX_CLASSES = 100
+"""More distinct labels than this is a regression target or an id column, not classes."""
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def class_labels(cells, path: Path, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(class values, each row's class index) from a label column. Numbers are classes by
+    value, in numeric order ("1" and "1.0" are one class, 2 comes before 10); a blank cell, a
+    fractional number, or more than ``MAX_CLASSES`` values is refused (row named)."""
+    values = cells.str.strip()
+    blank = np.flatnonzero(values.eq("").to_numpy())
+    if len(blank):
+        raise UserError(f"{path}: line {blank[0] + 2}, label column {column!r} is blank; every row needs a class")
+    if values.map(_is_number).all():
+        numbers = values.astype(float).to_numpy()
+        fractional = np.flatnonzero(~np.isfinite(numbers) | (numbers != np.round(numbers)))
+        if len(fractional):
+            raise UserError(f"{path}: line {fractional[0] + 2}, label {values.iat[fractional[0]]!r} in column "
+                            f"{column!r} is not a whole number; the labels must be classes, not a measurement")
+        classes, y = np.unique(numbers.astype(np.int64), return_inverse=True)
+    else:
+        classes, y = np.unique(values.to_numpy(), return_inverse=True)
+    if len(classes) > MAX_CLASSES:
+        raise UserError(f"{path}: the label column {column!r} holds {len(classes)} distinct values; at most "
+                        f"{MAX_CLASSES} classes are accepted (is it an id or a measurement?)")
+    return classes, y
 
 
 def csv_entry(arg: str) -> Entry:

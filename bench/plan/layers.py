@@ -36,9 +36,14 @@ def parse_overrides(items: list[str] | None) -> dict[str, dict[str, Any]]:
         if not (eq and dot and method and key):
             raise UserError(f"--set {item!r}: expected METHOD.KEY=VALUE, e.g. kdgan.epochs=10")
         try:
-            out.setdefault(method, {})[key] = yaml.safe_load(text)
+            value = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise UserError(f"--set {item!r}: the value is not valid YAML: {exc}") from None
+        given = out.setdefault(method, {})
+        if key in given and given[key] != value:
+            raise UserError(f"--set {target} is given twice with different values ({given[key]!r} and "
+                            f"{value!r}); give it once")
+        given[key] = value
     for method, values in out.items():
         classes = config_classes(METHODS.get(method, "--set"))
         for key, value in values.items():

@@ -24,7 +24,19 @@ def check_data(specs: list[RunSpec], opts: Execution) -> None:
     """Load every dataset the pending runs need (their own and KD's alternatives) before
     any run starts, so missing or damaged data, or a training-set size larger than the
     data, stops the sweep with a UserError (exit 2) up front; so do missing pretrained weights."""
-    sizes = {name: len(load_raw(name, opts.data_root, opts.download).y_train) for name in sorted(data_names(specs))}
+    sizes, problems = {}, []
+    for name in sorted(data_names(specs)):  # every dataset tried, so one error names all that are missing
+        try:
+            sizes[name] = len(load_raw(name, opts.data_root, opts.download).y_train)
+        except UserError as exc:
+            problems.append(str(exc))
+        except (OSError, ValueError, RuntimeError, IndexError) as exc:  # a damaged file or folder layout
+            problems.append(f"dataset {name!r} in {opts.data_root} cannot be loaded: {type(exc).__name__}: "
+                            f"{str(exc)[:300]} (see docs/data.md for the layout it expects)")
+    if len(problems) == 1:
+        raise UserError(problems[0])
+    if problems:
+        raise UserError(f"{len(problems)} datasets cannot be loaded:\n" + "\n".join(f"  - {p}" for p in problems))
     for s in specs:
         if s.config.get("pretrained") is True:  # online nets from published weights: on disk, not fetched
             for arch in s.config.get("nets") or (s.student,):
