@@ -520,7 +520,8 @@ IMAGE_FOLDER_CASES = [
     ("corrupt JPEG", lambda f: (f / "ant" / "9.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"x" * 50), "9.jpg: cannot be read"),
     ("empty PNG", lambda f: (f / "bee" / "8.png").write_bytes(b""), "8.png: cannot be read"),
     ("no class folders", lambda f: [shutil.rmtree(f / c) for c in ("ant", "bee")], "cannot be loaded"),
-    ("class folder is a link loop", lambda f: (f / "loop").symlink_to(f / "loop"), "cannot be loaded"),
+    ("image is a link loop", lambda f: (f / "ant" / "loop.png").symlink_to(f / "ant" / "loop.png"),
+     "loop.png: cannot be read"),
 ]
 
 

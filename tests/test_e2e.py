@@ -52,7 +52,7 @@ def test_smoke_suite_writes_tables_report_figures_then_rerun_skips(finished_smok
     before = summaries(dirs["results"])
     assert len(before) == n_runs()
 
-    assert f"{n_runs()} run(s) trained ({n_runs()} done, 0 failed), 0 already done" in dirs["stderr"]
+    assert f"{n_runs()} run(s) trained ({n_runs()} done, 0 failed); 0 already done" in dirs["stderr"]
     assert "\r" not in dirs["stdout"] + dirs["stderr"]  # piped: plain lines, no progress-bar redraws
 
     assert run_cli(*cli_args(dirs)).returncode == 0  # the copy's files have new inodes: may rebuild once
@@ -63,7 +63,7 @@ def test_smoke_suite_writes_tables_report_figures_then_rerun_skips(finished_smok
     assert again.returncode == 0
     assert summaries(dirs["results"]) == before  # nothing was trained again
     assert "[done]" not in again.stdout + again.stderr
-    assert f"{n_runs()} runs already done, nothing to train" in again.stderr
+    assert f"nothing to train; {n_runs()} already done" in again.stderr
     assert pd.read_csv(dirs["tables"] / "dfad_table2.csv").equals(table)
     assert (dirs["tables"] / "report.md").read_text() == report  # same numbers: not rewritten, date kept
     assert figure.stat().st_mtime_ns == drawn  # nothing they are made of changed: not redrawn

@@ -183,7 +183,11 @@ def test_smoke_suite_writes_table2_figures_and_report(dirs):
 
     out = run_cli("--suite", "kdgan_tags", "--profile", "smoke", "--results-dir", str(dirs["results"]),
                   "--tables-dir", str(dirs["tables"]))
-    assert out.returncode == 0, out.stderr[-2000:]
+    failed = [line for line in (out.stdout + out.stderr).splitlines() if line.startswith("[failed]")]
+    # the smoke budgets' extreme ablation values (beta, gamma = 100) may diverge: a failed run with
+    # its reason, and exit 1 that says so; nothing else may fail
+    assert all("Divergence" in line and ("=100.0]" in line) for line in failed), out.stdout[-2000:]
+    assert out.returncode == (1 if failed else 0), out.stderr[-2000:]
     table2 = pd.read_csv(dirs["tables"] / "kdgan_table2.csv")
     assert set(table2["label"]) == {"NaGAN", "KDGAN"}
     assert set(table2["column"]) == {f"tags_generated {m}" for m in ("P@3", "P@5", "F@3", "F@5", "MAP", "MRR")}

@@ -9,7 +9,7 @@ import re
 
 import pandas as pd
 
-from tests.conftest import ROOT, run_cli as run_cli_inline, run_cli_process as run_cli
+from tests.conftest import ROOT, run_cli_process as run_cli
 
 
 def readme_blocks(language: str) -> list[str]:
@@ -63,10 +63,11 @@ BROKEN_PLUGINS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", BROKEN_PLUGINS)
 def test_a_plugin_with_a_bad_registration_is_a_one_line_error(tmp_path, case):
     body, message = BROKEN_PLUGINS[case]
     plugin = tmp_path / f"bad_{case.replace(' ', '_')}.py"
     plugin.write_text("from dataclasses import dataclass\nfrom bench.registry import METHODS\n" + body)
-    out = run_cli_inline("--plugin", str(plugin), "--list")
+    out = run_cli("--plugin", str(plugin), "--list")
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
