@@ -10,10 +10,9 @@ running when the run starts. Tabular runs (MLPs of a few thousand weights on a f
 get one thread: their steps are too small to split. Image runs get the cores this process
 may use, up to ``AUTO_CAP``, less the cores other work is busy on: OpenMP's threads spin
 at each barrier, so a run with more threads than free cores waits on its slowest thread
-every step. Measured on 2 cores, DAFL on digits (batch 256): idle, 0.09 s/step on one thread,
-0.08 on two; beside two CPU-bound processes, 0.14 on one and 0.55 on two (OMP_WAIT_POLICY=
-PASSIVE fixes the busy case, 0.14, but doubles the idle one, 0.18, so it is not used). The
-count is recorded with the run; it changes float rounding, not what the run is, so a run
+every step and becomes several times slower than on one thread. Passive OpenMP waiting
+(OMP_WAIT_POLICY=PASSIVE) would avoid that too but slows every step of an idle machine, so the
+count is lowered instead. The count is recorded with the run; it changes float rounding, not what the run is, so a run
 made with another count is reused.
 """
 from __future__ import annotations
