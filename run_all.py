@@ -150,10 +150,12 @@ def dispatch(args: argparse.Namespace) -> int:
         read_yaml(suite_path(args.suite))
     from bench import api
     from bench.config import parse_threads
+    from bench.registry import load_plugins
     from bench.run.checks import check_paths
     from bench.run.execution import Execution
     from bench.run.threads import default_workers
 
+    load_plugins()  # the --plugin files given to this call, also when bench.api was imported before it
     if args.list:
         print(api.list_text())
         return 0

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 load_plugins()
-torch.set_num_threads(2)
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)  # `-n 2`: two workers share the cores
 os.environ.setdefault("BENCH_CACHE", tempfile.mkdtemp(prefix="bench-cache-"))  # not the user's ~/.cache
 
 

@@ -69,7 +69,7 @@ def test_paper_profile_nets_run_two_steps_on_generated_mnist(tmp_path):
     assert summary["acc_best"] == curve["acc"].max()
 
 
-ADV_QUICK = {"epochs": 4, "iters_per_epoch": 20, "batch_size": 128, "ngf": 8, "generator_steps": 1,
+ADV_QUICK = {"epochs": 2, "iters_per_epoch": 20, "batch_size": 128, "ngf": 8, "generator_steps": 1,
              "student_steps": 5, "lr_student": 0.05, "lr_milestones": []}
 
 
@@ -98,7 +98,7 @@ def test_abm_in_mad_setting_learns(results):
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["dafl_cmi", "zskt_cmi", "dfad_cmi"])
 def test_cmi_reruns_learn(results, method):
-    spec = make_spec(method, "cnn8_half", {"epochs": 4, "iters_per_epoch": 20, "batch_size": 128, "ngf": 16},
+    spec = make_spec(method, "cnn8_half", {"epochs": 2, "iters_per_epoch": 20, "batch_size": 128, "ngf": 16},
                      TEACHER)
     assert run(spec, results)["acc_best"] > 0.3
 

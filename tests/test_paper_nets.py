@@ -18,7 +18,7 @@ from bench.spec import RunSpec, freeze
 from tests.conftest import run
 from tests.test_data import make_idx_folder, write_jpegs
 
-TINY_BUDGET = {"epochs": 1, "iters_per_epoch": 2, "batch_size": 4, "student_steps": 1,
+TINY_BUDGET = {"epochs": 1, "iters_per_epoch": 2, "batch_size": 2, "student_steps": 1,
                "generator_steps": 1, "pretrain_steps": 0}
 
 

@@ -9,7 +9,8 @@ import re
 
 import pandas as pd
 
-from tests.conftest import ROOT, run_cli_process as run_cli
+from bench.registry import METHODS
+from tests.conftest import ROOT, run_cli, run_cli_process
 
 
 def readme_blocks(language: str) -> list[str]:
@@ -25,20 +26,21 @@ def test_readme_plugin_method_is_listed_and_runs_in_its_own_suite_in_worker_proc
     plugin, suite = tmp_path / "my_kd.py", tmp_path / "my_suite.yaml"
     plugin.write_text(readme_blocks("python")[0])
     suite.write_text(readme_blocks("yaml")[0])
-    listed = run_cli("--plugin", str(plugin), "--list", cwd=tmp_path)
+    listed = run_cli_process("--plugin", str(plugin), "--list", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr[-2000:]
     assert re.search(r"^\s+my_kd\s+family: offline_kd", listed.stdout, flags=re.M)
-    out = run_cli("--plugin", "my_kd.py", "--suite", "my_suite.yaml", "--profile", "smoke",
-                  "--executor", "local", "--workers", "2", cwd=tmp_path)  # workers import the plugin too
+    out = run_cli_process("--plugin", "my_kd.py", "--suite", "my_suite.yaml", "--profile", "smoke",
+                          "--executor", "local", "--workers", "2", cwd=tmp_path)  # workers import the plugin too
     assert out.returncode == 0, out.stderr[-3000:]
     table = pd.read_csv(tmp_path / "results" / "tables" / "my_suite_smoke" / "mine.csv").set_index("label")
     assert table.loc["My-KD", "n"] == 2 and table.loc["My-KD", "mean"] > 0.3  # ten digits: chance is 0.1
-    again = run_cli("--plugin", "my_kd.py", "--suite", "my_suite.yaml", "--profile", "smoke", cwd=tmp_path)
+    again = run_cli_process("--plugin", "my_kd.py", "--suite", "my_suite.yaml", "--profile", "smoke", cwd=tmp_path)
     assert "nothing to train" in again.stdout + again.stderr  # cached, plugin code unchanged
 
 
-@pytest.mark.slow
 def test_missing_or_broken_plugins_are_one_line_errors(tmp_path):
+    """In this process: a plugin that fails registers nothing, so the registry is left as it was."""
+    before = set(METHODS.names())
     missing = run_cli("--plugin", str(tmp_path / "absent.py"), "--list")
     assert missing.returncode == 2 and "absent.py: no such file" in missing.stderr
     assert "Traceback" not in missing.stderr
@@ -48,6 +50,7 @@ def test_missing_or_broken_plugins_are_one_line_errors(tmp_path):
     assert out.returncode == 2 and "RuntimeError: half-written plugin" in out.stderr
     unknown = run_cli("--plugin", "no_such_module_anywhere", "--list")
     assert unknown.returncode == 2 and "no module of that name" in unknown.stderr
+    assert set(METHODS.names()) == before
 
 
 BROKEN_PLUGINS = {
@@ -63,11 +66,12 @@ BROKEN_PLUGINS = {
 }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", BROKEN_PLUGINS)
 def test_a_plugin_with_a_bad_registration_is_a_one_line_error(tmp_path, case):
     body, message = BROKEN_PLUGINS[case]
+    before = set(METHODS.names())
     plugin = tmp_path / f"bad_{case.replace(' ', '_')}.py"
     plugin.write_text("from dataclasses import dataclass\nfrom bench.registry import METHODS\n" + body)
     out = run_cli("--plugin", str(plugin), "--list")
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert set(METHODS.names()) == before

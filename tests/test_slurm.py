@@ -82,11 +82,11 @@ def test_smoke_suite_through_slurm_arrays_matches_inline_and_is_not_submitted_tw
     assert (dirs["tables"] / table.name).read_bytes() == table.read_bytes()
 
 
-LONG = {  # one teacher long enough to be interrupted (≈ 0.25 s per epoch on digits)
+LONG = {  # one teacher long enough to be interrupted after 5 epochs (≈ 0.25 s per epoch on digits)
     "name": "slurm_long", "papers": [],
     "profiles": {"smoke": {"datasets": ["digits"], "seeds": [0],
                            "pairs": {"digits": {"name": "cnn8", "teacher": "cnn8", "student": "cnn8_half"}},
-                           "params": {"teacher": {"epochs": 60, "batch_size": 128, "lr": 0.05}}}},
+                           "params": {"teacher": {"epochs": 16, "batch_size": 128, "lr": 0.05}}}},
     "experiments": [{"id": "e", "methods": [{"method": "teacher"}]}],
 }
 
@@ -121,26 +121,31 @@ def curve_rows(run_dir: Path) -> int:
         return 0
 
 
-def inline_numbers(dirs, suite: Path) -> dict:
-    out = run_cli("--suite", str(suite), "--profile", "smoke", "--results-dir", str(dirs["tmp"] / "inline"),
-                  "--tables-dir", str(dirs["tmp"] / "ti"))
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory) -> dict:
+    """The long run's summary when trained inline, uninterrupted (shared by the interruption cases)."""
+    root = tmp_path_factory.mktemp("straight")
+    suite = root / "slurm_long.yaml"
+    suite.write_text(yaml.safe_dump(LONG))
+    out = run_cli("--suite", str(suite), "--profile", "smoke", "--results-dir", str(root / "results"),
+                  "--tables-dir", str(root / "tables"))
     assert out.returncode == 0, out.stderr[-2000:]
-    (run_dir,) = (dirs["tmp"] / "inline" / "runs").iterdir()
-    return Store(dirs["tmp"] / "inline").summary(run_dir.name)
+    (run_dir,) = (root / "results" / "runs").iterdir()
+    return Store(root / "results").summary(run_dir.name)
 
 
 @pytest.mark.slow
 @needs_cluster
 @pytest.mark.parametrize("how", ["scontrol requeue", "USR2"])
-def test_interrupted_job_resumes_from_the_checkpoint_taken_at_the_signal(dirs, how):
+def test_interrupted_job_resumes_from_the_checkpoint_taken_at_the_signal(dirs, how, straight):
     env = {"BENCH_CHECKPOINT_SECONDS": "100000"}  # no periodic checkpoint: only the signal's
     suite, run_dir = long_run(dirs, env)
     job = json.loads((run_dir / "job.json").read_text())["job_id"]
     deadline = time.time() + 200
-    while curve_rows(run_dir) < 10 and time.time() < deadline:
+    while curve_rows(run_dir) < 5 and time.time() < deadline:
         time.sleep(0.2)
     at_signal = curve_rows(run_dir)
-    assert at_signal >= 10, "the job did not start in time"
+    assert at_signal >= 5, "the job did not start in time"
     if how == "USR2":
         subprocess.run(["scancel", "--signal=USR2", job], check=True)
     else:
@@ -154,7 +159,6 @@ def test_interrupted_job_resumes_from_the_checkpoint_taken_at_the_signal(dirs, h
                if "resuming at step" in line]
     assert resumed and resumed[0] >= at_signal, logs[-3000:]  # saved at the signal, not from step 0
     assert result["attempt"] == 1 and store.attempts(run_dir.name) == [1]
-    straight = inline_numbers(dirs, suite)
     assert (result["acc_best"], result["acc_last"]) == (straight["acc_best"], straight["acc_last"])
     assert result["wall_time_s"] >= at_signal * 0.05  # both sessions counted
 

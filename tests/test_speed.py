@@ -5,6 +5,7 @@ generator step)."""
 from __future__ import annotations
 
 import contextlib
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,19 @@ from torch import nn
 from bench.nets.generators import NearestUp2
 from bench.results.store import Store
 from tests.conftest import make_spec, run, run_cli
+
+
+def run_speed(*args: str) -> tuple[int, str]:
+    """``tools.speed.main(args)`` in this process: its exit code and what it printed to stderr."""
+    from tools.speed import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code
+    return code, err.getvalue()
 
 
 def dfad_outputs(results) -> tuple[pd.DataFrame, dict]:
@@ -119,29 +133,18 @@ def test_the_command_line_reexecutes_once_with_the_allocator_settings():
     ("one", "cifar_one.py", ["--suite", "afd_cifar100", "--dataset", "cifar100", "--pair", "resnet32-x3"]),
 ])
 def test_speed_refuses_an_official_path_without_the_script(tmp_path, method, script, where):
-    import os
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-m", "tools.speed", *where, "--method", method,
-                          f"--official-{method}", str(tmp_path), "--out", str(tmp_path / "out")],
-                         capture_output=True, text=True, env={**os.environ, "BENCH_MALLOC": "default"})
-    assert out.returncode == 2 and f"{script} not found" in out.stderr and "Traceback" not in out.stderr
+    code, err = run_speed(*where, "--method", method, f"--official-{method}", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert code == 2 and f"{script} not found" in err and "Traceback" not in err
 
 
 @pytest.mark.slow
 def test_speed_names_what_it_cannot_time_and_goes_on(tmp_path):
     """Tree teachers and fitted models train in no steps: each gets a line, not a traceback or a NaN row."""
-    import os
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-m", "tools.speed", "--suite", "gantsc_tabular", "--profile", "smoke",
-                          "--method", "teacher", "gan_tsc", "--iterations", "1", "--out", str(tmp_path / "out")],
-                         capture_output=True, text=True, env={**os.environ, "BENCH_MALLOC": "default"})
-    assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert "teacher breast_cancer: not timed" in out.stderr and "gan_tsc breast_cancer: not timed (its teacher" in out.stderr
-    assert "nothing was timed" in out.stderr and not (tmp_path / "out").exists()
+    code, err = run_speed("--suite", "gantsc_tabular", "--profile", "smoke", "--method", "teacher", "gan_tsc",
+                          "--iterations", "1", "--out", str(tmp_path / "out"))
+    assert code == 2 and "Traceback" not in err
+    assert "teacher breast_cancer: not timed" in err and "gan_tsc breast_cancer: not timed (its teacher" in err
+    assert "nothing was timed" in err and not (tmp_path / "out").exists()
 
 
 FAKE_DAFL = '''
@@ -307,22 +310,13 @@ def test_the_official_one_script_runs_with_its_pytorch_03_idioms_rewritten_and_i
 
 @pytest.mark.slow
 def test_speed_refuses_a_pair_the_profile_lacks_and_an_official_code_that_fails(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "BENCH_MALLOC": "default"}
-    out = subprocess.run([sys.executable, "-m", "tools.speed", "--suite", "afd_cifar100", "--dataset", "cifar100",
-                          "--method", "one", "--pair", "resnet99-x3", "--out", str(tmp_path / "out")],
-                         capture_output=True, text=True, env=env)
-    assert out.returncode == 2 and "--pair resnet99-x3" in out.stderr and "resnet32-x3" in out.stderr
-    assert "Traceback" not in out.stderr
+    one = ("--suite", "afd_cifar100", "--dataset", "cifar100", "--method", "one", "--out", str(tmp_path / "out"))
+    code, err = run_speed(*one, "--pair", "resnet99-x3")
+    assert code == 2 and "--pair resnet99-x3" in err and "resnet32-x3" in err and "Traceback" not in err
     (tmp_path / "cifar_one.py").write_text("print('a later version of the script')\n")  # no idiom to rewrite
     (tmp_path / "utils").mkdir()
     (tmp_path / "utils" / "__init__.py").write_text("from . import eval\n")
     (tmp_path / "utils" / "eval.py").write_text("def accuracy(*a): pass\n")
-    out = subprocess.run([sys.executable, "-m", "tools.speed", "--suite", "afd_cifar100", "--dataset", "cifar100",
-                          "--method", "one", "--pair", "resnet32-x3", "--official-one", str(tmp_path),
-                          "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env)
-    assert out.returncode == 2 and "the official ONE code at" in out.stderr and "no longer holds" in out.stderr
-    assert "Traceback" not in out.stderr and not (tmp_path / "out").exists()
+    code, err = run_speed(*one, "--pair", "resnet32-x3", "--official-one", str(tmp_path))
+    assert code == 2 and "the official ONE code at" in err and "no longer holds" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
