@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from bench.context import RunContext
 from bench.train import optimise
-from bench.families.label_game import LabelGameConfig, run_passes
+from bench.families.label_game import LABEL_GAME_METRICS, LabelGameConfig, run_passes
 from bench.metrics import eval_logits
 from bench.registry import METHODS
 
@@ -37,7 +37,8 @@ def peer_cross_entropy(logits: torch.Tensor, peer_logits: torch.Tensor) -> torch
 
 
 @METHODS.register("codis", config=CodisConfig, family="adversarial_label", paper="kdgan",
-                  needs_teacher=True, pretrained=("classifier",), label="CODIS")
+                  needs_teacher=True, pretrained=("classifier",), label="CODIS",
+                  metrics=(*LABEL_GAME_METRICS, "acc_teacher"))
 def codis(ctx: RunContext, cfg: CodisConfig) -> dict[str, float]:
     models = {"classifier": ctx.pretrained("classifier"), "teacher": ctx.pretrained("teacher")}
     opts = {name: cfg.make_optimizer(net) for name, net in models.items()}

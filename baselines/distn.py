@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.context import RunContext
-from bench.families.label_game import LabelGameConfig, distil_pretrained
+from bench.families.label_game import LABEL_GAME_METRICS, LabelGameConfig, distil_pretrained
 from bench.losses import distn_mse, hinton_kd
 from bench.registry import METHODS
 
@@ -35,7 +35,7 @@ class DistnConfig(LabelGameConfig):
 
 
 @METHODS.register("distn", config=DistnConfig, family="adversarial_label", paper="kdgan",
-                  needs_teacher=True, pretrained=("classifier",), label="DISTN")
+                  needs_teacher=True, pretrained=("classifier",), label="DISTN", metrics=LABEL_GAME_METRICS)
 def distn(ctx: RunContext, cfg: DistnConfig) -> dict[str, float]:
     soft = SOFT_LOSSES[cfg.soft_loss]
     return distil_pretrained(ctx, cfg, lambda z_c, z_t, y: soft(z_c, z_t, y, cfg.temperature, cfg.soft_weight))

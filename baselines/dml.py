@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from bench.context import RunContext
 from bench.losses import kd_kl
-from bench.families.online import OnlineRecipe, Peers, batch_stats_frozen, build_nets, require_nets, train_online
+from bench.families.online import COHORT_METRICS, OnlineRecipe, Peers, batch_stats_frozen, build_nets, require_nets, train_online
 from bench.registry import METHODS
 from bench.train import multistep, sgd
 
@@ -40,7 +40,7 @@ def mutual_loss(logits: torch.Tensor, y: torch.Tensor, peers: list[torch.Tensor]
     return F.cross_entropy(logits, y) + sum(kd_kl(logits, p, 1.0) for p in peers) / len(peers)
 
 
-@METHODS.register("dml", config=DMLConfig, family="online", paper="afd", label="DML")
+@METHODS.register("dml", config=DMLConfig, family="online", paper="afd", label="DML", metrics=COHORT_METRICS)
 def dml(ctx: RunContext, cfg: DMLConfig) -> dict[str, float]:
     archs = cfg.architectures(ctx.spec.student)
     require_nets(archs, 2, "DML")

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from bench.context import RunContext
 from bench.losses import kd_kl
-from bench.families.online import OnlineRecipe, Peers, build_nets, require_nets, train_joint
+from bench.families.online import COHORT_METRICS, OnlineRecipe, Peers, build_nets, require_nets, train_joint
 from bench.registry import METHODS
 
 
@@ -25,7 +25,7 @@ class KDOnlineConfig(OnlineRecipe):
     """P:afd §3.1 uses T = 3 "for every experiment"; §4.4 gives KD's T nowhere (harness choice: 3)."""
 
 
-@METHODS.register("kd_online", config=KDOnlineConfig, family="online", paper="afd", label="KD")
+@METHODS.register("kd_online", config=KDOnlineConfig, family="online", paper="afd", label="KD", metrics=COHORT_METRICS)
 def kd_online(ctx: RunContext, cfg: KDOnlineConfig) -> dict[str, float]:
     archs = cfg.architectures(ctx.spec.student)
     require_nets(archs, 2, "online KD")

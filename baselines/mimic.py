@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.context import RunContext
-from bench.families.label_game import LabelGameConfig, distil_pretrained
+from bench.families.label_game import LABEL_GAME_METRICS, LabelGameConfig, distil_pretrained
 from bench.losses import l2_logits
 from bench.registry import METHODS
 
@@ -16,6 +16,6 @@ class MimicConfig(LabelGameConfig):
 
 
 @METHODS.register("mimic", config=MimicConfig, family="adversarial_label", paper="kdgan",
-                  needs_teacher=True, pretrained=("classifier",), label="MIMIC")
+                  needs_teacher=True, pretrained=("classifier",), label="MIMIC", metrics=LABEL_GAME_METRICS)
 def mimic(ctx: RunContext, cfg: MimicConfig) -> dict[str, float]:
     return distil_pretrained(ctx, cfg, lambda z_c, z_t, y: l2_logits(z_c, z_t))

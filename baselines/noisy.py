@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.context import RunContext
-from bench.families.label_game import LabelGameConfig, distil_pretrained
+from bench.families.label_game import LABEL_GAME_METRICS, LabelGameConfig, distil_pretrained
 from bench.losses import l2_logits, noisy_logits
 from bench.registry import METHODS
 
@@ -31,7 +31,7 @@ class NoisyConfig(LabelGameConfig):
 
 
 @METHODS.register("noisy", config=NoisyConfig, family="adversarial_label", paper="kdgan",
-                  needs_teacher=True, pretrained=("classifier",), label="NOISY")
+                  needs_teacher=True, pretrained=("classifier",), label="NOISY", metrics=LABEL_GAME_METRICS)
 def noisy(ctx: RunContext, cfg: NoisyConfig) -> dict[str, float]:
     return distil_pretrained(
         ctx, cfg, lambda z_c, z_t, y: l2_logits(z_c, noisy_logits(z_t, cfg.noise_drop, cfg.noise_sigma)))

@@ -22,7 +22,7 @@ from torch import nn
 from bench.context import RunContext
 from bench.errors import UserError
 from bench.losses import kd_kl
-from bench.families.online import OnlineRecipe, Outputs, build_nets, require_nets, train_joint
+from bench.families.online import COHORT_METRICS, OnlineRecipe, Outputs, build_nets, require_nets, train_joint
 from bench.registry import METHODS
 
 
@@ -90,7 +90,7 @@ def one_loss(out: Outputs, y: torch.Tensor, weight: float, temperature: float) -
             + weight * sum(kd_kl(z, teacher, temperature) for z in out.logits))
 
 
-@METHODS.register("one", config=ONEConfig, family="online", paper="afd", label="ONE")
+@METHODS.register("one", config=ONEConfig, family="online", paper="afd", label="ONE", metrics=COHORT_METRICS)
 def one(ctx: RunContext, cfg: ONEConfig) -> dict[str, float]:
     archs = cfg.architectures(ctx.spec.student)
     require_nets(archs, 2, "ONE")

@@ -2,7 +2,7 @@
 (P:gantsc §§3-4: "TSC using training data only" and "Student Only")."""
 from __future__ import annotations
 
-from bench.families.compression import ForestStudent, NetStudent, train_student
+from bench.families.compression import COMPRESSION_METRICS, ForestStudent, NetStudent, train_student
 from bench.context import RunContext
 from bench.registry import METHODS
 
@@ -11,7 +11,7 @@ CONFIGS = {"estimator": ForestStudent, "classifier": NetStudent}
 
 
 @METHODS.register("tsc", config=CONFIGS, family="synthetic", paper="gan_tsc", needs_teacher=True,
-                  label="TSC-training")
+                  label="TSC-training", metrics=COMPRESSION_METRICS)
 def tsc(ctx: RunContext, cfg) -> dict[str, float]:
     """The student fitted to the teacher's outputs on its training data (Ba & Caruana's
     compression with the teacher's own training set as the compression set): a forest to
@@ -20,7 +20,7 @@ def tsc(ctx: RunContext, cfg) -> dict[str, float]:
 
 
 @METHODS.register("student_only", config=CONFIGS, family="synthetic", paper="gan_tsc",
-                  needs_teacher=False, label="Student-only")
+                  needs_teacher=False, label="Student-only", metrics=COMPRESSION_METRICS)
 def student_only(ctx: RunContext, cfg) -> dict[str, float]:
     """P:gantsc §3-4: the student trained on the labels without a teacher: a regression forest
     on the 0/1 labels "treated as real value targets", a network with cross-entropy."""

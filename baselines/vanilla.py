@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from bench.context import RunContext
-from bench.families.online import OnlineRecipe, Peers, build_nets, train_joint
+from bench.families.online import COHORT_METRICS, OnlineRecipe, Peers, build_nets, train_joint
 from bench.registry import METHODS
 
 
@@ -26,7 +26,7 @@ class VanillaConfig(OnlineRecipe):
     """False: evaluate the starting nets without training (AFD Table 6: the pretrained nets)."""
 
 
-@METHODS.register("vanilla", config=VanillaConfig, family="online", paper="afd", label="Vanilla")
+@METHODS.register("vanilla", config=VanillaConfig, family="online", paper="afd", label="Vanilla", metrics=COHORT_METRICS)
 def vanilla(ctx: RunContext, cfg: VanillaConfig) -> dict[str, float]:
     cohort = Peers(build_nets(ctx, cfg))
     recipe = cfg if cfg.train else dataclasses.replace(cfg, epochs=0)

@@ -69,6 +69,7 @@ class Registry:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             if self.kind == "method":
                 check_method_config(name, meta.get("config"))
+                meta["metrics"] = check_metrics(name, meta.get("metrics", ACCURACY_METRICS))
             self._entries[name] = Entry(name, obj, dict(meta))
             return obj
 
@@ -112,6 +113,28 @@ def check_method_config(name: str, config: Any) -> None:
         if missing:
             raise UserError(f"method {name!r}: {cls.__name__} gives no default for {', '.join(missing)}; "
                             "every parameter needs one (the paper's value)")
+
+
+ACCURACY_METRICS = ("acc_best", "acc_last")
+"""What ``ctx.accuracy_summary()`` reports: a method's ``metrics=`` unless it declares others."""
+
+
+def check_metrics(name: str, metrics: Any) -> tuple[str, ...]:
+    """A method's ``metrics=``: the summary columns it may report as results (``*`` matches
+    any text, as in ``acc_net*`` for a cohort of any size). Tables and claims may show only
+    these, so a suite naming a column no method reports is refused before anything trains."""
+    if isinstance(metrics, str) or not (isinstance(metrics, (tuple, list)) and metrics
+                                        and all(isinstance(m, str) and m for m in metrics)):
+        raise UserError(f"method {name!r}: metrics= must be a non-empty tuple of the summary columns it "
+                        f"reports (e.g. ('acc_best', 'acc_last')), got {metrics!r}")
+    return tuple(metrics)
+
+
+def reports(method: str, column: str) -> bool:
+    """Whether ``method`` declares the summary column ``column`` among its metrics."""
+    import fnmatch
+
+    return any(fnmatch.fnmatchcase(column, pattern) for pattern in METHODS.get(method).meta["metrics"])
 
 
 METHODS = Registry("method")

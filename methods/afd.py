@@ -32,7 +32,7 @@ from torch import nn
 from bench.context import RunContext
 from bench.errors import UserError
 from bench.losses import kd_kl
-from bench.families.online import OnlineRecipe, Peers, build_nets, cyclic_peer, require_nets, train_online
+from bench.families.online import COHORT_METRICS, OnlineRecipe, Peers, build_nets, cyclic_peer, require_nets, train_online
 from bench.registry import METHODS
 from bench.train import adam, multistep, sgd
 
@@ -191,7 +191,7 @@ def afd_game(ctx: RunContext, cfg: AFDConfig, cohort: Peers, learners: tuple[int
     return train_online(ctx, cfg, cohort, update, scheds, average_of=learners, **tracked)
 
 
-@METHODS.register("afd", config=AFDConfig, family="online", paper="afd", label="AFD")
+@METHODS.register("afd", config=AFDConfig, family="online", paper="afd", label="AFD", metrics=COHORT_METRICS)
 def afd(ctx: RunContext, cfg: AFDConfig) -> dict[str, float]:
     archs = cfg.architectures(ctx.spec.student)
     require_nets(archs, 2, "AFD")
@@ -200,7 +200,7 @@ def afd(ctx: RunContext, cfg: AFDConfig) -> dict[str, float]:
 
 
 @METHODS.register("afd_offline", config=AFDOfflineConfig, family="online", paper="afd",
-                  label="L1+KD (offline)", needs_teacher=True)
+                  label="L1+KD (offline)", needs_teacher=True, metrics=COHORT_METRICS)
 def afd_offline(ctx: RunContext, cfg: AFDOfflineConfig) -> dict[str, float]:
     """Net 1 of the pair (``acc_net1``: "Student") against the frozen pre-trained teacher
     (``acc_net2``: "Teacher"); ``acc_ens`` averages the two."""

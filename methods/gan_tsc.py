@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.families.compression import GANSampling, SyntheticBatches, SyntheticSet, acgan_sampler, train_student
+from bench.families.compression import COMPRESSION_METRICS, GANSampling, SyntheticBatches, SyntheticSet, acgan_sampler, train_student
 from bench.context import RunContext
 from bench.registry import METHODS
 
@@ -41,13 +41,14 @@ CONFIGS = {"estimator": GANTSCConfig, "classifier": GANTSCNetConfig}
 
 
 @METHODS.register("gan_tsc", config=CONFIGS, family="synthetic", paper="gan_tsc", label="GAN-TSC",
-                  needs_teacher=True, pretrained=("sampler",))
+                  needs_teacher=True, pretrained=("sampler",), metrics=COMPRESSION_METRICS)
 def gan_tsc(ctx: RunContext, cfg) -> dict[str, float]:
     return train_student(ctx, cfg, "teacher", acgan_sampler(ctx, cfg))
 
 
 @METHODS.register("gan_supervised", config=CONFIGS, family="synthetic", paper="gan_tsc",
-                  label="GAN-supervised", needs_teacher=False, pretrained=("sampler",))
+                  label="GAN-supervised", needs_teacher=False, pretrained=("sampler",),
+                  metrics=COMPRESSION_METRICS)
 def gan_supervised(ctx: RunContext, cfg) -> dict[str, float]:
     """P:gantsc App. A.1 (Fig. 4): the student fitted to the GAN data's requested classes, no teacher."""
     return train_student(ctx, cfg, "labels", acgan_sampler(ctx, cfg))

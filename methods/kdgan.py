@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from bench.context import RunContext
-from bench.families.label_game import (LabelGameConfig, adversarial_term, discriminator_step,
+from bench.families.label_game import (LABEL_GAME_METRICS, LabelGameConfig, adversarial_term, discriminator_step,
                               gradient_variance, run_passes, temperature)
 from bench.losses import distn_mse, kd_kl, l2_logits
 from bench.metrics import eval_logits
@@ -87,7 +87,8 @@ class KDGANConfig(LabelGameConfig):
 
 
 @METHODS.register("kdgan", config=KDGANConfig, family="adversarial_label", paper="kdgan",
-                  needs_teacher=True, pretrained=("classifier", "discriminator"), label="KDGAN")
+                  needs_teacher=True, pretrained=("classifier", "discriminator"), label="KDGAN",
+                  metrics=(*LABEL_GAME_METRICS, "acc_teacher"))
 def kdgan(ctx: RunContext, cfg: KDGANConfig) -> dict[str, float]:
     c, t, d = ctx.pretrained("classifier"), ctx.pretrained("teacher"), ctx.pretrained("discriminator")
     opt_c, opt_t, opt_d = cfg.make_optimizer(c), cfg.make_optimizer(t), cfg.make_optimizer(d)

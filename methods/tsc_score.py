@@ -117,7 +117,9 @@ def measured_inception(ctx: RunContext, cfg: TSCScoreConfig, x: torch.Tensor) ->
 
 
 @METHODS.register("tsc_score", config=TSCScoreConfig, family="synthetic", paper="gan_tsc", label="TSC Score",
-                  needs_teacher=True, pretrained=("sampler",))
+                  needs_teacher=True, pretrained=("sampler",),
+                  metrics=("tsc_score", "acc", "acc_mode", "acc_real", "images", "inception_score",
+                           "inception_score_std"))
 def tsc_score_method(ctx: RunContext, cfg: TSCScoreConfig) -> dict[str, float]:
     teacher = ctx.teacher()
     x = compression_images(ctx, cfg)

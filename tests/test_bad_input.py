@@ -224,6 +224,14 @@ SUITE_CASES = [
     ("variant params a word", lambda d: d["experiments"][0]["methods"][1].update(params="x"), "params: expected a mapping"),
     ("table rows naming nothing", lambda d: d["tables"][0].update(rows="nosuch"), "rows: 'nosuch' names no property"),
     ("table cols naming nothing", lambda d: d["tables"][0].update(cols="dataset+nosuch"), "names no property"),
+    ("table metric no method reports", lambda d: d["tables"][0].update(metric="acc_bset"),
+     "tables[0].metric: 'acc_bset' is reported by none of the methods of experiment 'e' (kd, teacher); "
+     "they report: acc, acc_best, acc_last, accuracy, auc"),
+    ("table metrics one no method reports", lambda d: d["tables"][0].update(metrics={"acc_best": "Best", "miou": "mIoU"}),
+     "tables[0].metrics: 'miou' is reported by none of the methods"),
+    ("gain over a metric no method reports",
+     lambda d: d["tables"][0].update(gain={"over": "Teacher", "metrics": ["acc_ens"]}),
+     "tables[0].gain.metrics: 'acc_ens' is reported by none of the methods"),
     # limits
     ("epochs 10**30", lambda d: smoke(d)["params"]["kd"].update(epochs=10**30), "is too large; whole numbers up to"),
     ("batch 2**70", lambda d: smoke(d)["params"]["kd"].update(batch_size=2**70), "is too large"),

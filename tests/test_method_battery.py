@@ -14,7 +14,7 @@ import pytest
 
 from bench.data.examples import write_examples
 from bench.plan.grid import load_plan
-from bench.registry import METHODS, load_plugins
+from bench.registry import METHODS, load_plugins, reports
 from bench.results.states import DONE
 from bench.results.store import Store
 from bench.run.execution import Execution
@@ -27,6 +27,16 @@ SUITES = ("dfkd_small", "kdgan_compression", "kdgan_tags", "gantsc_tabular", "ga
 """Cheapest first: a method is run from the first suite whose smoke profile has it."""
 LARGE = {"afd_imagenet", "dfad_segmentation", "dfkd_large"}
 METRICS = ("acc_best", "acc", "acc_last", "miou", "p_at_3", "tsc_score", "auc")
+RUN_NUMBERS = {"seed", "n_train", "train_size", "test_size", "wall_time_s", "threads", "attempt", "input_files"}
+"""Numbers every run's summary carries that are not results (what the runner adds)."""
+
+
+def result_columns(summary: dict) -> set[str]:
+    """The summary's numbers that are the method's results: not the run's bookkeeping, its
+    config, or what is recorded of the runs it started from (``teacher_acc``, ``*_run_id``)."""
+    return {k for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and not (isinstance(v, float) and math.isnan(v) and k not in METRICS)  # an empty cell: no value
+            and k not in RUN_NUMBERS and not k.startswith("cfg.") and not k.endswith(("_run_id", "_attempt", "_acc"))}
 
 
 @functools.cache
@@ -70,6 +80,8 @@ def test_every_method_finishes_its_smoke_run_with_finite_metrics_and_its_files(m
     measured = {k: summary[k] for k in METRICS if isinstance(summary.get(k), float)}
     assert measured, f"{method} ({suite}) reported none of {', '.join(METRICS)}: {sorted(summary)}"
     assert all(math.isfinite(v) for v in measured.values()), measured
+    undeclared = sorted(c for c in result_columns(summary) if not reports(method, c))
+    assert not undeclared, f"{method} reports {undeclared}, which its registration's metrics= does not declare"
     attempt = store.attempt_dir(spec.run_id, store.attempts(spec.run_id)[-1])
     assert json.loads((attempt / "spec.json").read_text())["run_id"] == spec.run_id
     curve = attempt / "curve.csv"

@@ -54,6 +54,9 @@ def test_missing_or_broken_plugins_are_one_line_errors(tmp_path):
 
 
 BROKEN_PLUGINS = {
+    "metrics a word": ("@dataclass\nclass C:\n    epochs: int = 1\n"
+                       "@METHODS.register('p_word', config=C, family='x', paper='-', metrics='acc')\n"
+                       "def m(ctx, cfg): pass\n", "method 'p_word': metrics= must be a non-empty tuple"),
     "no config": ("@METHODS.register('p_noconf', family='x', paper='-')\ndef m(ctx, cfg): pass\n",
                   "method 'p_noconf': config= must be a dataclass"),
     "config not a dataclass": ("class C: epochs = 1\n@METHODS.register('p_cls', config=C, family='x', paper='-')\n"

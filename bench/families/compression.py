@@ -44,6 +44,10 @@ from bench.train import Batch, EpochRecipe, adam, train_epochs
 
 DATA = ("train", "synthetic", "mixture")
 TARGETS = ("teacher", "labels")
+COMPRESSION_METRICS = ("acc", "accuracy", "auc", "compression_rows", "predict_s", "teacher_predict_s", "speedup",
+                       "excess_error", "acc_best", "acc_last", "acc_val")
+"""What ``train_student`` reports (``metrics=``): a forest's test metrics, size and speed against
+its teacher (Fig. 1f), or a network student's accuracies with the held-out half (Fig. 2c)."""
 Sampler = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
 """``sample(n)`` -> (n inputs, their classes): what a synthetic-data method contributes."""
 

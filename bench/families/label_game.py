@@ -28,6 +28,10 @@ from bench.data.base import DataChoice
 from bench.metrics import TAG_METRICS, eval_logits
 from bench.train import adam, epoch_order, optimise, sgd
 
+LABEL_GAME_METRICS = ("acc_best", "acc_last", "epoch_converged", *TAG_METRICS)
+"""What every method of this family reports (``metrics=``): accuracy (P@3 on tag data), the epoch
+it converged at (Fig. 3) and, on tag data, Table 2's metrics at the best epoch."""
+
 
 @dataclass(frozen=True)
 class LabelGameConfig(DataChoice):

@@ -31,6 +31,8 @@ from bench.nets import build_classifier
 from bench.nets.weights import pretrained_file
 from bench.train import EpochRecipe, epoch_batches, multistep, sgd
 
+COHORT_METRICS = ("acc_best", "acc_last", "acc_net*", "acc_avg", "acc_ens", "acc_ens_best")
+"""What every online method reports (``metrics=`` of its registration): see the docstring above."""
 MEMBER_SEED = 1_000_003
 """Net k > 1 of a cohort is initialised from seed + k * MEMBER_SEED, so two nets of one
 architecture start apart; net 1 starts from the run's student weights (arch, seed)."""

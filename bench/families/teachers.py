@@ -107,8 +107,12 @@ def fit(ctx: RunContext) -> dict[str, float]:
     return ctx.test_metrics(model)
 
 
+SUPERVISED_METRICS = ("acc", "acc_best", "acc_last", "accuracy", "auc")
+"""A net's accuracies, or an estimator's test metrics on a tabular set."""
+
+
 @METHODS.register("teacher", config=TeacherConfig, family="supervised", paper="-",
-                  needs_teacher=False, label="Teacher")
+                  needs_teacher=False, label="Teacher", metrics=SUPERVISED_METRICS)
 def teacher(ctx: RunContext, cfg: TeacherConfig) -> dict[str, float]:
     """Cross-entropy training for a torch net; ``fit`` for an estimator."""
     return fit(ctx) if is_estimator(ctx.spec.student) else supervised(ctx, cfg)
@@ -156,7 +160,7 @@ DISCRIMINATOR_SEED = 10_000
 
 
 @METHODS.register("pretrain", config=PretrainConfig, family="supervised", paper="kdgan",
-                  needs_teacher=False, label="Pretrained",
+                  needs_teacher=False, label="Pretrained", metrics=SUPERVISED_METRICS,
                   provides=(Role("classifier", trains_teacher=True),  # runs differ in C's init, P:kdgan §4.1
                             Role("discriminator", arch=("discriminator", "teacher"), teacher_seed=True,
                                  seed_offset=DISCRIMINATOR_SEED)))

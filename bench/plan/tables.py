@@ -9,6 +9,7 @@ from bench.errors import UserError
 from bench.plan.claims import parse_claim
 from bench.plan.expand import row_labels
 from bench.plan.schema import REFERENCE_KEYS, TABLE_KEYS, as_list, check_keys
+from bench.registry import METHODS, reports
 
 CLAIM_KEYS = {"claim", "table", "source", "n_train", "metric"}
 
@@ -73,6 +74,7 @@ def read_tables(docs: list, experiments: dict[str, dict], path) -> list[Table]:
             if unknown or (key == "rows" and "+" in value):
                 accepted = ", ".join(TABLE_AXES) + (" or two joined by +" if key == "cols" else "")
                 raise UserError(f"{where}.{key}: {value!r} names no property of a run; accepted: {accepted}")
+        check_reported(tables[-1], experiments[t["experiment"]], where)
         rows = row_labels(experiments[t["experiment"]], where)
         if t.get("gain") is not None and t["gain"]["over"] not in rows:
             raise UserError(f"{where}.gain.over: {t['gain']['over']!r} is not a row of the table; rows: "
@@ -80,6 +82,21 @@ def read_tables(docs: list, experiments: dict[str, dict], path) -> list[Table]:
         if t.get("average") is not None and not isinstance(t["average"], str):
             raise UserError(f"{where}.average: the name of the averaged column (e.g. Average), got {t['average']!r}")
     return tables
+
+
+def check_reported(table: Table, experiment: dict, where: str) -> None:
+    """Every summary column the table shows is one that a method of its experiment declares
+    (``metrics=`` of its registration): a misspelt column is refused here, not shown as
+    "not measured" after the runs have trained."""
+    methods = sorted({v["method"] for v in experiment["methods"]})
+    shown = [(f"{where}.{'metrics' if table.metrics else 'metric'}", c) for c, _ in table.metric_columns()]
+    gained = (table.gain or {}).get("metrics") or []
+    shown += [(f"{where}.gain.metrics", c) for c in ([gained] if isinstance(gained, str) else gained)]
+    for key, column in shown:
+        if not any(reports(m, column) for m in methods):
+            declared = sorted({d for m in methods for d in METHODS.get(m).meta["metrics"]})
+            raise UserError(f"{key}: {column!r} is reported by none of the methods of experiment "
+                            f"{table.experiment!r} ({', '.join(methods)}); they report: {', '.join(declared)}")
 
 
 def read_claims(docs: list, tables: list[Table], experiments: dict[str, dict], path) -> list[dict[str, Any]]:
