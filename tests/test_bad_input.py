@@ -528,6 +528,9 @@ IMAGE_FOLDER_CASES = [
     ("corrupt JPEG", lambda f: (f / "ant" / "9.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"x" * 50), "9.jpg: cannot be read"),
     ("empty PNG", lambda f: (f / "bee" / "8.png").write_bytes(b""), "8.png: cannot be read"),
     ("no class folders", lambda f: [shutil.rmtree(f / c) for c in ("ant", "bee")], "cannot be loaded"),
+    ("one image in a class", lambda f: [p.unlink() for p in sorted((f / "bee").iterdir())[1:]],
+     "every class folder needs at least 2 images (one to train on, one to test); these have fewer: bee (1)"),
+    ("an empty class folder", lambda f: [p.unlink() for p in (f / "ant").iterdir()], "these have fewer: ant (0)"),
     ("image is a link loop", lambda f: (f / "ant" / "loop.png").symlink_to(f / "ant" / "loop.png"),
      "loop.png: cannot be read"),
 ]

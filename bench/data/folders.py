@@ -87,6 +87,10 @@ def caltech101(root: Path, download: bool) -> RawData:
         files = image_files(folder / name)
         paths += files
         labels += [label] * len(files)
+    few = [f"{name} ({labels.count(k)})" for k, name in enumerate(classes) if labels.count(k) < 2]
+    if few:  # the stratified split puts at least one image of each class in train and in test
+        raise UserError(f"{folder}: every class folder needs at least 2 images (one to train on, one to "
+                        f"test); these have fewer: {', '.join(few[:10])}{' ...' if len(few) > 10 else ''}")
     tr, te = train_test_split(np.arange(len(paths)), test_size=0.2, stratify=labels, random_state=0)
     y = torch.tensor(labels)
     raw = RawData(read_images([paths[i] for i in tr], 128), y[tr], read_images([paths[i] for i in te], 128), y[te])
