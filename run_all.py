@@ -112,7 +112,6 @@ SLURM_ONLY = ("partition", "gpus", "cpus", "mem_gb", "array_parallelism", "max_n
 def check_flags(args: argparse.Namespace) -> None:
     """Flags that contradict each other or make no sense are an error, not a silent choice."""
     from bench.errors import UserError
-    from bench.run.checks import check_device
 
     modes = [f"--{m.replace('_', '-')}" for m in ("dry_run", "status", "aggregate_only") if getattr(args, m)]
     if len(modes) > 1:
@@ -138,16 +137,25 @@ def check_flags(args: argparse.Namespace) -> None:
         raise UserError(f"{', '.join(slurm_given)} only apply to --executor slurm")
     if args.time_min is not None and args.executor not in ("slurm", "local"):
         raise UserError("--time-min applies to --executor slurm or local only")
+    if args.threads is not None:
+        from bench.config import parse_threads
+
+        parse_threads(args.threads)
     if args.device:
+        from bench.run.checks import check_device  # torch: after every check that does without it
+
         check_device(args.device)
 
 
 def dispatch(args: argparse.Namespace) -> int:
     from bench.errors import UserError
+    from bench.plan.profile import check_profile_name
     from bench.plan.schema import read_yaml, suite_path
 
-    if args.suite and not args.list:  # a missing or unreadable suite file is told before torch loads
-        read_yaml(suite_path(args.suite))
+    if args.suite and not args.list:  # a bad suite file, profile or flag is told before torch loads
+        path = suite_path(args.suite)
+        check_profile_name(path, read_yaml(path).get("profiles"), args.profile)
+        check_flags(args)
     from bench import api
     from bench.config import parse_threads
     from bench.registry import load_plugins
@@ -161,7 +169,6 @@ def dispatch(args: argparse.Namespace) -> int:
         return 0
     if not args.suite:
         raise UserError("--suite is required (or --list to see the suites)")
-    check_flags(args)
     plan = api.plan_for(args.suite, args.profile, args.dataset, args.seeds, args.n_train, args.set,
                         args.experiment)
     threads = parse_threads(args.threads if args.threads is not None else plan.threads)

@@ -360,6 +360,21 @@ def test_a_real_subprocess_exits_2_without_traceback(finished):
     assert out.returncode == 2 and "Traceback" not in out.stderr and "--device cuda:3" in out.stderr
 
 
+@pytest.mark.parametrize("flags", [("--workers", "2"), ("--status", "--rerun"), ("--threads", "x"),
+                                   ("--profile", "nosuch"), ("--suite", "nosuch")])
+def test_bad_flags_and_suite_files_are_told_before_torch_loads(flags):
+    """A fresh interpreter with -X importtime: the error comes before ``import torch``."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    out = subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "run_all.py"), "--suite", "dfkd_small", *flags],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "error: " in out.stderr and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert not re.search(r"\|\s+torch$", out.stderr, flags=re.M), "torch was imported before the error"
+
+
 def teacher_and_student(results: Path) -> tuple[Path, Path]:
     """The run dirs of the tiny suite's teacher and student."""
     import pandas as pd

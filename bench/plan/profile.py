@@ -46,10 +46,15 @@ def pair_name(pair: dict) -> str:
     return pair.get("name", f"{pair.get('teacher')}>{pair.get('student')}")
 
 
+def check_profile_name(path: Path, profiles: Any, profile: str) -> None:
+    """``profile`` is one the suite defines (checked on the file alone, before torch loads)."""
+    if isinstance(profiles, dict) and profile not in profiles:
+        raise UserError(f"{path}: profile {profile!r} is not defined; accepted: {', '.join(map(str, profiles))}")
+
+
 def read_profile(path: Path, profiles: dict, profile: str, datasets: list[str] | None,
                  seeds: list[int] | None, n_train: list[int] | None) -> Profile:
-    if profile not in profiles:
-        raise UserError(f"{path}: profile {profile!r} is not defined; accepted: {', '.join(profiles)}")
+    check_profile_name(path, profiles, profile)
     where = f"{path}: profiles.{profile}"
     prof = check_keys(profiles[profile], PROFILE_KEYS, where, ("datasets", "seeds", "pairs"))
     for key in ("matches_paper", "example_data"):
