@@ -9,7 +9,7 @@ outer epoch is 20 passes of D then 10 of C (C:KDGAN mdlcompr_xw/train_gan.py).
 Departure from the code, following the paper: the code trains C on a sigmoid
 cross-entropy towards D's score (a surrogate, not a policy gradient:
 ``adversarial: reward_regression``) and D on smoothed targets with negatives that exclude
-the true label (``discriminator: code``), on affinely augmented MNIST (``augment: affine``)
+the true label (``discriminator: gan_dis_sample_dev``), on affinely augmented MNIST (``augment: affine``)
 (methods_spec §8).
 """
 from __future__ import annotations

@@ -43,6 +43,9 @@ DISTILLATION = {
 DISTN as the code's shipped script distils (T = 3, soft weight 0.3, with cross-entropy)."""
 
 
+D_NEGATIVES = ("classifier_and_teacher", "teacher")
+
+
 @dataclass(frozen=True)
 class KDGANConfig(LabelGameConfig):
     """KDGAN on MNIST n = 100 (C:KDGAN mdlcompr/run_kdgan.sh, run_intellstd_xw.sh; the paper
@@ -73,7 +76,11 @@ class KDGANConfig(LabelGameConfig):
     samples: int = 25
     """C:KDGAN: 25 labels sampled per image for C's and T's updates (k of App. B)."""
     negatives: int = 20
-    """C:KDGAN utils.gan_dis_sample: 20 sampled labels per image from each of C and T as D's negatives."""
+    """C:KDGAN utils.gan_dis_sample: 20 sampled labels per image from each of D's generators."""
+    d_negatives: str = "classifier_and_teacher"
+    """Whose labels D learns to reject: ``classifier_and_teacher``, weighted alpha and 1 - alpha
+    (P:kdgan Alg. 1 lines 3-6, Eq. 3), or ``teacher`` alone (C:KDGAN mdlcompr_xw/train_kdgan.py,
+    whose update of D on C's labels is commented out)."""
     grad_variance_batches: int = 0
     """Fig. 7: at each outer epoch's end, the variance of C's adversarial and distillation
     gradients over this many mini-batches (0: not measured; measuring costs time only)."""
@@ -82,6 +89,8 @@ class KDGANConfig(LabelGameConfig):
         super().__post_init__()
         if self.distillation not in DISTILLATION:
             raise ValueError(f"distillation must be one of {', '.join(DISTILLATION)}, got {self.distillation!r}")
+        if self.d_negatives not in D_NEGATIVES:
+            raise ValueError(f"d_negatives must be one of {', '.join(D_NEGATIVES)}, got {self.d_negatives!r}")
         if not 0 <= self.alpha <= 1:
             raise ValueError(f"alpha must be in [0, 1] (P:kdgan Eq. 3), got {self.alpha!r}")
 
@@ -97,8 +106,8 @@ def kdgan(ctx: RunContext, cfg: KDGANConfig) -> dict[str, float]:
     tau = lambda outer: temperature(outer, cfg.epochs, cfg.tau_start, cfg.tau_end)  # noqa: E731
 
     def d_step(x: torch.Tensor, y: torch.Tensor, outer: int) -> dict[str, torch.Tensor]:
-        loss = discriminator_step(d, opt_d, x, y, [(c, cfg.alpha), (t, 1 - cfg.alpha)], cfg.negatives,
-                                  cfg.discriminator)
+        generators = [(t, 1.0)] if cfg.d_negatives == "teacher" else [(c, cfg.alpha), (t, 1 - cfg.alpha)]
+        loss = discriminator_step(d, opt_d, x, y, generators, cfg.negatives, cfg.discriminator)
         return {"loss_d": loss}
 
     def t_step(x: torch.Tensor, y: torch.Tensor, outer: int) -> dict[str, torch.Tensor]:

@@ -94,6 +94,30 @@ def test_kdgan_classifier_learns_from_teacher_and_discriminator(results, gumbel)
     assert summary["epoch_converged"] in curve["epoch"].tolist()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("d_negatives, players", [("classifier_and_teacher", ["C", "T"]), ("teacher", ["T"])])
+def test_kdgan_discriminator_rejects_the_labels_of_the_players_it_is_told(results, monkeypatch, d_negatives, players):
+    """Alg. 1 trains D against C's and T's labels (weights alpha, 1 - alpha); the official
+    script against T's alone, with weight 1."""
+    import methods.kdgan as kdgan_module
+
+    from bench.nets import build_classifier
+
+    seen, real = [], kdgan_module.discriminator_step
+    c_size = sum(p.numel() for p in build_classifier("cnn8_half", 10, 1, 0).parameters())  # C is smaller than T
+
+    def spy(d, opt, x, y, generators, k, scheme):
+        seen.append([("C" if sum(p.numel() for p in g.parameters()) == c_size else "T", w) for g, w in generators])
+        return real(d, opt, x, y, generators, k, scheme)
+
+    monkeypatch.setattr(kdgan_module, "discriminator_step", spy)
+    spec = game_spec("kdgan", {"epochs": 1, "d_passes": 1, "t_passes": 1, "c_passes": 1, "samples": 4, "alpha": 0.3,
+                               "d_negatives": d_negatives}, roles=("classifier", "discriminator"))
+    run(spec, results)
+    expected = list(zip(players, [0.3, 0.7] if len(players) == 2 else [1.0]))
+    assert seen and all(step == expected for step in seen), seen[:2]
+
+
 def test_paper_profile_pretrains_every_player_on_the_same_labelled_set():
     plan = load_plan("kdgan_compression", "paper")
     kdgan = [j.spec for j in plan.runs if j.experiment == "kdgan_table1" and j.label == "KDGAN"

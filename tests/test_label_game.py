@@ -12,8 +12,8 @@ import torch.nn.functional as F
 
 from bench.data.base import first_per_class_subset, last_subset
 from bench.errors import UserError
-from bench.families.label_game import (adversarial_loss, code_discriminator_loss, discriminator_loss,
-                              gradient_variance, gumbel, optimal_discriminator, reward_regression,
+from bench.families.label_game import (adversarial_loss, discriminator_loss, discriminator_step,
+                              gradient_variance, sampled_discriminator_loss, gumbel, optimal_discriminator, reward_regression,
                               sample_labels, temperature)
 from bench.losses import distn_mse, hinton_kd, kd_kl, noisy_logits
 
@@ -180,9 +180,39 @@ def test_code_rule_pulls_the_logit_at_a_sampled_label_towards_d_probability():
     assert F.softmax(logits, 1)[0, 2].item() > 0.9
 
 
-def test_code_discriminator_loss_hand_value_at_zero_logits():
-    """At g = 0 every sigmoid CE is log 2 whatever the smoothed target: weights add up."""
+@pytest.mark.parametrize("smoothed", [False, True])
+def test_sampled_discriminator_loss_hand_value_at_zero_logits(smoothed):
+    """At g = 0 every sigmoid CE is log 2 whatever its target: weights add up."""
     true = torch.tensor([[1]])
     negatives = [(torch.tensor([[0, 2, 3]]), 0.25), (torch.tensor([[3, 3]]), 0.75)]
-    loss = code_discriminator_loss(torch.zeros(1, 4), true.expand(-1, 5), negatives)
+    loss = sampled_discriminator_loss(torch.zeros(1, 4), true.expand(-1, 5), negatives, smoothed)
     assert loss.item() == pytest.approx(math.log(2))
+
+
+def test_sampled_discriminator_loss_hard_targets_hand_value():
+    """gan_dis_sample's targets are 1 for the positives and 0 for every sampled label."""
+    d_logits = torch.tensor([[2.0, -1.0, 0.0]])
+    loss = sampled_discriminator_loss(d_logits, torch.tensor([[0, 0]]), [(torch.tensor([[1, 0]]), 1.0)], False)
+    expected = (2 * F.softplus(torch.tensor(-2.0)) + F.softplus(torch.tensor(-1.0)) + F.softplus(torch.tensor(2.0))) / 4
+    assert loss.item() == pytest.approx(expected.item())
+
+
+@pytest.mark.parametrize("scheme, p_true", [("paper", 1.0), ("gan_dis_sample_dev", 0.85), ("gan_dis_sample", 0.2),
+                                            ("value_function", 0.5)])
+def test_each_discriminator_scheme_reaches_its_own_score_for_a_generator_that_names_the_true_label(scheme, p_true):
+    """A generator that puts (nearly) all its mass on the true label: the paper's and NaGAN's
+    schemes draw D's negatives among the other labels, so D accepts the true label; the KDGAN
+    script's draws them from all of p, so the true label is 5 positives against 20 negatives
+    (D's score 5/25); taken literally, one positive against one negative (1/2)."""
+    torch.manual_seed(0)
+    x, y = torch.ones(16, 1), torch.zeros(16, dtype=torch.long)
+    generator = torch.nn.Linear(1, 4, bias=False)
+    with torch.no_grad():
+        generator.weight.copy_(torch.tensor([[20.0], [0.0], [0.0], [0.0]]))
+    d = torch.nn.Linear(1, 4, bias=False)
+    torch.nn.init.zeros_(d.weight)
+    opt = torch.optim.Adam(d.parameters(), lr=0.05)
+    k = 20 if scheme.startswith("gan_dis") else 1
+    for _ in range(400):
+        discriminator_step(d, opt, x, y, [(generator, 1.0)], k, scheme)
+    assert torch.sigmoid(d(x[:1])[0, 0]).item() == pytest.approx(p_true, abs=0.06)

@@ -60,7 +60,8 @@ class LabelGameConfig(DataChoice):
     """How C (and T) learn from D (ADVERSARIAL_RULES): the paper's score-function gradient
     with the control variate (App. B), or the code's ``reward_regression``."""
     discriminator: str = "paper"
-    """D's samples and targets (DISCRIMINATOR_SCHEMES): ``paper`` (App. B) or ``code``."""
+    """D's samples and targets (DISCRIMINATOR_SCHEMES): ``paper`` (App. B), ``value_function``,
+    or the official scripts' ``gan_dis_sample`` (KDGAN) and ``gan_dis_sample_dev`` (NaGAN)."""
 
     def __post_init__(self):
         super().__post_init__()
@@ -149,18 +150,20 @@ def reward_regression(logits: torch.Tensor, d_logits: torch.Tensor, labels: torc
     return F.binary_cross_entropy_with_logits(logits.gather(1, labels), reward)
 
 
-def code_discriminator_loss(d_logits: torch.Tensor, positives: torch.Tensor,
-                            negatives: list[tuple[torch.Tensor, float]]) -> torch.Tensor:
-    """The official code's D loss (C:KDGAN dis_model.get_gan_losses, utils.gan_dis_sample):
-    per generator, the ``positives`` (B, P) true labels with targets ~ U(0.7, 1) and its
-    sampled negatives with targets ~ U(0, 0.3), one sigmoid cross-entropy over both,
-    weighted per generator."""
+def sampled_discriminator_loss(d_logits: torch.Tensor, positives: torch.Tensor,
+                               negatives: list[tuple[torch.Tensor, float]], smoothed: bool) -> torch.Tensor:
+    """The official code's D loss (C:KDGAN dis_model.get_gan_losses): per generator, the
+    ``positives`` (B, P) true labels and its sampled negatives in one sigmoid cross-entropy,
+    weighted per generator. Targets 1 and 0 (utils.gan_dis_sample), or, ``smoothed``,
+    U(0.7, 1) and U(0, 0.3) (utils.gan_dis_sample_dev)."""
     total = 0.0
     for labels, weight in negatives:
         both = torch.cat([positives, labels], dim=1)
-        target = torch.cat([0.7 + 0.3 * torch.rand(positives.shape, device=labels.device),
-                            0.3 * torch.rand(labels.shape, device=labels.device)], dim=1)
-        total = total + weight * F.binary_cross_entropy_with_logits(score(d_logits, both), target)
+        pos, neg = torch.ones(positives.shape, device=labels.device), torch.zeros(labels.shape, device=labels.device)
+        if smoothed:
+            pos, neg = 0.7 + 0.3 * torch.rand(pos.shape, device=labels.device), 0.3 * torch.rand(neg.shape,
+                                                                                               device=labels.device)
+        total = total + weight * F.binary_cross_entropy_with_logits(score(d_logits, both), torch.cat([pos, neg], dim=1))
     return total
 
 
@@ -256,7 +259,7 @@ def distil_pretrained(ctx: RunContext, cfg: LabelGameConfig,
 
 
 CODE_POSITIVES = 5
-"""C:KDGAN flags num_positive: 5 copies of the true label per image in D's code loss."""
+"""C:KDGAN flags num_positive: 5 copies of the true label per image in D's code losses."""
 
 
 def true_labels(y: torch.Tensor, k: int) -> torch.Tensor:
@@ -285,27 +288,32 @@ def discriminator_step(d: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor
     - ``value_function``: the value function's expectation taken literally: a sampled label
       that is true is a negative too (its optimum is Lemma 4.1's; D then learns nothing
       about labels C and T never sample, which C and T exploit);
-    - ``code``: as ``paper`` with 5 positives per image and smoothed targets, U(0.7, 1) and
-      U(0, 0.3), in one cross-entropy (C:KDGAN utils.gan_dis_sample).
+    - ``gan_dis_sample``: the official KDGAN script's (C:KDGAN utils.gan_dis_sample, called by
+      mdlcompr_xw/train_kdgan.py): 5 positives per image with target 1 and the k pseudo labels
+      drawn from the whole of p, the true label included, with target 0, in one cross-entropy;
+    - ``gan_dis_sample_dev``: NaGAN's script's (utils.gan_dis_sample_dev, called by
+      mdlcompr_xw/train_gan.py): 5 positives, pseudo labels among the other labels, smoothed
+      targets U(0.7, 1) and U(0, 0.3).
 
     The argmax of a concrete sample is an exact sample of p, so D's negatives are drawn
     from p whatever the temperature."""
-    positives = true_labels(y, CODE_POSITIVES if scheme == "code" else 1)
+    official = scheme in ("gan_dis_sample", "gan_dis_sample_dev")
+    positives = true_labels(y, CODE_POSITIVES if official else 1)
     negatives = []
     for g, weight in generators:
         logits = eval_logits(g, x)
-        if scheme != "value_function":  # pseudo labels are drawn among the other labels
+        if scheme in ("paper", "gan_dis_sample_dev"):  # pseudo labels are drawn among the other labels
             logits = logits.masked_fill(relevant(y, logits.shape[1]), float("-inf"))
         negatives.append((sample_labels(logits, k, 1.0, concrete=False)[0], weight))
-    if scheme == "code":
-        loss = code_discriminator_loss(d(x), positives, negatives)
+    if official:
+        loss = sampled_discriminator_loss(d(x), positives, negatives, smoothed=scheme == "gan_dis_sample_dev")
     else:
         loss = discriminator_loss(d(x), positives, negatives)
     optimise(opt, loss)
     return loss
 
 
-DISCRIMINATOR_SCHEMES = ("paper", "value_function", "code")
+DISCRIMINATOR_SCHEMES = ("paper", "value_function", "gan_dis_sample", "gan_dis_sample_dev")
 
 
 def adversarial_term(logits: torch.Tensor, d: nn.Module, x: torch.Tensor, k: int, tau: float,
