@@ -68,7 +68,7 @@ def plot_curves(plan: Plan, store: Store, frame: pd.DataFrame, out_dir: Path) ->
     return written
 
 
-BAND = "line: mean; band: ± 1 std (ddof=0) over the n runs named in the legend"
+BAND = "line: mean; band: ± 1 sample std (ddof=1) over the n runs named in the legend"
 
 
 def mean_band(ax, data: pd.DataFrame, x: str, y: str, hue: str, marker: str | None = None,
@@ -79,7 +79,7 @@ def mean_band(ax, data: pd.DataFrame, x: str, y: str, hue: str, marker: str | No
     ``place_at``, each point sits at the mean of that column over its runs (the mean wall
     time at an epoch) instead of at ``x``."""
     for k, (label, group) in enumerate(data.groupby(hue, sort=False)):
-        stats = group.groupby(x)[y].agg(mean="mean", std=lambda v: v.std(ddof=0)).sort_index()
+        stats = group.groupby(x)[y].agg(mean="mean", std=lambda v: v.std(ddof=1)).sort_index()
         low, high = stats["mean"] - stats["std"], stats["mean"] + stats["std"]
         if in_unit_range(y):
             low, high = low.clip(0, 1), high.clip(0, 1)

@@ -156,7 +156,7 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
         t = result.table
         lines += [f"## {t.id}", "", t.caption, "",
                   f"Protocol: {t.protocol or t.metric_names}; metric column{'s' if t.metrics else ''} `{t.metric_names}`; "
-                  f"{len(seeds)} seed(s); cells are mean ± std (ddof=0) over the finished runs, "
+                  f"{len(seeds)} seed(s); cells are mean ± sample std (ddof=1) over the finished runs, "
                   "(k/n) when only k of n finished.", "",
                   "Data: " + "; ".join(size.text() for size in result.sizes.values()), "",
                   to_markdown(cell_texts(result)), ""]

@@ -82,7 +82,7 @@ class TableResult:
     @property
     def samples(self) -> dict[tuple[str, str], Sample]:
         """Each cell as a distribution over seeds, for the claims."""
-        return {(c["label"], c["column"]): Sample(c["mean"], c["sd"], int(c["n"]), int(c["n_failed"]))
+        return {(c["label"], c["column"]): Sample(c["mean"], c["std"], int(c["n"]), int(c["n_failed"]))
                 for c in self.cells.to_dict("records")}
 
 
@@ -147,8 +147,7 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
                           "pair": pair, "n": len(values), "n_expected": len(group), "n_done": len(done),
                           "n_failed": int((group["status"] == "failed").sum()),
                           "mean": values.mean() if len(values) else np.nan,
-                          "std": values.std(ddof=0) if len(values) else np.nan,
-                          "sd": values.std(ddof=1) if len(values) > 1 else np.nan,
+                          "std": values.std(ddof=1) if len(values) > 1 else np.nan,
                           "paper": paper[0], "paper_std": paper[1],
                           "params": params, "macs": macs, "paper_macs": paper_macs})
     if table.average:
@@ -186,8 +185,7 @@ def average_cells(sub: pd.DataFrame, table: Table, rows: list[str], ref_metrics:
                         "n_expected": mine["seed"].nunique(), "n_done": len(seeds),
                         "n_failed": int((mine["status"] == "failed").sum()),
                         "mean": seeds.mean() if len(seeds) else np.nan,
-                        "std": seeds.std(ddof=0) if len(seeds) else np.nan,
-                        "sd": seeds.std(ddof=1) if len(seeds) > 1 else np.nan,
+                        "std": seeds.std(ddof=1) if len(seeds) > 1 else np.nan,
                         "paper": paper[0], "paper_std": paper[1], "params": np.nan, "macs": np.nan,
                         "paper_macs": np.nan})
     return out
@@ -284,11 +282,12 @@ def paper_metric(ref: dict, dataset: str) -> str:
 
 
 def fmt(mean: float, std: float, n: int, n_expected: int, n_failed: int, n_done: int = 0) -> str:
-    """A cell: mean ± std, (k/n) when some runs are missing; "not measured" when runs finished
-    without the metric (e.g. no Inception-v3 weights: the report says why)."""
+    """A cell: mean ± sample std (the mean alone for one run), (k/n) when some runs are missing;
+    "not measured" when runs finished without the metric (e.g. no Inception-v3 weights: the
+    report says why)."""
     if n == 0:
         return f"failed ({n_failed})" if n_failed else "not measured" if n_done else "–"
-    text = f"{mean:.3f}" if n == n_expected == 1 else f"{mean:.3f} ± {std:.3f}"
+    text = f"{mean:.3f}" if pd.isna(std) else f"{mean:.3f} ± {std:.3f}"
     if n < n_expected:
         text += f" ({n}/{n_expected})"
     return text
