@@ -16,7 +16,8 @@ import torch.nn.functional as F
 
 from bench.context import RunContext
 from bench.losses import kd_kl
-from bench.families.online import COHORT_METRICS, OnlineRecipe, Peers, batch_stats_frozen, build_nets, require_nets, train_online
+from bench.families.online import (COHORT_METRICS, OnlineRecipe, Peers, batch_stats_frozen, build_nets, require_nets,
+                                   train_online)
 from bench.registry import METHODS
 from bench.train import multistep, sgd
 

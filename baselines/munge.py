@@ -89,7 +89,8 @@ class MUNGEConfig(SyntheticSet):
 
 
 @METHODS.register("munge", config={"estimator": MUNGEConfig}, family="synthetic", paper="gan_tsc",
-                  needs_teacher=True, label="MUNGE", metrics=COMPRESSION_METRICS)  # rows to swap attributes of: forests only
+                  needs_teacher=True, label="MUNGE",
+                  metrics=COMPRESSION_METRICS)  # rows to swap attributes of: forests only
 def munge_tsc(ctx: RunContext, cfg: MUNGEConfig) -> dict[str, float]:
     rng = np.random.default_rng(init_seed("munge", ctx.spec.seed))
     x, y = ctx.data.x_train.cpu().numpy(), ctx.data.y_train.cpu().numpy()

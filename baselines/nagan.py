@@ -20,7 +20,8 @@ import torch
 
 from bench.context import RunContext
 from bench.train import optimise
-from bench.families.label_game import LABEL_GAME_METRICS, LabelGameConfig, adversarial_term, discriminator_step, run_passes
+from bench.families.label_game import (LABEL_GAME_METRICS, LabelGameConfig, adversarial_term, discriminator_step,
+                                       run_passes)
 from bench.registry import METHODS
 
 
@@ -41,7 +42,8 @@ class NaGANConfig(LabelGameConfig):
 
 
 @METHODS.register("nagan", config=NaGANConfig, family="adversarial_label", paper="kdgan",
-                  needs_teacher=False, pretrained=("classifier", "discriminator"), label="NaGAN", metrics=LABEL_GAME_METRICS)
+                  needs_teacher=False, pretrained=("classifier", "discriminator"), label="NaGAN",
+                  metrics=LABEL_GAME_METRICS)
 def nagan(ctx: RunContext, cfg: NaGANConfig) -> dict[str, float]:
     c, d = ctx.pretrained("classifier"), ctx.pretrained("discriminator")
     opt_c, opt_d = cfg.make_optimizer(c), cfg.make_optimizer(d)

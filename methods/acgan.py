@@ -89,8 +89,9 @@ def source_class_loss(gan, x, source_target, classes, source: bool = True) -> to
 
 
 @METHODS.register("acgan", config=ACGANConfig, family="synthetic", paper="gan_tsc", needs_teacher=False,
-                  label="AC-GAN", metrics=("acc_last", "loss_d", "loss_g"), provides=(Role("sampler", arch=("sampler",), params_from="sampler",
-                                                 starts_from=(("class_only_epochs", 0),)),))
+                  label="AC-GAN", metrics=("acc_last", "loss_d", "loss_g"),
+                  provides=(Role("sampler", arch=("sampler",), params_from="sampler",
+                                 starts_from=(("class_only_epochs", 0),)),))
 # The sampler is trained on the run's own training rows; P:gantsc §5's inferior GAN continues
 # the well-trained one with class-only epochs (the same GAN without them).
 def acgan(ctx: RunContext, cfg: ACGANConfig) -> dict[str, float]:

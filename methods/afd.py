@@ -32,7 +32,8 @@ from torch import nn
 from bench.context import RunContext
 from bench.errors import UserError
 from bench.losses import kd_kl
-from bench.families.online import COHORT_METRICS, OnlineRecipe, Peers, build_nets, cyclic_peer, require_nets, train_online
+from bench.families.online import (COHORT_METRICS, OnlineRecipe, Peers, build_nets, cyclic_peer, require_nets,
+                                   train_online)
 from bench.registry import METHODS
 from bench.train import adam, multistep, sgd
 

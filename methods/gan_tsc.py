@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.families.compression import COMPRESSION_METRICS, GANSampling, SyntheticBatches, SyntheticSet, acgan_sampler, train_student
+from bench.families.compression import (COMPRESSION_METRICS, GANSampling, SyntheticBatches, SyntheticSet, acgan_sampler,
+                                        train_student)
 from bench.context import RunContext
 from bench.registry import METHODS
 

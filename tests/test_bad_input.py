@@ -227,7 +227,8 @@ SUITE_CASES = [
     ("table metric no method reports", lambda d: d["tables"][0].update(metric="acc_bset"),
      "tables[0].metric: 'acc_bset' is reported by none of the methods of experiment 'e' (kd, teacher); "
      "they report: acc, acc_best, acc_last, accuracy, auc"),
-    ("table metrics one no method reports", lambda d: d["tables"][0].update(metrics={"acc_best": "Best", "miou": "mIoU"}),
+    ("table metrics one no method reports",
+     lambda d: d["tables"][0].update(metrics={"acc_best": "Best", "miou": "mIoU"}),
      "tables[0].metrics: 'miou' is reported by none of the methods"),
     ("gain over a metric no method reports",
      lambda d: d["tables"][0].update(gain={"over": "Teacher", "metrics": ["acc_ens"]}),

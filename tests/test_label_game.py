@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from bench.data.base import first_per_class_subset, last_subset
 from bench.errors import UserError
 from bench.families.label_game import (adversarial_loss, discriminator_loss, discriminator_step,
-                              gradient_variance, sampled_discriminator_loss, gumbel, optimal_discriminator, reward_regression,
-                              sample_labels, temperature)
+                                       gradient_variance, gumbel, optimal_discriminator, reward_regression,
+                                       sample_labels, sampled_discriminator_loss, temperature)
 from bench.losses import distn_mse, hinton_kd, kd_kl, noisy_logits
 
 
