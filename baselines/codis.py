@@ -41,7 +41,7 @@ def peer_cross_entropy(logits: torch.Tensor, peer_logits: torch.Tensor) -> torch
                   metrics=(*LABEL_GAME_METRICS, "acc_teacher"))
 def codis(ctx: RunContext, cfg: CodisConfig) -> dict[str, float]:
     models = {"classifier": ctx.pretrained("classifier"), "teacher": ctx.pretrained("teacher")}
-    opts = {name: cfg.make_optimizer(net) for name, net in models.items()}
+    opts = {name: cfg.make_optimizer(net, classifier=name == "classifier") for name, net in models.items()}
     ctx.track(**models, **{f"opt_{name}": opt for name, opt in opts.items()})
 
     def step(x: torch.Tensor, y: torch.Tensor, outer: int) -> dict[str, torch.Tensor]:

@@ -46,7 +46,7 @@ class NaGANConfig(LabelGameConfig):
                   metrics=LABEL_GAME_METRICS)
 def nagan(ctx: RunContext, cfg: NaGANConfig) -> dict[str, float]:
     c, d = ctx.pretrained("classifier"), ctx.pretrained("discriminator")
-    opt_c, opt_d = cfg.make_optimizer(c), cfg.make_optimizer(d)
+    opt_c, opt_d = cfg.make_optimizer(c, classifier=True), cfg.make_optimizer(d)
     ctx.track(classifier=c, discriminator=d, opt_c=opt_c, opt_d=opt_d)
 
     def d_step(x: torch.Tensor, y: torch.Tensor, outer: int) -> dict[str, torch.Tensor]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from bench.report.markdown import render_report
 from bench.report.tables import write_tables
 from bench.plan.grid import load_plan
 from bench.registry import DATASETS
@@ -53,15 +54,49 @@ def test_paper_profile_table_shows_paper_numbers_deltas_and_claims(tmp_path):
     assert verdicts["DFAD > KD-UNR"].verdict == "holds"
 
 
-def test_quick_profile_table_hides_paper_numbers_and_counts_missing_runs(tmp_path):
+MNIST_SIZES = {"train_size": 60000, "test_size": 10000}
+
+
+def test_quick_profile_table_shows_paper_numbers_only_as_context_and_counts_missing_runs(tmp_path):
     plan = load_plan("dfkd_small", "quick")
     store = Store(tmp_path)
     job = next(j for j in plan.runs if j.label == "DFAD")
     store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": 0.9, "status": "done"})
     results, _ = write_tables(plan, store, tmp_path / "t")
     md = (tmp_path / "t" / "dfad_table2.md").read_text()
-    assert "paper" not in md and "| 0.900 (1/3) |" in md  # one run: no spread to show
+    assert "(paper)" not in md and "| 0.900 (1/3) |" in md  # digits: the paper has no number; one run: no spread
     assert all(v.verdict == "not checked" for v in results[0].verdicts)
+    assert results[0].comparability() == "no paper number to compare with"
+
+    mnist = load_plan("dfkd_small", "quick", datasets=["mnist"], overrides=["dfad.epochs=1"])
+    job = next(j for j in mnist.runs if j.label == "DFAD")
+    store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": 0.9, "status": "done", **MNIST_SIZES})
+    results, _ = write_tables(mnist, store, tmp_path / "m")
+    line = next(r for r in results if r.table.id == "dfad_table2").comparability()
+    assert line.startswith("no, the paper's numbers are context: ")
+    dfad = next(part for part in line.split(": ", 1)[1].split("); ") if part.startswith("DFAD "))
+    assert "profile quick" in dfad and "--set dfad.epochs=1" in dfad and "1 of the paper's 5 runs" in dfad, line
+    report = render_report(mnist, results, _, [], "cmd", tmp_path)
+    assert "- Comparable to the papers' numbers: no — profile `quick`" in report
+    assert "mnist (paper)" in (tmp_path / "m" / "dfad_table2.md").read_text()
+
+
+def test_paper_profile_cell_is_comparable_only_at_the_papers_setting_and_runs(tmp_path):
+    plan = load_plan("dfkd_small", "paper", datasets=["mnist"])
+    store = Store(tmp_path)
+    dfad = [j for j in plan.runs if j.experiment == "dfad_table2" and j.label == "DFAD"]
+    for job in dfad[:2]:
+        store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": 0.98, "status": "done",
+                                              **MNIST_SIZES})
+    results, frame = write_tables(plan, store, tmp_path / "t")
+    line = next(r for r in results if r.table.id == "dfad_table2").comparability()
+    assert "DFAD mnist (2 of the paper's 5 runs)" in line, line
+    for job in dfad:
+        store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": 0.98, "status": "done",
+                                              **MNIST_SIZES})
+    results, frame = write_tables(plan, store, tmp_path / "t")
+    line = next(r for r in results if r.table.id == "dfad_table2").comparability()
+    assert "DFAD mnist" not in line, line
 
 
 def test_report_lists_the_papers_rows_we_do_not_reproduce(tmp_path):

@@ -138,6 +138,82 @@ def test_paper_profile_pretrains_every_player_on_the_same_labelled_set():
     assert len({s.roles()[2][1].run_id for s in kdgan}) == 3
 
 
+TABLE1_BUDGETS = {  # C:KDGAN mdlcompr_xw/run_mnist1h.sh and run_mnist1k.sh: epochs of each script
+    100: {"MIMIC": 400, "DISTN": 200, "NOISY": 400},
+    1000: {"MIMIC": 200, "DISTN": 150, "NOISY": 200},
+}
+
+
+def test_paper_profile_trains_table1_as_the_scripts_whose_logs_are_its_numbers():
+    plan = load_plan("kdgan_compression", "paper")
+    runs = {(j.experiment, j.label, j.spec.n_train): j.spec for j in plan.runs
+            if j.spec.dataset == "mnist" and j.spec.seed == 0 and j.experiment in ("kdgan_table1", "kdgan_fig3a")}
+    for n, budgets in TABLE1_BUDGETS.items():
+        table1 = {label: spec.config for (e, label, size), spec in runs.items() if e == "kdgan_table1" and size == n}
+        assert set(table1) == {"MIMIC", "DISTN", "NOISY", "CODIS", "NaGAN", "KDGAN"}
+        # every phase after pretraining on affinely augmented images, C without L2 (gen_model.py)
+        assert all(cfg["augment"] == "affine" and cfg["classifier_weight_decay"] == 0.0 for cfg in table1.values())
+        assert {label: table1[label]["epochs"] for label in budgets} == budgets
+        nagan, kdgan = table1["NaGAN"], table1["KDGAN"]
+        assert (nagan["discriminator"], nagan["adversarial"]) == ("gan_dis_sample_dev", "reward_regression")
+        assert (nagan["epochs"], nagan["d_passes"], nagan["c_passes"]) == (10, 5, 5)
+        assert {k: kdgan[k] for k in ("discriminator", "d_negatives", "adversarial", "weighting", "gumbel", "lr",
+                                      "epochs", "d_passes", "t_passes", "c_passes")} == {
+            "discriminator": "gan_dis_sample", "d_negatives": "teacher", "adversarial": "reward_regression",
+            "weighting": "unweighted", "gumbel": False, "lr": 1e-3, "epochs": 100, "d_passes": 20,
+            "t_passes": 10, "c_passes": 10}
+    # Fig. 3a: KDGAN-WO-GM is Table 1's KDGAN run; KDGAN adds the Gumbel-Max trick and nothing else
+    assert runs["kdgan_fig3a", "KDGAN-WO-GM", 100].run_id == runs["kdgan_table1", "KDGAN", 100].run_id
+    with_gm = dict(runs["kdgan_fig3a", "KDGAN", 100].config)
+    assert with_gm.pop("gumbel") is True and with_gm == {k: v for k, v in runs["kdgan_table1", "KDGAN", 100].config.items()
+                                                         if k != "gumbel"}
+    # the paper's reading stays where alpha, beta and gamma are the point (Fig. 4's sweeps)
+    fig4 = next(j.spec.config for j in plan.runs if j.experiment == "kdgan_fig4")
+    assert (fig4["weighting"], fig4["adversarial"], fig4["discriminator"]) == ("paper", "policy_gradient", "paper")
+
+
+def test_kdgan_weighting_and_the_classifiers_own_weight_decay():
+    from methods.kdgan import KDGANConfig
+
+    paper, code = KDGANConfig(alpha=0.3, beta=2.0, gamma=0.01), KDGANConfig(weighting="unweighted")
+    assert paper.term_weights("classifier") == (0.3, 2.0) and paper.term_weights("teacher") == (0.7, 0.01)
+    assert code.term_weights("classifier") == code.term_weights("teacher") == (1.0, 1.0)
+    cfg, net = KDGANConfig(weight_decay=4e-5, classifier_weight_decay=0.0), torch.nn.Linear(2, 2)
+    assert cfg.make_optimizer(net, classifier=True).defaults["weight_decay"] == 0.0
+    assert cfg.make_optimizer(net).defaults["weight_decay"] == 4e-5
+    assert KDGANConfig().make_optimizer(net, classifier=True).defaults["weight_decay"] == 4e-5
+    with pytest.raises(ValueError, match="weighting must be one of paper, unweighted"):
+        KDGANConfig(weighting="equal")
+
+
+@pytest.mark.parametrize("augment", ["affine", "none"])
+def test_every_player_trains_on_the_augmented_batches(results, monkeypatch, augment):
+    """The game's batches pass through the recipe's augmentation: switched off by mistake,
+    the affine case fails (the Table 1 scripts train every phase on transformed images)."""
+    import bench.families.label_game as game
+    import methods.kdgan as kdgan_module
+
+    raw, seen = [], []
+    real_augment, real_step = game.augment_batch, kdgan_module.discriminator_step
+
+    def augment_spy(x, *args):
+        raw.append(x.clone())
+        return real_augment(x, *args)
+
+    def step_spy(d, opt, x, y, generators, k, scheme):
+        seen.append(x.clone())
+        return real_step(d, opt, x, y, generators, k, scheme)
+
+    monkeypatch.setattr(game, "augment_batch", augment_spy)
+    monkeypatch.setattr(kdgan_module, "discriminator_step", step_spy)
+    spec = game_spec("kdgan", {"epochs": 1, "d_passes": 1, "t_passes": 1, "c_passes": 1, "samples": 4,
+                               "batch_size": N, "augment": augment}, roles=("classifier", "discriminator"))
+    run(spec, results)
+    assert len(raw) == 3 and len(seen) == 1  # one batch per pass: D, T, C
+    changed = (seen[0] - raw[0]).flatten(1).abs().amax(dim=1) > 1e-6
+    assert changed.all() if augment == "affine" else not changed.any(), int(changed.sum())
+
+
 def test_spec_with_pretrained_players_round_trips_and_old_ids_are_kept():
     spec = game_spec("kdgan", {}, roles=("classifier", "discriminator"))
     assert RunSpec.from_dict(spec.to_dict()) == spec

@@ -49,7 +49,11 @@ class LabelGameConfig(DataChoice):
     lr: float = 1e-3
     """C:KDGAN flags: Adam 1e-3 (the KDGAN script sets 5e-4, see KDGANConfig; NaGAN CIFAR: SGD 0.05)."""
     weight_decay: float = 4e-5
-    """C:KDGAN mdlcompr/flags.py: L2 weight decay 4e-5 on every player."""
+    """C:KDGAN mdlcompr/flags.py: L2 weight decay 4e-5 (on T and D; on C unless
+    ``classifier_weight_decay`` says otherwise)."""
+    classifier_weight_decay: float | None = None
+    """C's own L2 (None: ``weight_decay``). The Table 1 scripts' classifier has none: every
+    loss of C:KDGAN mdlcompr_xw/gen_model.py leaves its regularisation losses out."""
     epochs: int = 100
     """Outer epochs (C:KDGAN scripts: 100 for the KD baselines and KDGAN)."""
     augment: str = "none"
@@ -74,12 +78,15 @@ class LabelGameConfig(DataChoice):
             raise ValueError(f"discriminator must be one of {', '.join(DISCRIMINATOR_SCHEMES)}, "
                              f"got {self.discriminator!r}")
 
-    def make_optimizer(self, net: nn.Module) -> torch.optim.Optimizer:
-        """Adam or plain SGD with the L2 penalty as a gradient term, as TF adds
-        ``wd * l2_loss`` to the loss."""
+    def make_optimizer(self, net: nn.Module, classifier: bool = False) -> torch.optim.Optimizer:
+        """Adam or plain SGD for one player (``classifier``: C) with the L2 penalty as a
+        gradient term, as TF adds ``wd * l2_loss`` to the loss."""
+        wd = self.weight_decay
+        if classifier and self.classifier_weight_decay is not None:
+            wd = self.classifier_weight_decay
         if self.optimizer == "sgd":
-            return sgd(net.parameters(), self.lr, 0.0, self.weight_decay)
-        return adam(net.parameters(), self.lr, weight_decay=self.weight_decay)
+            return sgd(net.parameters(), self.lr, 0.0, wd)
+        return adam(net.parameters(), self.lr, weight_decay=wd)
 
 
 # ---------------------------------------------------------------------------- sampling
@@ -245,7 +252,7 @@ def distil_pretrained(ctx: RunContext, cfg: LabelGameConfig,
     logits, one pass per outer epoch (C:KDGAN mdlcompr_xw/train_kd.py)."""
     teacher = ctx.teacher()
     classifier = ctx.pretrained("classifier")
-    opt = cfg.make_optimizer(classifier)
+    opt = cfg.make_optimizer(classifier, classifier=True)
     ctx.track(classifier=classifier, opt=opt)
 
     def step(x: torch.Tensor, y: torch.Tensor, outer: int) -> dict[str, torch.Tensor]:

@@ -52,6 +52,9 @@ class Plan:
     example_data: bool = False
     """The profile runs on generated folders in the datasets' layouts (bench/data/examples.py)
     unless ``--data-root`` names real ones."""
+    overrides: list[str] = field(default_factory=list)
+    """The ``--set METHOD.KEY=VALUE`` items this plan was loaded with (a cell whose runs they
+    touch is not comparable to the paper)."""
 
     @property
     def specs(self) -> list[RunSpec]:
@@ -84,7 +87,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     return Plan(doc["name"], profile, path, list(doc.get("papers", [])), runs, tables, claims, slurm,
                 prof.matches_paper(written_sizes(prof.body)), experiments, departures, choices,
                 borrowed_budgets(prof, path), parse_threads(prof.body.get("threads"), f"{prof.where}.threads"),
-                bool(prof.body.get("example_data", False)))
+                bool(prof.body.get("example_data", False)), list(overrides or []))
 
 
 def expand_experiments(doc: dict, path: Path, prof: Profile, expander: Expander, pair_names: set[str],

@@ -16,14 +16,28 @@ from bench.results.provenance import code_version
 
 
 def comparability(plan: Plan, results: list[TableResult]) -> str:
+    """The header's verdict: yes only when every table's cells compare with the paper's."""
+    lines = {r.table.id: r.comparability() for r in results}
     if not plan.matches_paper:
-        return "no — this profile changes data, nets or budgets; the paper's numbers are not shown"
+        return (f"no — profile `{plan.profile}` changes data, nets or budgets; paper numbers, where a table "
+                "shows them, are context")
     off = sorted({d for r in results for d, size in r.sizes.items() if size.train is not None and not size.matches})
-    text = "yes, with the known departures listed below"
+    text = ("yes, with the known departures listed below" if all(line.startswith("yes") for line in lines.values())
+            else "no: " + ", ".join(t for t, line in lines.items() if line.startswith("no,")) + " differ from the "
+                 "paper's setting or runs (each table's Comparable line says how)")
+    if not any(line.startswith(("yes", "no,")) for line in lines.values()):
+        text = "no table has a paper number for what ran"
     if off:
         text += (f"; **except {', '.join(off)}**, run on data whose sizes differ from the official "
                  "ones (see each table's Data line): their paper numbers are not shown")
     return text
+
+
+def threads_text(frame: pd.DataFrame) -> str:
+    """The thread counts the finished runs were pinned to (they key the cache and the numbers)."""
+    done = frame[frame["status"] == "done"].drop_duplicates("run_id")
+    values = pd.to_numeric(done.get("threads", pd.Series(dtype=float)), errors="coerce").dropna()
+    return ", ".join(f"{int(t)} ({n} run{'s' * (n != 1)})" for t, n in values.value_counts().sort_index().items()) or "–"
 
 
 def departure_lines(found: Departures) -> list[str]:
@@ -146,6 +160,7 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
         f"{DATE_LINE}{datetime.now(timezone.utc).isoformat(timespec='seconds')}",
         f"- Papers: {', '.join(plan.papers) or '-'}; seeds: {seeds}",
         f"- Runs: {', '.join(f'{k}: {v}' for k, v in sorted(status.items()))}",
+        f"- Torch threads per run: {threads_text(frame)}",
         "- Comparable to the papers' numbers: " + comparability(plan, results),
         "",
     ]
@@ -159,6 +174,7 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
                   f"{len(seeds)} seed(s); cells are mean ± sample std (ddof=1) over the finished runs, "
                   "(k/n) when only k of n finished.", "",
                   "Data: " + "; ".join(size.text() for size in result.sizes.values()), "",
+                  "Comparable to the paper: " + result.comparability(), "",
                   to_markdown(cell_texts(result)), ""]
         lines += unmeasured_lines(frame[frame["experiment"] == t.experiment])
         missing = not_reproduced(result)

@@ -74,6 +74,22 @@ class TableResult:
     with_paper: bool
     sizes: dict[str, DataSize] = field(default_factory=dict)
 
+    def comparability(self) -> str:
+        """One line on whether the cells that have a paper number compare with it, and if not,
+        what differs, cell by cell (grouped when many cells share the same reasons)."""
+        cells = self.cells[self.cells["paper"].notna()] if "paper" in self.cells else self.cells.iloc[:0]
+        if cells.empty:
+            return "no paper number to compare with" + ("" if self.with_paper else " (the paper prints none)")
+        groups: dict[str, list[str]] = {}
+        for c in cells.to_dict("records"):
+            if c["differs"]:
+                groups.setdefault(c["differs"], []).append(f"{c['label']} {c['column']}")
+        if not groups:
+            return "yes: every cell with a paper number ran the paper's setting and runs (departures above)"
+        parts = [("every cell" if len(names) == len(cells) else ", ".join(names)) + f" ({why})"
+                 for why, names in groups.items()]
+        return "no, the paper's numbers are context: " + "; ".join(parts)
+
     @property
     def means(self) -> pd.DataFrame:
         pivot = self.cells.pivot(index="label", columns="column", values="mean")
@@ -123,9 +139,10 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
     rows = list(dict.fromkeys(sub[table.rows]))
     metrics = table.metric_columns()
     cols = [f"{col} {header}" if header else col for col in dict.fromkeys(sub["column"]) for _, header in metrics]
-    with_paper = plan.matches_paper and table.reference is not None
+    with_paper = table.reference is not None  # as context where the cell is not comparable
     ref_cost = reference_lookup(table, metric="flops") if with_paper and table.cost else {}
     sizes = data_sizes(sub)
+    differs = differences(plan, table)
     cells = []
     by_n = "n_train" in (table.reference or {})
     ref_metrics = (table.reference or {}).get("metrics", {})
@@ -149,9 +166,13 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
                           "mean": values.mean() if len(values) else np.nan,
                           "std": values.std(ddof=1) if len(values) > 1 else np.nan,
                           "paper": paper[0], "paper_std": paper[1],
+                          "differs": "; ".join(differs(group, len(values))) if not pd.isna(paper[0]) else "",
                           "params": params, "macs": macs, "paper_macs": paper_macs})
     if table.average:
         averages = average_cells(sub, table, rows, ref_metrics if with_paper else None)
+        for cell in averages:  # an average differs from the paper wherever one of its columns does
+            parts = {part for c in cells if c["label"] == cell["label"] for part in c["differs"].split("; ") if part}
+            cell["differs"] = "; ".join(sorted(parts)) if not pd.isna(cell["paper"]) else ""
         cells += averages
         cols += list(dict.fromkeys(c["column"] for c in averages))
     cells_df = pd.DataFrame(cells)
@@ -161,6 +182,26 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
     result.verdicts = [check_claim(parse_claim(c["claim"]), result.samples, claim_columns(c, cols))
                        for c in plan.claims if c["table"] == table.id]
     return result
+
+
+def differences(plan: Plan, table: Table):
+    """What makes a cell not comparable to the paper's number: the profile's own data, nets or
+    budgets, a ``--set`` that touches one of its runs (or their teachers and pretrained
+    players), or fewer finished runs than the paper averages. ``differs(group, n)`` lists them."""
+    touched: dict[str, set[str]] = {}
+    for job in plan.runs:
+        methods = {job.spec.method} | {dep.method for _, dep in job.spec.roles()}
+        touched[job.spec.run_id] = {item for item in plan.overrides if item.partition(".")[0] in methods}
+    paper_runs = (table.reference or {}).get("runs")
+
+    def differs(group: pd.DataFrame, n: int) -> list[str]:
+        out = [] if plan.matches_paper else [f"profile {plan.profile}: its own data, nets or budgets"]
+        out += sorted({f"--set {item}" for run_id in group["run_id"] for item in touched.get(run_id, ())})
+        if paper_runs and n < paper_runs:
+            out.append(f"{n} of the paper's {paper_runs} runs")
+        return out
+
+    return differs
 
 
 def average_cells(sub: pd.DataFrame, table: Table, rows: list[str], ref_metrics: dict | None) -> list[dict]:
@@ -318,7 +359,7 @@ def cell_texts(result: TableResult) -> pd.DataFrame:
             out[f"{col} FLOPs"] = [cost_text(by.get((r, col)), result.with_paper) for r in result.rows]
         out[col] = [fmt(**{k: by[(r, col)][k] for k in ("mean", "std", "n", "n_expected", "n_failed", "n_done")})
                     + gain_text(by[(r, col)]) if (r, col) in by else "–" for r in result.rows]
-        if result.with_paper:
+        if result.with_paper and any(not pd.isna(by[(r, col)]["paper"]) for r in result.rows if (r, col) in by):
             paper, delta = [], []
             for r in result.rows:
                 c = by.get((r, col))
