@@ -158,6 +158,10 @@ def test_acgan_learns_class_conditional_rows_and_gan_tsc_compresses_with_them(tm
     assert out["compression_rows"] == 2700 and out["metric"] == "auc"
     assert out["acc"] > 0.95  # a tree fitted on GAN rows alone ranks the real test rows well
     assert out["speedup"] > 10  # one tree against 500
+    # the rows are class-conditional: labelled only by the class G was asked for, no teacher
+    supervised = make_spec("gan_supervised", "regression_forest", {"data": "synthetic"}, dataset=dataset)
+    supervised = type(supervised)(**{**supervised.__dict__, "n_train": 300, "pretrained": (("sampler", gan),)})
+    assert run(supervised, results)["acc"] > 0.9  # AUC, measured 1.0; a G that ignores its label gives 0.5
 
 
 # ------------------------------------------------------------------ grid
@@ -207,7 +211,10 @@ def image_players(tmp_path_factory):
     teacher = make_spec("teacher", "lenet5", {"epochs": 3, "batch_size": 64, "lr": 0.05})
     gan = make_spec("acgan", "acgan_cifar_small", {"epochs": 1, "d_steps": 1, "log_every": 1})
     run(teacher, results)
-    assert run(gan, results)["acc_last"] > 0.1  # D's class head, after one epoch
+    # One epoch teaches the AC-GAN little (measured: D's class head 0.12, a student fitted to its
+    # samples alone 0.096): it is a sampler for the students below, whose learning is the point;
+    # the AC-GAN's own learning is tested on tabular rows, where it is fast.
+    run(gan, results)
     return results, teacher, gan
 
 

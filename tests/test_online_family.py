@@ -207,7 +207,7 @@ def test_afd_cifar100_smoke_suite_writes_every_table_with_gains_and_averages(dir
     assert average.equals(single)   # one pair: its average is itself
     table1 = pd.read_csv(dirs["tables"] / "afd_table1.csv").set_index(["label", "column"])
     assert table1.loc[("L1+KD-offline", "small-x2 2 Net Avg"), "n"] == 0   # no "2 Net Avg" offline
-    assert "AFD >= DML" in (dirs["tables"] / "report.md").read_text()
+    assert "AFD >= DML - 0.005" in (dirs["tables"] / "report.md").read_text()
 
 
 def test_afd_cifar100_paper_profile_lists_tables_1_to_5():

@@ -1,8 +1,8 @@
 """The papers' qualitative claims, checked on distributions over seeds, not on means.
 
-A claim reads ``A op B`` or ``A op B ± c`` where A and B are row labels of a table,
-op is one of > >= < <=, and c a constant on the metric's scale, e.g.
-``DFAD > KD-UNR``. In each column where both rows have results, the difference
+A claim reads ``A op B`` or ``A op B ± c`` where A and B are row labels of a table (B
+may be a number instead: ``GAN-TSC > 25``), op is one of > >= < <=, and c a constant on
+the metric's scale, e.g. ``DFAD > KD-UNR``. In each column where both rows have results, the difference
 d = A - (B + c) (sign flipped for < and <=) is tested with Welch's one-sided t-test:
 
 - ``holds``: d > 0 beyond seed noise (p < 0.05 that d <= 0);
@@ -11,7 +11,9 @@ d = A - (B + c) (sign flipped for < and <=) is tested with Welch's one-sided t-t
 
 Where a side has no spread (one seed, or a paper that prints no std) the column can
 only be read on its means, and the claim's verdict says so ("holds on means only").
-> and >= are tested alike: a difference inside the noise never counts as support. A
+``>=`` and ``<=`` are non-inferiority tests and must state their margin (``MAD >= ABM - 0.005``:
+MAD is not worse than ABM by more than 0.005); a difference inside the noise never counts as
+support. A
 claim holds when every tested column holds, is contradicted when any column contradicts
 it, and is within noise otherwise. Columns where a row has no finished run are listed
 with the reason.
@@ -39,6 +41,8 @@ class Claim:
     rhs: str
     offset: float
     text: str
+    bound: float | None = None
+    """The number B stands for when the claim compares a row with a constant (``GAN-TSC > 25``)."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,13 @@ def parse_claim(text: str, where: str = "claim") -> Claim:
     m = PATTERN.match(text)
     if not m:
         raise UserError(f"{where}: cannot read claim {text!r}; expected 'A > B', 'A >= B - 0.03', ...")
+    if m["op"] in (">=", "<=") and m["const"] is None:
+        raise UserError(f"{where}: claim {text!r}: '{m['op']}' is a non-inferiority test and needs its margin, "
+                        f"e.g. '{m['lhs']} {m['op']} {m['rhs']} {'-' if m['op'] == '>=' else '+'} 0.005' "
+                        "(A is not worse than B by more than 0.005); use '>' or '<' for a strict claim")
     offset = float(m["const"] or 0.0) * (-1 if m["sign"] == "-" else 1)
-    return Claim(m["lhs"], m["op"], m["rhs"], offset, text)
+    bound = float(m["rhs"]) if re.fullmatch(r"[0-9]+(\.[0-9]*)?", m["rhs"]) else None
+    return Claim(m["lhs"], m["op"], m["rhs"], offset, text, bound)
 
 
 def compare(claim: Claim, column: str, a: Sample, b: Sample) -> ColumnCheck:
@@ -121,11 +130,13 @@ def compare(claim: Claim, column: str, a: Sample, b: Sample) -> ColumnCheck:
 def check_claim(claim: Claim, cells: dict[tuple[str, str], Sample], columns: list[str]) -> Verdict:
     """``cells[(row label, column)]``: the samples of a table; ``columns`` in display order."""
     labels = {label for label, _ in cells}
-    if claim.lhs not in labels or claim.rhs not in labels:
+    if claim.lhs not in labels or (claim.bound is None and claim.rhs not in labels):
         return Verdict(claim, UNCHECKED, [])
     checks = []
     for col in columns:
-        a, b = cells.get((claim.lhs, col)), cells.get((claim.rhs, col))
+        a = cells.get((claim.lhs, col))
+        # a constant has no spread; n = 2 only keeps Welch's degrees of freedom those of A alone
+        b = Sample(claim.bound, 0.0, 2) if claim.bound is not None else cells.get((claim.rhs, col))
         if a is None or b is None:
             continue  # a row that does not run in this column (e.g. paper-only rows)
         missing = [f"{name} has no finished run" + (f" ({s.n_failed} failed)" if s.n_failed else "")

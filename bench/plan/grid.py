@@ -79,7 +79,7 @@ def load_plan(suite: str, profile: str = "quick", datasets: list[str] | None = N
     expander = Expander(prof, Layers(prof, cli, bool(prof.body.get("matches_paper", False))))
     experiments, runs = expand_experiments(doc, path, prof, expander, all_pair_names(profiles), only)
     tables = read_tables(doc.get("tables", []), experiments, path)
-    claims = read_claims(doc.get("claims", []), tables, experiments, path)
+    claims = read_claims(doc.get("claims", []), tables, experiments, path, all_pair_names(profiles))
     slurm = check_slurm(doc.get("slurm", {}), f"{path}: slurm")
     departures, choices = ([str(x) for x in as_list(prof.body[key], f"{prof.where}.{key}")] if key in prof.body
                            else [] for key in ("departures", "choices"))

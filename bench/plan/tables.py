@@ -99,7 +99,10 @@ def check_reported(table: Table, experiment: dict, where: str) -> None:
                             f"{table.experiment!r} ({', '.join(methods)}); they report: {', '.join(declared)}")
 
 
-def read_claims(docs: list, tables: list[Table], experiments: dict[str, dict], path) -> list[dict[str, Any]]:
+def read_claims(docs: list, tables: list[Table], experiments: dict[str, dict], path,
+                pair_names: set[str]) -> list[dict[str, Any]]:
+    """The suite's claims, each naming rows of its table: method labels, or pair names
+    (``pair_names``, from every profile) where the table's rows are pairs."""
     claims = []
     table_ids = [t.id for t in tables]
     for i, c in enumerate(docs):
@@ -111,12 +114,12 @@ def read_claims(docs: list, tables: list[Table], experiments: dict[str, dict], p
             raise UserError(f"{where}.table: unknown table {c['table']!r}; accepted: {', '.join(table_ids)}")
         claim = parse_claim(c["claim"], f"{where}.claim")
         table = next(t for t in tables if t.id == c["table"])
-        rows = row_labels(experiments[table.experiment], where)
+        rows = pair_names if table.rows == "pair" else row_labels(experiments[table.experiment], where)
         headers = [h for _, h in table.metric_columns() if h]
         if "metric" in c and c["metric"] not in headers:
             raise UserError(f"{where}.metric: {c['metric']!r} is not a metric header of table {table.id!r}; "
                             f"headers: {', '.join(headers) or 'none (the table shows one metric)'}")
-        for side in (claim.lhs, claim.rhs):
+        for side in (claim.lhs,) if claim.bound is not None else (claim.lhs, claim.rhs):
             if side not in rows:
                 raise UserError(f"{where}: claim {c['claim']!r} names {side!r}, which is not a row "
                                 f"of table {table.id!r}; rows: {', '.join(sorted(rows))}")

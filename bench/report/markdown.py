@@ -55,17 +55,24 @@ def sample_text(s: Sample | None) -> str:
     return f"{s.mean:.4f}{spread} (n={s.n})"
 
 
-def claim_lines(v: Verdict) -> list[str]:
-    """A claim's verdict and, per column, both rows' mean ± sd (ddof=1), n, d and p."""
+def claim_lines(v: Verdict, result: TableResult) -> list[str]:
+    """A claim's verdict and, per column, both rows' mean ± sd (ddof=1), n, d and p, and d on
+    the paper's own numbers where it prints both rows (the paper's margin beside ours)."""
     lines = [f"- `{v.claim.text}`: **{v.verdict}**", ""]
     if not v.columns:
         return lines[:1] + ["  (a row of this claim did not run in this profile)", ""]
-    lines += [f"  | column | {v.claim.lhs} | {v.claim.rhs} | d | p | verdict |", "  |---|---|---|---|---|---|"]
+    paper = {(c["label"], c["column"]): c["paper"] for c in result.cells.to_dict("records")} if "paper" in result.cells else {}
+    sign = 1.0 if v.claim.op in (">", ">=") else -1.0
+    lines += [f"  | column | {v.claim.lhs} | {v.claim.rhs} | d | p | verdict | paper d |",
+              "  |---|---|---|---|---|---|---|"]
     for c in v.columns:
         d = "–" if math.isnan(c.diff) else f"{c.diff:+.4f}"
         p = "–" if math.isnan(c.p) else f"{c.p:.3g}"
         verdict = c.verdict + (f" ({c.note})" if c.note else "")
-        lines.append(f"  | {c.column} | {sample_text(c.lhs)} | {sample_text(c.rhs)} | {d} | {p} | {verdict} |")
+        a = paper.get((v.claim.lhs, c.column), math.nan)
+        b = v.claim.bound if v.claim.bound is not None else paper.get((v.claim.rhs, c.column), math.nan)
+        paper_d = "–" if math.isnan(a) or math.isnan(b) else f"{sign * (a - (b + v.claim.offset)):+.4f}"
+        lines.append(f"  | {c.column} | {sample_text(c.lhs)} | {sample_text(c.rhs)} | {d} | {p} | {verdict} | {paper_d} |")
     return lines + [""]
 
 
@@ -185,9 +192,10 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
             lines.append("")
         if result.verdicts:
             lines += [f"Claims ({TEST} on the per-seed values; d = A − (B + c), sign-adjusted so that "
-                      "d > 0 supports the claim; ± is the sample std, ddof=1):", ""]
+                      "d > 0 supports the claim; ± is the sample std, ddof=1; paper d: the same difference on the "
+                      "paper's own numbers):", ""]
             for v in result.verdicts:
-                lines += claim_lines(v)
+                lines += claim_lines(v, result)
     for state, title in (("failed", "Failed runs"), ("stale", "Stale runs (not counted: the code or "
                          "data changed since they ran; rerun, or --accept-stale to count them)"),
                          ("corrupt", "Damaged runs (not counted; the next sweep reruns them)")):
