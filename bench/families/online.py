@@ -31,7 +31,7 @@ from bench.nets import build_classifier
 from bench.nets.weights import pretrained_file
 from bench.train import EpochRecipe, epoch_batches, multistep, sgd
 
-COHORT_METRICS = ("acc_best", "acc_last", "acc_net*", "acc_avg", "acc_ens", "acc_ens_best")
+COHORT_METRICS = ("acc_best", "acc_last", "acc_net*", "acc_avg", "acc_ens", "acc_ens_best", "agreement")
 """What every online method reports (``metrics=`` of its registration): see the docstring above."""
 MEMBER_SEED = 1_000_003
 """Net k > 1 of a cohort is initialised from seed + k * MEMBER_SEED, so two nets of one
@@ -167,22 +167,26 @@ def batch_stats_frozen(model: nn.Module) -> Iterator[None]:
 @torch.no_grad()
 def cohort_accuracy(cohort: nn.Module, batches, members: tuple[int, ...] | None = None) -> dict[str, float]:
     """Top-1 accuracy over (x, y) ``batches`` of each net (``acc_net1`` ...), the mean over
-    ``members`` (default all: ``acc_avg``) and the ensemble (``acc_ens``), in eval mode
-    (the cohort's mode is restored)."""
+    ``members`` (default all: ``acc_avg``), the ensemble (``acc_ens``) and ``agreement``, the
+    fraction of images on which every net predicts the same class (what the peers' distillation
+    terms pull up: nets trained alone agree less), in eval mode (the cohort's mode is restored)."""
     was_training = cohort.training
     cohort.eval()
-    correct, correct_ens, total = None, 0, 0
+    correct, correct_ens, agree, total = None, 0, 0, 0
     for xb, yb in batches:
         out = cohort(xb)
-        hits = torch.stack([(z.argmax(1) == yb).sum() for z in out.logits])
+        predicted = torch.stack([z.argmax(1) for z in out.logits])
+        hits = (predicted == yb).sum(dim=1)
         correct = hits if correct is None else correct + hits
         correct_ens += int((out.ensemble.argmax(1) == yb).sum())
+        agree += int((predicted == predicted[0]).all(dim=0).sum())
         total += len(yb)
     cohort.train(was_training)
     accs = (correct.double() / total).tolist()
     members = range(len(accs)) if members is None else members
     return {**{f"acc_net{k + 1}": a for k, a in enumerate(accs)},
-            "acc_avg": sum(accs[k] for k in members) / len(members), "acc_ens": correct_ens / total}
+            "acc_avg": sum(accs[k] for k in members) / len(members), "acc_ens": correct_ens / total,
+            "agreement": agree / total}
 
 
 def train_online(ctx: RunContext, recipe: OnlineRecipe, cohort: nn.Module,
@@ -213,7 +217,7 @@ def train_online(ctx: RunContext, recipe: OnlineRecipe, cohort: nn.Module,
     if not ctx.curve:  # no epochs: the nets as they start (AFD Table 6's vanilla: the pretrained nets)
         metrics = cohort_accuracy(cohort, data.test_batches(), average_of)
         ctx.log(0, epoch=0, acc=metrics["acc_avg"], **metrics)
-    last = {k: v for k, v in ctx.curve[-1].items() if k.startswith("acc_")}
+    last = {k: v for k, v in ctx.curve[-1].items() if k.startswith("acc_") or k == "agreement"}
     best_ens = max(row["acc_ens"] for row in ctx.curve if "acc_ens" in row)
     return {**last, **ctx.accuracy_summary(), "acc_ens_best": best_ens}
 
