@@ -262,7 +262,7 @@ def test_paper_profile_lays_out_every_table_and_figure():
                                                                                             "first_per_class")
     assert cifar.teacher is None and dict(cifar.roles())["discriminator"].student == "kdgan_resnet101"
     sweeps = {j.label for j in plan.runs if j.experiment == "kdgan_fig4"}
-    assert len(sweeps) == 21 and "KDGAN[beta=1000.0]" in sweeps
+    assert len(sweeps) == 22 and "KDGAN[beta=0.0001]" in sweeps  # Fig. 4: 7 alphas, 8 betas, 7 gammas
     fig7 = [j.spec for j in plan.runs if j.experiment == "kdgan_fig7"]
     assert {s.config["gumbel"] for s in fig7} == {True, False} and all(
         s.config["grad_variance_batches"] == 10 for s in fig7)
