@@ -82,3 +82,15 @@ def test_profile_threads_apply_and_the_flag_overrides_them(tmp_path):
     out = run_cli("--suite", str(suite), "--profile", "smoke", "--dry-run")
     assert out.returncode == 2 and "profiles.smoke.threads must be 'auto' or a whole number" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_numerics_flush_denormals_so_decayed_weights_cost_no_extra_time():
+    """A run's numerics flush denormal floats to zero (x86 and ARM CPUs can): weights decayed
+    towards zero would otherwise slow every step that touches them several times over."""
+    import torch
+
+    from bench.results.fingerprint import numerics
+
+    pinned = numerics(torch.get_num_threads(), "cpu")
+    assert pinned["flush_denormal"] is True
+    assert torch.tensor([1e-39]).mul(1.0).item() == 0.0  # a float32 denormal, flushed
