@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from bench.report.markdown import render_report
+from bench.report.markdown import claim_lines, render_report
 from bench.report.tables import write_tables
 from bench.plan.grid import load_plan
 from bench.registry import DATASETS
@@ -52,6 +52,9 @@ def test_paper_profile_table_shows_paper_numbers_deltas_and_claims(tmp_path):
     assert verdicts["DFAD > RANDOM"].verdict == "holds"  # 0.28 apart, sd 0.0016 over 5 seeds
     assert verdicts["MAD >= ABM - 0.005"].verdict == "holds"
     assert verdicts["DFAD > KD-UNR"].verdict == "holds"
+    table2 = next(r for r in results if r.table.id == "dfad_table2")
+    mnist = next(line for line in claim_lines(verdicts["DFAD > RANDOM"], table2) if line.startswith("  | mnist |"))
+    assert mnist.endswith("| +0.2360 |")  # the paper's own difference beside ours: 0.983 - 0.747
 
 
 MNIST_SIZES = {"train_size": 60000, "test_size": 10000}
@@ -114,7 +117,7 @@ def test_report_lists_the_papers_rows_we_do_not_reproduce(tmp_path):
 
 def test_a_subset_of_cifar10_is_flagged_and_never_shown_beside_the_paper(tmp_path):
     """cifar10_head (4,660 / 932 images) read by the cifar10 loader in the paper profile."""
-    from bench.report.markdown import render_report
+    from bench.report.markdown import claim_lines, render_report
 
     plan = load_plan("dfkd_small", "paper")
     store = Store(tmp_path)
