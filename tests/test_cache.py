@@ -201,7 +201,7 @@ def test_same_run_id_same_numbers_inline_and_in_local_workers(dirs, smoke_sweep)
     common = ["--suite", "dfkd_small", "--profile", "smoke", "--experiment", "dfad_table2",  # 5 runs: a
               "--tables-dir", str(dirs["tables"])]  # teacher, KD from it and the two data-free games
     local = run_cli(*common, "--results-dir", str(dirs["tmp"] / "local"), "--executor", "local",
-                    "--workers", "2")
+                    "--workers", "2", "--threads", "1")  # the session's sweep's count
     assert local.returncode == 0, local.stderr[-2000:]
 
     def accuracies(results: Path) -> dict:

@@ -4,13 +4,18 @@ The run id hashes the spec only. A cached result is reused only when these match
 (benchopt keys its cache on the solver's code in the same spirit):
 
 - **code**: every project module a run executes: the runner that every executor calls
-  (seeding, the device, the results it writes), the method's module and the dataset's
-  loader, with every project module they import, transitively (``bench``, ``methods``,
-  ``baselines`` or a plugin's own file). Each is hashed as its syntax tree without
-  docstrings, so comments, docstrings and formatting do not make a result stale but any
-  change to what executes does. No module is exempt by hand: one that looks like
-  bookkeeping still runs inside the run and could change a number. Planning, scheduling
-  and reporting modules are outside because no run executes them.
+  (seeding, the device, the results it writes), the method's module, the module of every
+  net and dataset the spec names (its student, its teacher's and pretrained players' specs,
+  nets named in its config), with every project module they import, transitively
+  (``bench``, ``methods``, ``baselines`` or a plugin's own file). Each is hashed as its
+  syntax tree without docstrings, so comments, docstrings and formatting do not make a
+  result stale but any change to what executes does. No module is exempt by hand: one that
+  looks like bookkeeping still runs inside the run and could change a number. Two kinds of
+  module are outside because no run executes them: planning, scheduling and reporting, and
+  the nets and loaders a registry package imports only to register them (``bench.nets``
+  imports every architecture; a KDGAN run builds LeNets and an MLP, so a change to the
+  AC-GAN leaves it valid). tests/test_code_fingerprint.py traces what runs execute and
+  fails if the closure misses one.
 - **data**: SHA-256 of the raw tensors a run loaded (content, not file dates), plus the
   tensors' shapes for a readable reason; for a streamed image-folder dataset (ImageNet),
   of every image's path and size in bytes.
@@ -87,23 +92,48 @@ def _module_digest(name: str) -> tuple[str, frozenset[str]] | None:
     return digest, frozenset(_imports(tree, name, path.name == "__init__.py"))
 
 
+def _strings(value) -> set[str]:
+    """Every string in a spec's nested dicts and lists."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return set().union(*map(_strings, value.values())) if value else set()
+    if isinstance(value, (list, tuple)):
+        return set().union(*map(_strings, value)) if value else set()
+    return set()
+
+
 def run_roots(spec) -> tuple[str, ...]:
     """The modules a run of ``spec`` starts from: the run entries, the method's module and
-    the dataset loader's module (a plugin's file when a plugin registered them)."""
+    the module of every net and dataset the spec names anywhere (a plugin's file when a
+    plugin registered them)."""
     from bench.errors import UserError
-    from bench.registry import DATASETS, METHODS
+    from bench.registry import DATASETS, METHODS, NETS
 
     roots = list(RUN_ENTRIES)
-    for registry, name in ((METHODS, spec.method), (DATASETS, spec.dataset)):
-        try:
-            roots.append(registry.get(name).obj.__module__)
-        except UserError:  # not registered here: the run cannot execute it either
-            pass
+    try:
+        roots.append(METHODS.get(spec.method).obj.__module__)
+    except UserError:  # not registered here: the run cannot execute it either
+        pass
+    names = _strings(spec.to_dict())
+    roots += sorted({registry.get(name).obj.__module__ for registry in (NETS, DATASETS)
+                     for name in names & set(registry.names())})
     return tuple(roots)
 
 
+def registering_modules() -> frozenset[str]:
+    """Modules that register nets, datasets or methods: a registry package imports them to
+    fill the registry, which executes none of their code a run could depend on."""
+    from bench.registry import DATASETS, METHODS, NETS
+
+    return frozenset(entry.obj.__module__ for registry in (NETS, DATASETS, METHODS) for entry in registry.entries())
+
+
 def code_closure(*roots: str) -> dict[str, str]:
-    """Module name -> digest for ``roots`` and the project modules they import, transitively."""
+    """Module name -> digest for ``roots`` and the project modules they import, transitively;
+    a package's own imports of its registering submodules are not followed (a module that
+    imports one directly reaches it)."""
+    registering = registering_modules()
     seen: dict[str, str] = {}
     todo = list(roots)
     while todo:
@@ -114,6 +144,8 @@ def code_closure(*roots: str) -> dict[str, str]:
         if found is None:
             continue
         seen[name], deps = found
+        if _module_file(name).name == "__init__.py":
+            deps = {d for d in deps if not (d.startswith(name + ".") and d in registering)}
         todo.extend(sorted(deps))
     return dict(sorted(seen.items()))
 
