@@ -7,7 +7,8 @@ import math
 import pytest
 
 from bench.report.tables import claim_columns, reference_samples
-from bench.plan.claims import CONTRADICTED, HOLDS, MEANS_ONLY, NOISE, UNCHECKED, Sample, check_claim, parse_claim
+from bench.plan.claims import (CONTRADICTED, HOLDS, MEANS_ONLY, NOISE, UNCHECKED, Sample, check_claim, claim_from,
+                               parse_claim)
 from bench.errors import UserError
 from bench.plan.grid import load_plan, suite_names
 
@@ -32,6 +33,19 @@ def test_a_row_against_a_constant_is_tested_on_the_rows_spread():
     assert check_claim(claim, cells(**{"GAN-TSC": (26.0, 5.0, 5)}), ["c"]).verdict == NOISE
     v = check_claim(parse_claim("GAN-TSC < 0.012"), cells(**{"GAN-TSC": (0.03, 0.005, 5)}), ["c"])
     assert v.verdict == CONTRADICTED and v.columns[0].diff == pytest.approx(-0.018)
+
+
+def test_a_gain_claim_compares_the_difference_between_two_columns():
+    claim = claim_from({"claim": "K > N", "gain_larger_in": ["n=100", "n=1000"]})
+    data = {("K", "m n=100"): Sample(0.77, 0.01, 5), ("N", "m n=100"): Sample(0.65, 0.01, 5),
+            ("K", "m n=1000"): Sample(0.96, 0.01, 5), ("N", "m n=1000"): Sample(0.94, 0.01, 5)}
+    v = check_claim(claim, data, ["m n=100", "m n=1000"])
+    assert v.verdict == HOLDS and v.columns[0].column == "m n=100 vs m n=1000"
+    assert v.columns[0].diff == pytest.approx(0.10)  # 0.12 at n = 100 against 0.02 at n = 1,000
+    data[("N", "m n=1000")] = Sample(0.80, 0.01, 5)  # the gain at n = 1,000 is now 0.16
+    assert check_claim(claim, data, ["m n=100", "m n=1000"]).verdict == CONTRADICTED
+    with pytest.raises(UserError, match="gain_larger_in: expected two column endings"):
+        claim_from({"claim": "K > N", "gain_larger_in": "n=100"})
 
 
 def test_a_difference_beyond_noise_holds():
@@ -95,7 +109,7 @@ def test_every_claim_holds_on_the_papers_own_numbers(plan, table, claim):
     """A claim that fails on the paper's own table misstates the paper (where the paper
     prints no std, e.g. MAD, it can only hold on the means)."""
     samples, columns = reference_samples(table)
-    parsed = parse_claim(claim["claim"])
+    parsed = claim_from(claim)
     absent = {parsed.lhs} | ({parsed.rhs} if parsed.bound is None else set())
     absent -= {label for label, _ in samples}
     if absent:  # e.g. AFD's Adv-only against Vanilla: Table 2 prints no Vanilla row, §4.2's text the gain

@@ -20,6 +20,7 @@ with the reason.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ class Claim:
     text: str
     bound: float | None = None
     """The number B stands for when the claim compares a row with a constant (``GAN-TSC > 25``)."""
+    larger_in: tuple[str, str] | None = None
+    """(X, Y): the claim is that A's gain over B is larger in the columns ending in X than in
+    their neighbours ending in Y (KDGAN §4.1: larger at n = 100 than at n = 1,000)."""
 
 
 @dataclass(frozen=True)
@@ -103,19 +107,33 @@ def parse_claim(text: str, where: str = "claim") -> Claim:
     return Claim(m["lhs"], m["op"], m["rhs"], offset, text, bound)
 
 
-def compare(claim: Claim, column: str, a: Sample, b: Sample) -> ColumnCheck:
-    """Test one column: Welch's t-test when both sides have a spread, else means only."""
-    sign = 1.0 if claim.op in (">", ">=") else -1.0
-    d = sign * (a.mean - (b.mean + claim.offset))
-    if not (a.has_spread and b.has_spread):
+def claim_from(doc: dict, where: str = "claim") -> Claim:
+    """A suite's claim entry: its text, and ``gain_larger_in: [X, Y]`` when it compares A's
+    gain over B between two columns rather than A with B in each."""
+    claim = parse_claim(doc["claim"], where)
+    pair = doc.get("gain_larger_in")
+    if pair is None:
+        return claim
+    if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) and x for x in pair)):
+        raise UserError(f"{where}.gain_larger_in: expected two column endings, e.g. ['n=100', 'n=1000'], "
+                        f"got {pair!r}")
+    if claim.op != ">" or claim.bound is not None:
+        raise UserError(f"{where}: a gain_larger_in claim reads 'A > B' (A's gain over B), got {claim.text!r}")
+    return dataclasses.replace(claim, larger_in=tuple(pair))
+
+
+def welch(column: str, a: Sample | None, b: Sample | None, d: float, parts: list[Sample]) -> ColumnCheck:
+    """The verdict on d, a signed sum of the means of ``parts`` (independent cells):
+    Welch's one-sided t-test when every part has a spread, else read on the means."""
+    if not all(s.has_spread for s in parts):
         verdict = HOLDS if d > 0 else CONTRADICTED if d < 0 else NOISE
         return ColumnCheck(column, a, b, d, math.nan, verdict, "means only: no spread to test against", True)
-    va, vb = a.std ** 2 / a.n, b.std ** 2 / b.n
-    se = math.sqrt(va + vb)
+    v = [s.std ** 2 / s.n for s in parts]
+    se = math.sqrt(sum(v))
     if se == 0.0:
         verdict = HOLDS if d > 0 else CONTRADICTED if d < 0 else NOISE
         return ColumnCheck(column, a, b, d, 0.0 if d else 1.0, verdict)
-    df = (va + vb) ** 2 / (va ** 2 / (a.n - 1) + vb ** 2 / (b.n - 1))
+    df = sum(v) ** 2 / sum(vi ** 2 / (s.n - 1) for vi, s in zip(v, parts) if vi > 0)
     t = d / se
     from scipy import stats  # here: scipy.stats takes ~1 s to import, which --list and --dry-run do not need
 
@@ -127,13 +145,37 @@ def compare(claim: Claim, column: str, a: Sample, b: Sample) -> ColumnCheck:
     return ColumnCheck(column, a, b, d, min(p_holds, p_contra), NOISE)
 
 
+def compare(claim: Claim, column: str, a: Sample, b: Sample) -> ColumnCheck:
+    """Test one column: Welch's t-test when both sides have a spread, else means only."""
+    sign = 1.0 if claim.op in (">", ">=") else -1.0
+    return welch(column, a, b, sign * (a.mean - (b.mean + claim.offset)), [a, b])
+
+
+def gain_pairs(claim: Claim, columns: list[str]) -> list[tuple[str, str]]:
+    """(column ending in X, the column with the same start ending in Y) for a gain claim."""
+    x, y = claim.larger_in
+    return [(c, c[: -len(x)] + y) for c in columns if c.endswith(" " + x) and c[: -len(x)] + y in columns]
+
+
+def compare_gains(claim: Claim, cells: dict[tuple[str, str], Sample], cx: str, cy: str) -> ColumnCheck:
+    """d = (A - B in column cx) - (A - B in column cy), over four independent cells."""
+    parts = [cells.get((row, col)) for col in (cx, cy) for row in (claim.lhs, claim.rhs)]
+    column = f"{cx} vs {cy}"
+    if any(s is None or s.n == 0 for s in parts):
+        return ColumnCheck(column, None, None, note="a cell of the comparison has no finished run")
+    a_x, b_x, a_y, b_y = parts
+    return welch(column, None, None, (a_x.mean - b_x.mean) - (a_y.mean - b_y.mean), parts)
+
+
 def check_claim(claim: Claim, cells: dict[tuple[str, str], Sample], columns: list[str]) -> Verdict:
     """``cells[(row label, column)]``: the samples of a table; ``columns`` in display order."""
     labels = {label for label, _ in cells}
     if claim.lhs not in labels or (claim.bound is None and claim.rhs not in labels):
         return Verdict(claim, UNCHECKED, [])
     checks = []
-    for col in columns:
+    for cx, cy in gain_pairs(claim, columns) if claim.larger_in else []:
+        checks.append(compare_gains(claim, cells, cx, cy))
+    for col in [] if claim.larger_in else columns:
         a = cells.get((claim.lhs, col))
         # a constant has no spread; n = 2 only keeps Welch's degrees of freedom those of A alone
         b = Sample(claim.bound, 0.0, 2) if claim.bound is not None else cells.get((claim.rhs, col))

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import UserError
-from bench.plan.claims import parse_claim
+from bench.plan.claims import claim_from
 from bench.plan.expand import row_labels
 from bench.plan.schema import REFERENCE_KEYS, TABLE_KEYS, as_list, check_keys
 from bench.registry import METHODS, reports
 
-CLAIM_KEYS = {"claim", "table", "source", "n_train", "metric"}
+CLAIM_KEYS = {"claim", "table", "source", "n_train", "metric", "gain_larger_in"}
 
 
 @dataclass
@@ -112,7 +112,7 @@ def read_claims(docs: list, tables: list[Table], experiments: dict[str, dict], p
             as_list(c["n_train"], f"{where}.n_train")
         if c["table"] not in table_ids:
             raise UserError(f"{where}.table: unknown table {c['table']!r}; accepted: {', '.join(table_ids)}")
-        claim = parse_claim(c["claim"], f"{where}.claim")
+        claim = claim_from(c, f"{where}.claim")
         table = next(t for t in tables if t.id == c["table"])
         rows = pair_names if table.rows == "pair" else row_labels(experiments[table.experiment], where)
         headers = [h for _, h in table.metric_columns() if h]

@@ -58,7 +58,8 @@ def sample_text(s: Sample | None) -> str:
 def claim_lines(v: Verdict, result: TableResult) -> list[str]:
     """A claim's verdict and, per column, both rows' mean ± sd (ddof=1), n, d and p, and d on
     the paper's own numbers where it prints both rows (the paper's margin beside ours)."""
-    lines = [f"- `{v.claim.text}`: **{v.verdict}**", ""]
+    gain = f" — the gain is larger in {v.claim.larger_in[0]} than in {v.claim.larger_in[1]}" if v.claim.larger_in else ""
+    lines = [f"- `{v.claim.text}`{gain}: **{v.verdict}**", ""]
     if not v.columns:
         return lines[:1] + ["  (a row of this claim did not run in this profile)", ""]
     paper = {(c["label"], c["column"]): c["paper"] for c in result.cells.to_dict("records")} if "paper" in result.cells else {}
@@ -69,8 +70,13 @@ def claim_lines(v: Verdict, result: TableResult) -> list[str]:
         d = "–" if math.isnan(c.diff) else f"{c.diff:+.4f}"
         p = "–" if math.isnan(c.p) else f"{c.p:.3g}"
         verdict = c.verdict + (f" ({c.note})" if c.note else "")
-        a = paper.get((v.claim.lhs, c.column), math.nan)
-        b = v.claim.bound if v.claim.bound is not None else paper.get((v.claim.rhs, c.column), math.nan)
+        if v.claim.larger_in:  # the gain in one column less the gain in the other
+            cx, cy = c.column.split(" vs ")
+            a = paper.get((v.claim.lhs, cx), math.nan) - paper.get((v.claim.rhs, cx), math.nan)
+            b = paper.get((v.claim.lhs, cy), math.nan) - paper.get((v.claim.rhs, cy), math.nan)
+        else:
+            a = paper.get((v.claim.lhs, c.column), math.nan)
+            b = v.claim.bound if v.claim.bound is not None else paper.get((v.claim.rhs, c.column), math.nan)
         paper_d = "–" if math.isnan(a) or math.isnan(b) else f"{sign * (a - (b + v.claim.offset)):+.4f}"
         lines.append(f"  | {c.column} | {sample_text(c.lhs)} | {sample_text(c.rhs)} | {d} | {p} | {verdict} | {paper_d} |")
     return lines + [""]

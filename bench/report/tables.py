@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.plan.claims import Sample, Verdict, check_claim, parse_claim
+from bench.plan.claims import Sample, Verdict, check_claim, claim_from
 from bench.plan.grid import Plan, Table
 from bench.plan.schema import file_name
 from bench.nets.cost import net_cost, si
@@ -179,7 +179,7 @@ def table_result(plan: Plan, table: Table, frame: pd.DataFrame) -> TableResult:
     if table.gain:
         cells_df["gain"] = gains(cells_df, table.gain)
     result = TableResult(table, cells_df, rows, cols, [], with_paper, sizes)
-    result.verdicts = [check_claim(parse_claim(c["claim"]), result.samples, claim_columns(c, cols))
+    result.verdicts = [check_claim(claim_from(c), result.samples, claim_columns(c, cols))
                        for c in plan.claims if c["table"] == table.id]
     return result
 
