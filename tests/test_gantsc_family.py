@@ -352,6 +352,25 @@ def test_paper_tabular_files_are_read_in_their_formats_and_missing_ones_named(tm
         load_raw("higgs", str(root))
 
 
+def test_magic_npz_reads_the_official_codes_split_as_stored(tmp_path):
+    from bench.data.base import load_raw
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "magic").mkdir()
+    arrays = {"X_train": rng.normal(size=(40, 10)), "y_train": (np.arange(40) % 3 == 0) * 1.0,
+              "X_test": rng.normal(size=(12, 10)), "y_test": np.arange(12) % 2 * 1.0}
+    np.savez(tmp_path / "magic" / "magic.npz", **arrays)
+    data = load_data("magic_npz", tmp_path, size=None, n_train=20, seed=1)
+    assert data.x_train.shape == (20, 10) and data.x_test.shape == (12, 10)  # the fixed test rows, all of them
+    assert np.allclose(data.x_test.numpy(), arrays["X_test"].astype(np.float32))  # features as stored
+    assert data.y_test.tolist() == arrays["y_test"].astype(int).tolist()
+    assert load_data("magic_npz", tmp_path, size=None, n_train=None, seed=0).x_train.shape == (40, 10)
+    np.savez(tmp_path / "magic" / "magic.npz", X_train=arrays["X_train"][:, :9], y_train=arrays["y_train"],
+             X_test=arrays["X_test"], y_test=arrays["y_test"])
+    with pytest.raises(UserError, match="expected X_train / X_test of 10 features per row"):
+        load_raw("magic_npz", str(tmp_path))
+
+
 def test_acgan_losses_and_targets_known_values():
     """Eq. 1's terms for one batch: a source logit of 0 against target 1 costs log 2, uniform
     class logits over 4 classes cost log 4; the class term alone when the source is off.

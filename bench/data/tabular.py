@@ -1,5 +1,6 @@
-"""Tabular data for GAN-TSC's random forests (P:gantsc §3): MAGIC, Higgs, Evergreen, an
-embedded set for tests, and any CSV file a user names as ``csv:PATH``.
+"""Tabular data for GAN-TSC's random forests (P:gantsc §3): MAGIC (the UCI file, or the
+official code's standardised split ``magic_npz``), Higgs, Evergreen, an embedded set for
+tests, and any CSV file a user names as ``csv:PATH``.
 
 A tabular set is a **pool** of rows (``RawData.x_train``; ``x_test`` is empty) that
 :func:`bench.data.base.load_data` splits uniformly at random into ``n_train`` training rows
@@ -157,6 +158,38 @@ def magic(root: Path, download: bool) -> RawData:
     if frame.shape[1] != 11 or not set(frame[10]) <= {"g", "h"}:
         raise UserError(f"{path}: expected 11 comma-separated fields per row (10 features, class g or h)")
     return pool(frame.iloc[:, :10].to_numpy(), (frame[10] == "h").to_numpy())
+
+
+MAGIC_NPZ_KEYS = ("X_train", "y_train", "X_test", "y_test")
+
+
+@DATASETS.register("magic_npz", num_classes=2, embedded=False, where="<data-root>/magic/magic.npz",
+                   metric="auc", tabular=True, official_sizes=(13_312, 5_707),
+                   sources=lambda root: [Path(root) / "magic" / "magic.npz"])
+def magic_npz(root: Path, download: bool) -> RawData:
+    """MAGIC as GAN-TSC's code reads it (C:GAN-TSC data/magic.npz, tabular.py): standardised
+    features and the code's one fixed split, 13,312 training and 5,707 test rows (class 1 is
+    gamma, the majority). The released generator (models/tabular/netG.h5) was trained on
+    these features, so its rows are in their units. ``n_train`` draws a seeded subset of
+    the training rows; without it every training row is used, as the code does."""
+    path = root / "magic" / "magic.npz"
+    if not path.exists():
+        raise missing("magic_npz", [path], "Copy data/magic.npz from GAN-TSC's official code "
+                      "(github.com/RuishanLiu/GAN-TSC) into <data-root>/magic/.")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in MAGIC_NPZ_KEYS}
+    except (KeyError, ValueError, OSError) as exc:
+        raise UserError(f"{path}: cannot be read as GAN-TSC's magic.npz (arrays {', '.join(MAGIC_NPZ_KEYS)}): "
+                        f"{type(exc).__name__}: {exc}") from None
+    x_train, x_test = (np.asarray(arrays[k], dtype=np.float32) for k in ("X_train", "X_test"))
+    y_train, y_test = (np.asarray(arrays[k]).astype(np.int64) for k in ("y_train", "y_test"))
+    if x_train.ndim != 2 or x_train.shape[1] != 10 or x_test.shape[1:] != (10,) or len(y_train) != len(x_train) \
+            or len(y_test) != len(x_test) or not set(np.unique(np.r_[y_train, y_test])) <= {0, 1}:
+        raise UserError(f"{path}: expected X_train / X_test of 10 features per row and 0/1 labels of the same "
+                        f"lengths, got {x_train.shape} / {x_test.shape} and {y_train.shape} / {y_test.shape}")
+    return RawData(torch.from_numpy(x_train), torch.from_numpy(y_train), torch.from_numpy(x_test),
+                   torch.from_numpy(y_test))
 
 
 def cache_dir() -> Path:
