@@ -19,12 +19,15 @@ trained AC-GAN this run continues.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from bench.context import RunContext
 from bench.data import batches
+from bench.errors import UserError
+from bench.nets.acgan import load_keras_generator
 from bench.registry import METHODS, Role
 
 
@@ -59,6 +62,11 @@ class ACGANConfig:
     dependency, bench/plan/grid.py) with fresh Adam states; a run without one trains all epochs."""
     log_every: int = 10
     """Epochs between evaluations of D's class head on the test rows (the curve)."""
+    released_generator: str = ""
+    """A Keras generator file to load instead of training (C:GAN-TSC models/tabular/netG.h5; a path,
+    or relative to the data root): GAN-TSC on the released generator's rows, to compare with
+    a trained AC-GAN's on the same split (magic_npz, the features it was trained on). Only G is
+    loaded; nothing trains, and D's class head is not measured."""
 
     def __post_init__(self):
         if self.noise_std <= 0 or self.log_every < 1 or self.d_steps < 1 or self.generator_batch < 1:
@@ -95,6 +103,8 @@ def source_class_loss(gan, x, source_target, classes, source: bool = True) -> to
 # The sampler is trained on the run's own training rows; P:gantsc §5's inferior GAN continues
 # the well-trained one with class-only epochs (the same GAN without them).
 def acgan(ctx: RunContext, cfg: ACGANConfig) -> dict[str, float]:
+    if cfg.released_generator:
+        return released(ctx, cfg.released_generator)
     data = ctx.data
     init = "init" in dict(ctx.spec.roles())  # continue a trained GAN with the class-only epochs alone
     gan = ctx.pretrained("init") if init else ctx.net()
@@ -141,3 +151,18 @@ def acgan(ctx: RunContext, cfg: ACGANConfig) -> dict[str, float]:
             ctx.log(epoch + 1, epoch=epoch + 1, loss_d=loss_d, loss_g=loss_g, acc=ctx.evaluate(gan))
     ctx.save_model(gan)
     return {"acc_last": ctx.curve[-1]["acc"], "loss_d": ctx.curve[-1]["loss_d"], "loss_g": ctx.curve[-1]["loss_g"]}
+
+
+def released(ctx: RunContext, file: str) -> dict[str, float]:
+    """The AC-GAN whose generator is read from ``file`` (recorded by digest: if the file
+    changes, the run is stale)."""
+    path = Path(file) if Path(file).is_absolute() else Path(ctx.data_root) / file
+    if not path.is_file():
+        raise UserError(f"acgan.released_generator: {path} is not a file; give the path of a Keras generator "
+                        "file such as GAN-TSC's models/tabular/netG.h5 (absolute, or relative to --data-root)")
+    gan = ctx.net()
+    load_keras_generator(gan, path)
+    ctx.record_file(path)
+    ctx.extra["unmeasured"] = "acc_last, loss_d, loss_g: the generator was loaded from a file, nothing trained"
+    ctx.save_model(gan)
+    return {}

@@ -371,6 +371,51 @@ def test_magic_npz_reads_the_official_codes_split_as_stored(tmp_path):
         load_raw("magic_npz", str(tmp_path))
 
 
+def write_keras_generator(path: Path, rng, activation: str = "linear") -> dict[str, np.ndarray]:
+    """A file laid out as GAN-TSC's released models/tabular/netG.h5 (Keras 2: model_config and
+    model_weights/<layer>/<layer>/<weight>:0), with random weights."""
+    import json
+
+    import h5py
+
+    w = {"embed": rng.normal(size=(2, 100)), "k1": rng.normal(size=(100, 50)) / 10, "b1": rng.normal(size=50),
+         "k2": rng.normal(size=(50, 10)) / 10, "b2": rng.normal(size=10)}
+    dense = lambda name, units, act: {"class_name": "Dense", "config": {"name": name, "units": units,  # noqa: E731
+                                                                      "activation": act}}
+    config = {"class_name": "Model", "config": {"layers": [
+        {"class_name": "Embedding", "name": "embedding_1", "config": {"input_dim": 2, "output_dim": 100}},
+        {"class_name": "Sequential", "name": "sequential_2",
+         "config": [dense("dense_2", 50, "relu"), dense("dense_3", 10, activation)]}]}}
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps(config).encode()
+        f["model_weights/embedding_1/embedding_1/embeddings:0"] = w["embed"].astype(np.float32)
+        for name, k, b in (("dense_2", "k1", "b1"), ("dense_3", "k2", "b2")):
+            f[f"model_weights/sequential_2/{name}/kernel:0"] = w[k].astype(np.float32)
+            f[f"model_weights/sequential_2/{name}/bias:0"] = w[b].astype(np.float32)
+    return w
+
+
+def test_released_keras_generator_loads_without_keras_and_generates_its_rows(tmp_path):
+    from bench.nets.acgan import TabularACGAN, load_keras_generator
+
+    rng = np.random.default_rng(0)
+    w = write_keras_generator(tmp_path / "netG.h5", rng)
+    gan = TabularACGAN(2, 10)
+    gan.fit_scale(torch.randn(50, 10) * 3 + 1)  # a trained module's scaling is replaced by the identity
+    load_keras_generator(gan, tmp_path / "netG.h5")
+    noise, labels = rng.normal(size=(5, 100)), np.array([0, 1, 1, 0, 1])
+    hidden = np.maximum((noise * w["embed"][labels]) @ w["k1"] + w["b1"], 0)
+    expected = hidden @ w["k2"] + w["b2"]  # Keras: Multiply(noise, Embedding(c)) -> Dense relu -> Dense linear
+    got = gan.generate(torch.tensor(noise, dtype=torch.float32), torch.tensor(labels)).detach().numpy()
+    assert np.allclose(got, expected, atol=1e-4)
+    write_keras_generator(tmp_path / "tanh.h5", rng, activation="tanh")
+    with pytest.raises(UserError, match=r"activations \['relu', 'tanh'\]; this AC-GAN needs"):
+        load_keras_generator(TabularACGAN(2, 10), tmp_path / "tanh.h5")
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5")
+    with pytest.raises(UserError, match="junk.h5: not a Keras AC-GAN generator file"):
+        load_keras_generator(TabularACGAN(2, 10), tmp_path / "junk.h5")
+
+
 def test_acgan_losses_and_targets_known_values():
     """Eq. 1's terms for one batch: a source logit of 0 against target 1 costs log 2, uniform
     class logits over 4 classes cost log 4; the class term alone when the source is off.

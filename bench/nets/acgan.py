@@ -70,6 +70,48 @@ class TabularACGAN(ACGAN):
         return self.discriminate(x)[1]
 
 
+def load_keras_generator(gan: TabularACGAN, path) -> None:
+    """G from a Keras AC-GAN generator file, read with h5py (no Keras): C:GAN-TSC's released
+    ``models/tabular/netG.h5`` is an Embedding of the class multiplied into the noise, then
+    Dense 50 ReLU and Dense linear, the same G as TabularACGAN's. Its rows come out in the units
+    it was trained on (magic.npz's standardised features), so the module's scaling is the
+    identity. Every mismatch names the file and what it holds."""
+    import json
+
+    import h5py
+
+    from bench.errors import UserError
+
+    try:
+        with h5py.File(path, "r") as f:
+            config = f.attrs["model_config"]
+            layers = json.loads(config.decode() if isinstance(config, bytes) else config)["config"]["layers"]
+            embed = next(layer["name"] for layer in layers if layer["class_name"] == "Embedding")
+            stack = next(layer for layer in layers if layer["class_name"] == "Sequential")
+            dense = [layer["config"] for layer in stack["config"] if layer["class_name"] == "Dense"]
+            weights = f["model_weights"]
+            table = weights[embed][embed]["embeddings:0"][()]
+            kernels = [(weights[stack["name"]][d["name"]]["kernel:0"][()], weights[stack["name"]][d["name"]]["bias:0"][()])
+                       for d in dense]
+    except (OSError, KeyError, StopIteration, ValueError) as exc:
+        raise UserError(f"{path}: not a Keras AC-GAN generator file (an Embedding and a Sequential of Dense "
+                        f"layers under model_weights): {type(exc).__name__}: {exc}") from None
+    shapes = [table.shape] + [k.shape for k, _ in kernels]
+    expected = [tuple(gan.embed.weight.shape), (gan.latent, gan.generator[0].out_features),
+                (gan.generator[0].out_features, gan.generator[2].out_features)]
+    activations = [d.get("activation") for d in dense]
+    if shapes != expected or activations != ["relu", "linear"]:
+        raise UserError(f"{path}: its generator has weights {shapes} and activations {activations}; this AC-GAN "
+                        f"needs {expected} and ['relu', 'linear'] (classes x noise, noise x hidden, hidden x features)")
+    with torch.no_grad():
+        gan.embed.weight.copy_(torch.from_numpy(table))
+        for layer, (kernel, bias) in zip((gan.generator[0], gan.generator[2]), kernels):
+            layer.weight.copy_(torch.from_numpy(kernel).T)  # Keras keeps (in, out)
+            layer.bias.copy_(torch.from_numpy(bias))
+        gan.mean.zero_()
+        gan.std.fill_(1.0)
+
+
 @NETS.register("acgan_tabular", kind="sampler", input_size=None, paper="gan_tsc §3")
 def acgan_tabular(num_classes: int, in_channels: int) -> nn.Module:
     """``in_channels`` is the number of features of tabular data (its input shape)."""
