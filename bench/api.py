@@ -214,7 +214,7 @@ def build_outputs(plan: Plan, store: Store, known: dict, out_dir: Path, command:
     parts = [f"note: {note}" for note in plan.notes]
     for r in results:
         parts += [f"{r.table.id} ({r.table.metric_names}):", to_markdown(cell_texts(r))]
-        parts += [f"  claim {v.claim.text}: {v.verdict}" for v in r.verdicts]
+        parts += [f"  claim {v.claim.described}: {v.verdict}" for v in r.verdicts]
     skipped = {r: st for r, st in known.items() if st.status in (STALE, CORRUPT)}
     if skipped:
         parts.append(f"{len(skipped)} run(s) not counted ({', '.join(sorted({st.status for st in skipped.values()}))}"

@@ -48,6 +48,13 @@ class Claim:
     """(X, Y): the claim is that A's gain over B is larger in the columns ending in X than in
     their neighbours ending in Y (KDGAN §4.1: larger at n = 100 than at n = 1,000)."""
 
+    @property
+    def described(self) -> str:
+        """The claim as a reader sees it: a gain claim says between which columns."""
+        if self.larger_in:
+            return f"{self.text}, the gain larger in {self.larger_in[0]} than in {self.larger_in[1]}"
+        return self.text
+
 
 @dataclass(frozen=True)
 class Sample:

@@ -58,8 +58,7 @@ def sample_text(s: Sample | None) -> str:
 def claim_lines(v: Verdict, result: TableResult) -> list[str]:
     """A claim's verdict and, per column, both rows' mean ± sd (ddof=1), n, d and p, and d on
     the paper's own numbers where it prints both rows (the paper's margin beside ours)."""
-    gain = f" — the gain is larger in {v.claim.larger_in[0]} than in {v.claim.larger_in[1]}" if v.claim.larger_in else ""
-    lines = [f"- `{v.claim.text}`{gain}: **{v.verdict}**", ""]
+    lines = [f"- `{v.claim.described}`: **{v.verdict}**", ""]
     if not v.columns:
         return lines[:1] + ["  (a row of this claim did not run in this profile)", ""]
     paper = {(c["label"], c["column"]): c["paper"] for c in result.cells.to_dict("records")} if "paper" in result.cells else {}
