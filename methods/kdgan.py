@@ -17,7 +17,7 @@ The paper's reading is the default. The official script whose log is Table 1's K
 (C:KDGAN arxiv/kdgan/mdlcompr_xw/train_kdgan.py, run_mnist1h.sh / run_mnist1k.sh) departs
 from it, and each departure is an option here, set together by the suite's paper profile:
 C and T minimise the adversarial term plus the distillation term unweighted
-(``weighting: unweighted``), C without L2 (``classifier_weight_decay: 0``), the adversarial
+(``weighting: two_way``; ``one_way`` drops T's distillation), C without L2 (``classifier_weight_decay: 0``), the adversarial
 term is a sigmoid cross-entropy towards D's score (``adversarial: reward_regression``), labels
 are sampled from p without the Gumbel-Max trick (``gumbel: false``), D learns T's labels alone
 (``d_negatives: teacher``) with ``discriminator: gan_dis_sample``, every phase trains on
@@ -47,7 +47,7 @@ DISTN as the code's shipped script distils (T = 3, soft weight 0.3, with cross-e
 
 
 D_NEGATIVES = ("classifier_and_teacher", "teacher")
-WEIGHTINGS = ("paper", "unweighted")
+WEIGHTINGS = ("paper", "one_way", "two_way")
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,14 @@ class KDGANConfig(LabelGameConfig):
     whose update of D on C's labels is commented out)."""
     weighting: str = "paper"
     """How C's and T's losses weigh their terms (WEIGHTINGS): ``paper``, Eq. 3 (C: alpha * adv +
-    beta * L_DS; T: (1 - alpha) * adv + gamma * L_DS), or ``unweighted``, adv + L_DS for both
-    (C:KDGAN mdlcompr_xw/gen_model.py and tch_model.py get_kdgan_losses, kdgan_model=ow;
-    alpha, beta and gamma then weigh nothing but D's negatives)."""
+    beta * L_DS; T: (1 - alpha) * adv + gamma * L_DS); or the official scripts' ``kdgan_model``
+    (C:KDGAN mdlcompr_xw/gen_model.py:151, tch_model.py:113-119), where C minimises adv + L_DS
+    and T adv alone (``one_way``, the scripts' ``ow``: Table 1's runs) or adv + L_DS towards C
+    (``two_way``, ``tw``). tch_model.py adds T's L_DS unless ``kdgan_model`` equals
+    ``config.kdgan_odgan_flag``, which the released config.py does not define: under its
+    likeliest value, ``odgan`` (what mdlcompr_rz's scripts pass), ``ow`` trains as ``two_way``;
+    ``ow`` read as one-way needs the flag to be ``ow``. alpha, beta and gamma then weigh
+    nothing but D's negatives."""
     grad_variance_batches: int = 0
     """Fig. 7: at each outer epoch's end, the variance of C's adversarial and distillation
     gradients over this many mini-batches (0: not measured; measuring costs time only)."""
@@ -107,8 +112,9 @@ class KDGANConfig(LabelGameConfig):
 
     def term_weights(self, player: str) -> tuple[float, float]:
         """(adversarial, distillation) weights in the loss of ``player`` (classifier or teacher)."""
-        if self.weighting == "unweighted":
-            return 1.0, 1.0
+        if self.weighting != "paper":
+            one_way_teacher = player == "teacher" and self.weighting == "one_way"
+            return 1.0, (0.0 if one_way_teacher else 1.0)
         return (self.alpha, self.beta) if player == "classifier" else (1 - self.alpha, self.gamma)
 
 

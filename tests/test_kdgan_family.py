@@ -189,7 +189,7 @@ def test_paper_profile_trains_table1_as_the_scripts_whose_logs_are_its_numbers()
         assert {k: kdgan[k] for k in ("discriminator", "d_negatives", "adversarial", "weighting", "gumbel", "lr",
                                       "epochs", "d_passes", "t_passes", "c_passes")} == {
             "discriminator": "gan_dis_sample", "d_negatives": "teacher", "adversarial": "reward_regression",
-            "weighting": "unweighted", "gumbel": False, "lr": 1e-3, "epochs": 100, "d_passes": 20,
+            "weighting": "two_way", "gumbel": False, "lr": 1e-3, "epochs": 100, "d_passes": 20,
             "t_passes": 10, "c_passes": 10}
     # Fig. 3a: KDGAN-WO-GM is Table 1's KDGAN run; KDGAN adds the Gumbel-Max trick and nothing else
     assert runs["kdgan_fig3a", "KDGAN-WO-GM", 100].run_id == runs["kdgan_table1", "KDGAN", 100].run_id
@@ -204,14 +204,16 @@ def test_paper_profile_trains_table1_as_the_scripts_whose_logs_are_its_numbers()
 def test_kdgan_weighting_and_the_classifiers_own_weight_decay():
     from methods.kdgan import KDGANConfig
 
-    paper, code = KDGANConfig(alpha=0.3, beta=2.0, gamma=0.01), KDGANConfig(weighting="unweighted")
+    paper, two_way = KDGANConfig(alpha=0.3, beta=2.0, gamma=0.01), KDGANConfig(weighting="two_way")
     assert paper.term_weights("classifier") == (0.3, 2.0) and paper.term_weights("teacher") == (0.7, 0.01)
-    assert code.term_weights("classifier") == code.term_weights("teacher") == (1.0, 1.0)
+    assert two_way.term_weights("classifier") == two_way.term_weights("teacher") == (1.0, 1.0)
+    one_way = KDGANConfig(weighting="one_way")  # T learns from D alone
+    assert one_way.term_weights("classifier") == (1.0, 1.0) and one_way.term_weights("teacher") == (1.0, 0.0)
     cfg, net = KDGANConfig(weight_decay=4e-5, classifier_weight_decay=0.0), torch.nn.Linear(2, 2)
     assert cfg.make_optimizer(net, classifier=True).defaults["weight_decay"] == 0.0
     assert cfg.make_optimizer(net).defaults["weight_decay"] == 4e-5
     assert KDGANConfig().make_optimizer(net, classifier=True).defaults["weight_decay"] == 4e-5
-    with pytest.raises(ValueError, match="weighting must be one of paper, unweighted"):
+    with pytest.raises(ValueError, match="weighting must be one of paper, one_way, two_way"):
         KDGANConfig(weighting="equal")
 
 
