@@ -196,14 +196,14 @@ class RunContext:
 
     def test_metrics(self, model) -> dict[str, float]:
         """``acc`` (see ``evaluate``) and, on tag data, KDGAN Table 2's ranking metrics;
-        on binary tabular data ``auc`` and ``accuracy``; on segmentation data ``acc`` is the
+        on tabular data ``auc`` and ``accuracy``; on segmentation data ``acc`` is the
         mIoU, with ``miou`` and ``pixel_acc``."""
         if isinstance(self.data, SegmentationData):  # mIoU over every test pixel
             metrics = segmentation_metrics(model, self.data.test_batches(), self.data.num_classes)
             return {"acc": metrics["miou"], **metrics}
         if getattr(self.data, "streaming", False):  # images decoded per batch: top-1 accuracy only
             return {"acc": streamed_accuracy(model, self.data.test_batches())}
-        return test_metrics(model, self.data.x_test, self.data.y_test, self.metric)
+        return test_metrics(model, self.data.x_test, self.data.y_test, self.metric, self.data.num_classes)
 
     def log(self, step: int, **metrics: float) -> None:
         """Append one curve row and rewrite curve.csv atomically; non-finite -> Divergence.

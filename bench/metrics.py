@@ -1,8 +1,9 @@
 """Evaluation metrics shared by the methods.
 
-Classification data is scored by top-1 accuracy; binary tabular data (GAN-TSC §3) by
-test AUC or accuracy, whichever the dataset declares, from each row's score for class 1,
-so a scikit-learn forest and a torch net are scored alike. Tag data (multi-label: each test
+Classification data is scored by top-1 accuracy; tabular data (GAN-TSC §3) by test AUC
+or accuracy, whichever the dataset declares, both always reported, from each row's class
+scores, so a scikit-learn forest and a torch net are scored alike: AUC of the class-1
+score on binary data, the mean one-vs-rest AUC over the classes with more classes. Tag data (multi-label: each test
 image has a set of relevant tags, ``y`` a row of tag weights whose non-zero entries are
 the relevant tags) is scored by ranking the tags by the model's logits, as KDGAN §4.2
 evaluates tag recommendation: P@k, F@k, MAP and MRR (C:KDGAN metric.py, after the
@@ -138,29 +139,42 @@ def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def class1_scores(model, x: torch.Tensor) -> np.ndarray:
-    """Each row's score for class 1: a torch net's softmax probability, an estimator's
-    P(y = 1 | x) or regression output (bench.nets.forests.positive_scores)."""
+def class_score_matrix(model, x: torch.Tensor, num_classes: int) -> np.ndarray:
+    """(rows, classes) scores: a torch net's softmax probabilities, an estimator's class
+    probabilities or regression outputs (bench.nets.forests.class_scores)."""
     if isinstance(model, nn.Module):
-        return torch.softmax(eval_logits(model, x), dim=1)[:, 1].cpu().numpy()
-    from bench.nets.forests import positive_scores
+        return torch.softmax(eval_logits(model, x), dim=1).cpu().numpy()
+    from bench.nets.forests import class_scores
 
-    return positive_scores(model, x.cpu().numpy())
+    return class_scores(model, x.cpu().numpy(), num_classes)
 
 
-def binary_metrics(scores: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Test AUC and accuracy (class 1 where the score exceeds 1/2) of class-1 scores."""
+def scored_metrics(scores: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Test accuracy (the top-scoring class; on a tie the lower class, so on binary data class
+    1 exactly where its score exceeds the other's) and AUC: of the class-1 score on binary
+    data, else the unweighted mean of each test class's one-vs-rest AUC."""
     y = np.asarray(y)
-    return {"auc": roc_auc(scores, y == 1), "accuracy": float(((np.asarray(scores) > 0.5) == (y == 1)).mean())}
+    present = [c for c in range(scores.shape[1]) if (y == c).any()]
+    if scores.shape[1] == 2:
+        auc = roc_auc(scores[:, 1], y == 1)
+    elif len(present) < 2:
+        raise ValueError("AUC needs at least two classes among the test rows")
+    else:
+        auc = float(np.mean([roc_auc(scores[:, c], y == c) for c in present]))
+    return {"auc": auc, "accuracy": float((scores.argmax(axis=1) == y).mean())}
 
 
-def test_metrics(model, x: torch.Tensor, y: torch.Tensor, metric: str = "accuracy") -> dict[str, float]:
+def test_metrics(model, x: torch.Tensor, y: torch.Tensor, metric: str = "accuracy",
+                 num_classes: int | None = None) -> dict[str, float]:
     """``{"acc": primary}`` for classification data (top-1 accuracy); for tag data
     ``acc`` is P@3 (PRIMARY_TAG_METRIC) and the Table 2 metrics are added; for a dataset
     scored by ``metric="auc"``, or any estimator, ``acc`` is the dataset's metric and both
-    ``auc`` and ``accuracy`` are added (binary data)."""
+    ``auc`` and ``accuracy`` are added (``num_classes``: the dataset's, else the test labels'
+    largest class + 1)."""
     if metric == "auc" or not isinstance(model, nn.Module):
-        metrics = binary_metrics(class1_scores(model, x), y.cpu().numpy())
+        y_np = y.cpu().numpy()
+        scores = class_score_matrix(model, x, num_classes or int(y_np.max()) + 1)
+        metrics = scored_metrics(scores, y_np)
         return {"acc": metrics[metric], **metrics}
     if not is_multilabel(y):
         return {"acc": accuracy(model, x, y)}

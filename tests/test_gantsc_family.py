@@ -14,7 +14,8 @@ from bench.families.compression import compression_set
 from bench.data import load_data
 from bench.errors import UserError
 from bench.plan.grid import load_plan
-from bench.metrics import roc_auc
+from bench.metrics import roc_auc, scored_metrics
+from bench.nets.forests import class_scores, regression_targets
 from baselines.munge import munge
 from tests.conftest import make_spec, run, run_cli
 
@@ -65,6 +66,41 @@ def test_auc_hand_values_and_ties():
     assert roc_auc(np.array([0.2, 0.9, 0.9, 0.1]), np.array([0, 1, 0, 0]) == 1) == pytest.approx(5 / 6)
     with pytest.raises(ValueError):
         roc_auc(np.array([0.1, 0.2]), np.array([True, True]))
+
+
+def test_scores_of_k_classes_give_accuracy_by_the_top_class_and_the_mean_one_vs_rest_auc():
+    """Three classes, four rows: rows 0-2 are ranked first for their own class, row 3 (class 2)
+    scores highest for class 0. Accuracy 3/4; AUC per class: class 0 ranks its one positive
+    (0.7) below row 3's 0.8 and above the other two: 2/3; class 1: 1; class 2: positives rows 2
+    (0.6) and 3 (0.1) against rows 0 (0.2) and 1 (0.1): (1 + 1 + 0 + 0.5) / 4 = 0.625."""
+    scores = np.array([[0.7, 0.1, 0.2], [0.2, 0.7, 0.1], [0.1, 0.3, 0.6], [0.8, 0.1, 0.1]])
+    out = scored_metrics(scores, np.array([0, 1, 2, 2]))
+    assert out["accuracy"] == 0.75
+    assert out["auc"] == pytest.approx((2 / 3 + 1 + 0.625) / 3)
+    # two classes: the class-1 column's AUC, class 1 where its score beats the other's
+    binary = scored_metrics(np.array([[0.9, 0.1], [0.4, 0.6], [0.55, 0.45]]), np.array([0, 1, 1]))
+    assert binary == {"auc": 1.0, "accuracy": pytest.approx(2 / 3)}
+    with pytest.raises(ValueError, match="two classes"):
+        scored_metrics(scores, np.array([1, 1, 1, 1]))
+
+
+def test_forest_scores_have_a_column_per_class_and_binary_students_fit_class_1():
+    """A teacher that never saw class 2 scores it 0; on binary data the student regresses
+    P(y = 1 | x) alone (P:gantsc §3) and its scores are (1 - s, s); with more classes every column."""
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    y = (x[:, 0] + 0.3 * rng.normal(size=200) > 0).astype(int)
+    teacher = RandomForestClassifier(n_estimators=20, random_state=0).fit(x, y)
+    three = class_scores(teacher, x[:5], 3)
+    assert three.shape == (5, 3) and (three[:, 2] == 0).all() and np.allclose(three.sum(axis=1), 1)
+    p = class_scores(teacher, x, 2)
+    assert np.array_equal(regression_targets(p), p[:, 1]) and np.array_equal(regression_targets(three), three)
+    one = RandomForestRegressor(n_estimators=3, random_state=1).fit(x, regression_targets(p))
+    assert np.allclose(class_scores(one, x, 2), np.stack([1 - one.predict(x), one.predict(x)], 1))
+    with pytest.raises(ValueError, match="must predict 3 class scores"):
+        class_scores(one, x, 3)
 
 
 # ------------------------------------------------------------------ CSV data
@@ -132,18 +168,21 @@ def test_compression_sets_pool_training_and_sampled_rows():
     assert mixed.shape == (40, 2) and labels[:4].tolist() == [0, 1, 0, 1]
 
 
-def two_blobs(tmp_path, n=400):
-    """Two classes of 2-d Gaussian rows, easy to separate: class 1 around (2, 2)."""
+def blobs(tmp_path, n=400, k=2):
+    """k classes of 2-d Gaussian rows around points of a circle of radius 2 sqrt(2), easy to
+    separate (two classes: around (-2, -2) and (2, 2))."""
     rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, n)
-    x = rng.normal(0.0, 0.6, (n, 2)) + np.where(y[:, None] == 1, 2.0, -2.0)
-    pd.DataFrame({"u": x[:, 0], "v": x[:, 1], "label": y}).to_csv(tmp_path / "blobs.csv", index=False)
-    return f"csv:{tmp_path / 'blobs.csv'}"
+    y = rng.integers(0, k, n)
+    angle = 2 * np.pi * y / k + np.pi / 4
+    x = rng.normal(0.0, 0.6 if k == 2 else 0.3, (n, 2)) + 2 * np.sqrt(2) * np.stack([np.cos(angle), np.sin(angle)], 1)
+    path = tmp_path / f"blobs{k}.csv"
+    pd.DataFrame({"u": x[:, 0], "v": x[:, 1], "label": y}).to_csv(path, index=False)
+    return f"csv:{path}"
 
 
 @pytest.mark.slow
 def test_acgan_learns_class_conditional_rows_and_gan_tsc_compresses_with_them(tmp_path):
-    dataset = two_blobs(tmp_path)
+    dataset = blobs(tmp_path)
     results = tmp_path / "results"
     gan = make_spec("acgan", "acgan_tabular", {"epochs": 60, "log_every": 20}, dataset=dataset)
     gan = type(gan)(**{**gan.__dict__, "n_train": 300})
@@ -201,6 +240,24 @@ def test_gantsc_tabular_smoke_suite_end_to_end(dirs):
         assert (dirs["tables"] / "figures" / name).exists(), name
     report = (dirs["tables"] / "report.md").read_text()
     assert "GAN-TSC > MUNGE" in report and "TSC-training > Student-only" in report
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", [3, 10])
+def test_a_csv_of_k_classes_runs_through_the_tabular_suite(tmp_path, k):
+    """Every method of gantsc_tabular on a k-class CSV: the forests regress the teacher's k class
+    probabilities, and every table shows the score (mean one-vs-rest AUC) and the accuracy."""
+    dataset = blobs(tmp_path, n=600, k=k)
+    out = run_cli("--suite", "gantsc_tabular", "--profile", "smoke", "--dataset", dataset, "--n-train", "400",
+                  "--seeds", "0", "--results-dir", str(tmp_path / "results"), "--tables-dir", str(tmp_path / "tables"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    accuracy = pd.read_csv(tmp_path / "tables" / "gantsc_single_tree_accuracy.csv").set_index("label")["mean"]
+    auc = pd.read_csv(tmp_path / "tables" / "gantsc_single_tree.csv").set_index("label")["mean"]
+    for label in ("Teacher", "Student-only", "TSC-training", "MUNGE"):  # separable blobs; chance is 1 / k
+        assert accuracy[label] > 0.9 and auc[label] > 0.95, (label, accuracy[label], auc[label])
+    assert accuracy.notna().all() and auc.notna().all()
+    fig1 = pd.read_csv(tmp_path / "tables" / "gantsc_fig1.csv")
+    assert set(fig1["metric"]) == {"acc", "accuracy"} and fig1["mean"].notna().all()
 
 
 # ------------------------------------------------------------------ network students (§4)
@@ -445,7 +502,7 @@ def test_class_only_epochs_leave_the_source_head_untouched(tmp_path):
     D's real/fake head gets no gradient (its weights equal those after the normal epochs)."""
     from bench.results.store import Store
 
-    dataset = two_blobs(tmp_path, 200)
+    dataset = blobs(tmp_path, 200)
     results = tmp_path / "results"
     heads = []
     for extra in (0, 2):

@@ -18,10 +18,11 @@ Samplers drawing on an AC-GAN (GAN-TSC, its supervised control, the TSC Score) s
 A method registers one config per student kind (``config={"estimator": ..., "classifier":
 ...}``, bench/config.config_class) and calls ``train_student``.
 
-Forest students (P:gantsc §3) are regression forests fitted to the teacher's P(y = 1 | x);
-``targets: labels`` fits them to 0/1 labels instead (the paper's "Student Only" on the
-training rows, and App. A.1's GAN-assisted supervised learning with the sampler's classes).
-``acc`` is the dataset's metric (test AUC or accuracy; ``metric`` names it).
+Forest students (P:gantsc §3) are regression forests fitted to the teacher's P(y = 1 | x)
+(with more classes, beyond the paper, to its class probabilities, one output per class);
+``targets: labels`` fits them to the (one-hot) labels instead (the paper's "Student Only" on the training rows, and App. A.1's
+GAN-assisted supervised learning with the sampler's classes). ``acc`` is the dataset's
+metric (test AUC or accuracy; ``metric`` names it); both are reported.
 Each run also times the student's and the teacher's predictions on ``prediction_rows``
 test rows on one core (Fig. 1f: speed-up against excess error).
 """
@@ -39,7 +40,7 @@ from bench.context import RunContext
 from bench.errors import UserError
 from bench.losses import hinton_kd, l2_logits
 from bench.metrics import accuracy
-from bench.nets.forests import is_estimator, positive_scores
+from bench.nets.forests import class_scores, is_estimator, regression_targets
 from bench.train import Batch, EpochRecipe, adam, train_epochs
 
 DATA = ("train", "synthetic", "mixture")
@@ -97,11 +98,11 @@ def compression_set(x: np.ndarray, y: np.ndarray, data: str, factor: int,
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def prediction_seconds(model, x: np.ndarray, rows: int) -> float:
+def prediction_seconds(model, x: np.ndarray, rows: int, num_classes: int) -> float:
     """Seconds ``model`` takes to score ``rows`` rows (``x`` tiled), one core, one pass."""
     tiled = np.resize(x, (rows, x.shape[1]))
     start = time.perf_counter()
-    positive_scores(model, tiled)
+    class_scores(model, tiled, num_classes)
     return time.perf_counter() - start
 
 
@@ -110,21 +111,21 @@ def compress(ctx: RunContext, cfg: ForestStudent, targets: str, data: str = "tra
     """Fit ``ctx.spec.student`` (a forest) to the compression set's targets; score and time it."""
     if targets not in TARGETS:
         raise ValueError(f"targets must be one of {', '.join(TARGETS)}, got {targets!r}")
-    if not is_estimator(ctx.spec.student) or ctx.data.num_classes != 2:
-        raise UserError(f"{ctx.spec.method}: forest TSC needs a scikit-learn student and binary data (it fits "
-                        f"P(y = 1 | x)); got student {ctx.spec.student!r} on {ctx.data.num_classes} classes")
+    if not is_estimator(ctx.spec.student):
+        raise UserError(f"{ctx.spec.method}: forest TSC needs a scikit-learn student; got {ctx.spec.student!r}")
+    k = ctx.data.num_classes
     x_train, y_train = ctx.data.x_train.cpu().numpy(), ctx.data.y_train.cpu().numpy()
     x, classes = compression_set(x_train, y_train, data, factor, sample)
     teacher = ctx.teacher() if targets == "teacher" else None
-    target = positive_scores(teacher, x) if teacher is not None else classes.astype(np.float64)
+    scores = class_scores(teacher, x, k) if teacher is not None else np.eye(k)[classes.astype(int)]
     student = ctx.net(n_estimators=cfg.trees)
-    student.fit(x, target)
+    student.fit(x, regression_targets(scores))
     metrics = ctx.test_metrics(student)
     x_test = ctx.data.x_test.cpu().numpy()
     out = {"acc": metrics["acc"], "auc": metrics["auc"], "accuracy": metrics["accuracy"],
-           "compression_rows": len(x), "predict_s": prediction_seconds(student, x_test, cfg.prediction_rows)}
+           "compression_rows": len(x), "predict_s": prediction_seconds(student, x_test, cfg.prediction_rows, k)}
     if teacher is not None:  # Fig. 1f: speed-up and excess error against this run's teacher
-        teacher_s = prediction_seconds(teacher, x_test, cfg.prediction_rows)
+        teacher_s = prediction_seconds(teacher, x_test, cfg.prediction_rows, k)
         out.update(teacher_predict_s=teacher_s, speedup=teacher_s / out["predict_s"],
                    excess_error=ctx.extra["teacher_acc"] - out["acc"])
     ctx.extra["metric"] = ctx.metric
