@@ -1,5 +1,6 @@
 """Tabular data for GAN-TSC's random forests (P:gantsc §3): MAGIC (the UCI file, or the
-official code's standardised split ``magic_npz``), Higgs, Evergreen, an embedded set for
+official code's standardised split ``magic_npz`` and a validation split of its training
+rows, ``magic_npz_val``), Higgs, Evergreen, an embedded set for
 tests, and any CSV file a user names as ``csv:PATH``.
 
 A tabular set is a **pool** of rows (``RawData.x_train``; ``x_test`` is empty) that
@@ -163,18 +164,12 @@ def magic(root: Path, download: bool) -> RawData:
 MAGIC_NPZ_KEYS = ("X_train", "y_train", "X_test", "y_test")
 
 
-@DATASETS.register("magic_npz", num_classes=2, embedded=False, where="<data-root>/magic/magic.npz",
-                   metric="auc", tabular=True, official_sizes=(13_312, 5_707),
-                   sources=lambda root: [Path(root) / "magic" / "magic.npz"])
-def magic_npz(root: Path, download: bool) -> RawData:
-    """MAGIC as GAN-TSC's code reads it (C:GAN-TSC data/magic.npz, tabular.py): standardised
-    features and the code's one fixed split, 13,312 training and 5,707 test rows (class 1 is
-    gamma, the majority). The released generator (models/tabular/netG.h5) was trained on
-    these features, so its rows are in their units. ``n_train`` draws a seeded subset of
-    the training rows; without it every training row is used, as the code does."""
+def read_magic_npz(root: Path, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, y_train, x_test, y_test) of C:GAN-TSC data/magic.npz under ``root``/magic; errors
+    name the file and the arrays expected."""
     path = root / "magic" / "magic.npz"
     if not path.exists():
-        raise missing("magic_npz", [path], "Copy data/magic.npz from GAN-TSC's official code "
+        raise missing(name, [path], "Copy data/magic.npz from GAN-TSC's official code "
                       "(github.com/RuishanLiu/GAN-TSC) into <data-root>/magic/.")
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -188,8 +183,43 @@ def magic_npz(root: Path, download: bool) -> RawData:
             or len(y_test) != len(x_test) or not set(np.unique(np.r_[y_train, y_test])) <= {0, 1}:
         raise UserError(f"{path}: expected X_train / X_test of 10 features per row and 0/1 labels of the same "
                         f"lengths, got {x_train.shape} / {x_test.shape} and {y_train.shape} / {y_test.shape}")
-    return RawData(torch.from_numpy(x_train), torch.from_numpy(y_train), torch.from_numpy(x_test),
-                   torch.from_numpy(y_test))
+    return x_train, y_train, x_test, y_test
+
+
+def as_raw(x_train, y_train, x_test, y_test) -> RawData:
+    return RawData(*(torch.from_numpy(np.ascontiguousarray(a)) for a in (x_train, y_train, x_test, y_test)))
+
+
+@DATASETS.register("magic_npz", num_classes=2, embedded=False, where="<data-root>/magic/magic.npz",
+                   metric="auc", tabular=True, official_sizes=(13_312, 5_707),
+                   sources=lambda root: [Path(root) / "magic" / "magic.npz"])
+def magic_npz(root: Path, download: bool) -> RawData:
+    """MAGIC as GAN-TSC's code reads it (C:GAN-TSC data/magic.npz, tabular.py): standardised
+    features and the code's one fixed split, 13,312 training and 5,707 test rows (class 1 is
+    gamma, the majority). The released generator (models/tabular/netG.h5) was trained on
+    these features, so its rows are in their units. ``n_train`` draws a seeded subset of
+    the training rows; without it every training row is used, as the code does."""
+    return as_raw(*read_magic_npz(root, "magic_npz"))
+
+
+MAGIC_VALIDATION_ROWS = 3_312
+"""magic_npz_val holds out this many of the 13,312 training rows, leaving Fig. 1d's 10,000."""
+MAGIC_VALIDATION_SEED = 0
+"""One fixed split of the training rows (harness)."""
+
+
+@DATASETS.register("magic_npz_val", num_classes=2, embedded=False, where="<data-root>/magic/magic.npz",
+                   metric="auc", tabular=True, official_sizes=(13_312 - MAGIC_VALIDATION_ROWS, MAGIC_VALIDATION_ROWS),
+                   sources=lambda root: [Path(root) / "magic" / "magic.npz"])
+def magic_npz_val(root: Path, download: bool) -> RawData:
+    """magic_npz's training rows only, split once at random into 10,000 training and 3,312
+    validation rows, the validation rows standing as the test set: what the tabular AC-GAN's
+    choices are made on, so that magic_npz's test rows never choose anything (P:gantsc §3
+    leaves the AC-GAN's training open)."""
+    x, y, _, _ = read_magic_npz(root, "magic_npz_val")
+    order = np.random.default_rng(MAGIC_VALIDATION_SEED).permutation(len(y))
+    train, val = order[:-MAGIC_VALIDATION_ROWS], order[-MAGIC_VALIDATION_ROWS:]
+    return as_raw(x[train], y[train], x[val], y[val])
 
 
 def cache_dir() -> Path:

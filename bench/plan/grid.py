@@ -116,7 +116,22 @@ def expand_experiments(doc: dict, path: Path, prof: Profile, expander: Expander,
     if unknown:
         raise UserError(f"--experiment: unknown experiment(s) {', '.join(unknown)}; "
                         f"accepted: {', '.join(experiments)}")
+    empty = [e for e in dict.fromkeys(only or []) if not any(r.experiment == e for r in runs)]
+    if empty:
+        raise UserError("--experiment: " + "; ".join(f"{e!r} has no runs in profile {prof.name!r}: "
+                                                     f"{why_no_runs(experiments[e], prof)}" for e in empty))
     return experiments, runs
+
+
+def why_no_runs(exp: dict, prof: Profile) -> str:
+    """What keeps an asked-for experiment out of this profile's grid, and what to change."""
+    if not in_profile(exp, prof.name, exp["id"]):
+        return f"it runs in profile(s) {', '.join(exp['profiles'])} only (--profile)"
+    wanted = per_profile(exp.get("datasets", prof.datasets), prof.name, exp["id"])
+    if not set(wanted) & set(prof.datasets):
+        return (f"it runs on {', '.join(wanted)}, none of which is among the datasets asked for "
+                f"({', '.join(prof.datasets)}); add --dataset {wanted[0]}")
+    return "none of its methods runs in this profile or on these datasets and pairs"
 
 
 def variant_runs(variant: Variant, exp: dict, exp_datasets: list[str], sizes: dict[str, list], prof: Profile,
