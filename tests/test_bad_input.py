@@ -112,6 +112,7 @@ FLAG_CASES = [
     (["--set", "nosuch.epochs=3"], "unknown method 'nosuch'"),
     (["--set", "kd.epochs=2", "--set", "kd.epochs=3"], "--set kd.epochs is given twice with different values"),
     (["--experiment", "nosuch"], "unknown experiment(s) nosuch"),
+    (["--experiment", "e", "--dataset", "nosuch"], "unknown dataset 'nosuch'"),
     (["--n-train", "0"], "training-set sizes >= 1"),
 ]
 
@@ -262,6 +263,24 @@ def test_a_folder_or_fifo_named_like_a_suite_is_refused(finished, capsys, tmp_pa
         make(suite)
         code, out = cli(capsys, "--suite", str(suite), "--results-dir", str(finished["results"]), "--dry-run")
         assert code == 2 and "not a file (a suite is a YAML file)" in out and "Traceback" not in out, out
+
+
+@pytest.mark.parametrize("where,fix", [({"profiles": ["paper"]}, "runs in profile(s) paper only"),
+                                       ({"datasets": ["mnist"]}, "add --dataset mnist")])
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_an_experiment_asked_for_with_no_runs_says_why(finished, capsys, tmp_path, where, fix, dry_run):
+    """--experiment naming an experiment the profile or the datasets leave empty: exit 2 with
+    the reason and the flag that changes it, not an empty table or a traceback."""
+    doc = copy.deepcopy(SUITE)
+    doc["experiments"][0].update(where)
+    suite = tmp_path / "narrow.yaml"
+    suite.write_text(yaml.safe_dump(doc))
+    args = base(finished, "--experiment", "e", *(["--dry-run"] if dry_run else []))
+    args[1] = str(suite)
+    code, text = cli(capsys, *args)
+    assert code == 2 and "'e' has no runs in profile 'smoke'" in text and fix in text, text
+    assert "Traceback" not in text
+    assert snapshot(finished["results"]) == finished["bytes"]
 
 
 @pytest.mark.parametrize("name,mutate,message", SUITE_CASES, ids=[c[0] for c in SUITE_CASES])

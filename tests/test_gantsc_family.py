@@ -428,6 +428,26 @@ def test_magic_npz_reads_the_official_codes_split_as_stored(tmp_path):
         load_raw("magic_npz", str(tmp_path))
 
 
+def test_magic_npz_val_splits_the_training_rows_once_and_never_reads_the_test_rows(tmp_path, monkeypatch):
+    """The AC-GAN search's data: the official training rows alone, 3,312 of them held out as
+    the validation set, the same split every time; the official test rows appear nowhere."""
+    from bench.data import tabular
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "magic").mkdir()
+    x_train, x_test = rng.normal(size=(50, 10)), rng.normal(size=(12, 10)) + 100.0  # test rows far away
+    np.savez(tmp_path / "magic" / "magic.npz", X_train=x_train, y_train=np.arange(50) % 2 * 1.0, X_test=x_test,
+             y_test=np.arange(12) % 2 * 1.0)
+    monkeypatch.setattr(tabular, "MAGIC_VALIDATION_ROWS", 15)
+    raw = tabular.magic_npz_val(tmp_path, False)
+    again = tabular.magic_npz_val(tmp_path, False)
+    assert raw.x_train.shape == (35, 10) and raw.x_test.shape == (15, 10)
+    assert torch.equal(raw.x_test, again.x_test)  # one fixed split
+    rows = {tuple(np.round(r, 5)) for r in np.r_[raw.x_train.numpy(), raw.x_test.numpy()]}
+    assert rows == {tuple(np.round(r, 5)) for r in x_train.astype(np.float32)}  # every training row, once
+    assert raw.x_test.abs().max() < 50  # no official test row
+
+
 def write_keras_generator(path: Path, rng, activation: str = "linear") -> dict[str, np.ndarray]:
     """A file laid out as GAN-TSC's released models/tabular/netG.h5 (Keras 2: model_config and
     model_weights/<layer>/<layer>/<weight>:0), with random weights."""
