@@ -19,15 +19,13 @@ trained AC-GAN this run continues.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from bench.context import RunContext
 from bench.data import batches
-from bench.errors import UserError
-from bench.nets.acgan import load_keras_generator
+from bench.nets.acgan import load_keras_generator, released_generator_file
 from bench.registry import METHODS, Role
 
 
@@ -156,10 +154,7 @@ def acgan(ctx: RunContext, cfg: ACGANConfig) -> dict[str, float]:
 def released(ctx: RunContext, file: str) -> dict[str, float]:
     """The AC-GAN whose generator is read from ``file`` (recorded by digest: if the file
     changes, the run is stale)."""
-    path = Path(file) if Path(file).is_absolute() else Path(ctx.data_root) / file
-    if not path.is_file():
-        raise UserError(f"acgan.released_generator: {path} is not a file; give the path of a Keras generator "
-                        "file such as GAN-TSC's models/tabular/netG.h5 (absolute, or relative to --data-root)")
+    path = released_generator_file(file, ctx.data_root)
     gan = ctx.net()
     load_keras_generator(gan, path)
     ctx.record_file(path)

@@ -448,6 +448,15 @@ def test_magic_npz_val_splits_the_training_rows_once_and_never_reads_the_test_ro
     assert raw.x_test.abs().max() < 50  # no official test row
 
 
+def test_a_missing_released_generator_stops_the_sweep_before_anything_trains(tmp_path):
+    out = run_cli("--suite", "gantsc_tabular", "--profile", "smoke", "--set", "acgan.released_generator=netG.h5",
+                  "--data-root", str(tmp_path), "--results-dir", str(tmp_path / "results"),
+                  "--tables-dir", str(tmp_path / "tables"))
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert f"acgan.released_generator: {tmp_path / 'netG.h5'} is not a file" in out.stderr
+    assert "Traceback" not in out.stderr and not list((tmp_path / "results").rglob("summary.csv"))
+
+
 def write_keras_generator(path: Path, rng, activation: str = "linear") -> dict[str, np.ndarray]:
     """A file laid out as GAN-TSC's released models/tabular/netG.h5 (Keras 2: model_config and
     model_weights/<layer>/<layer>/<weight>:0), with random weights."""

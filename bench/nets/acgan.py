@@ -14,6 +14,8 @@ classifier like any net.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -68,6 +70,18 @@ class TabularACGAN(ACGAN):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.discriminate(x)[1]
+
+
+def released_generator_file(file: str, data_root) -> Path:
+    """The Keras generator file ``acgan.released_generator`` names (absolute, or relative to
+    the data root); a UserError naming the path and what is expected if it is not a file."""
+    from bench.errors import UserError
+
+    path = Path(file) if Path(file).is_absolute() else Path(data_root) / file
+    if not path.is_file():
+        raise UserError(f"acgan.released_generator: {path} is not a file; give the path of a Keras generator "
+                        "file such as GAN-TSC's models/tabular/netG.h5 (absolute, or relative to --data-root)")
+    return path
 
 
 def load_keras_generator(gan: TabularACGAN, path) -> None:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from bench.data.base import load_raw
+from bench.nets.acgan import released_generator_file
 from bench.errors import UserError
 from bench.nets.weights import pretrained_file, weights_file
 from bench.registry import DATASETS
@@ -23,7 +24,8 @@ def data_names(specs: list[RunSpec]) -> set[str]:
 def check_data(specs: list[RunSpec], opts: Execution) -> None:
     """Load every dataset the pending runs need (their own and KD's alternatives) before
     any run starts, so missing or damaged data, or a training-set size larger than the
-    data, stops the sweep with a UserError (exit 2) up front; so do missing pretrained weights."""
+    data, stops the sweep with a UserError (exit 2) up front; so do missing pretrained weights
+    and a missing released generator file."""
     sizes, problems = {}, []
     for name in sorted(data_names(specs)):  # every dataset tried, so one error names all that are missing
         try:
@@ -41,6 +43,8 @@ def check_data(specs: list[RunSpec], opts: Execution) -> None:
         if s.config.get("pretrained") is True:  # online nets from published weights: on disk, not fetched
             for arch in s.config.get("nets") or (s.student,):
                 pretrained_file(arch)
+        if s.config.get("released_generator"):  # a sampler loaded, not trained
+            released_generator_file(str(s.config["released_generator"]), opts.data_root)
         if s.config.get("weights"):  # a teacher loaded, not trained
             weights_file(str(s.config["weights"]), s.student, f"{s.method} run on {s.dataset}")
         pooled = DATASETS.get(s.dataset).meta.get("split") == "random"  # tabular: the rest of the pool is the test set
