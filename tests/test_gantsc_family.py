@@ -207,7 +207,7 @@ def test_acgan_learns_class_conditional_rows_and_gan_tsc_compresses_with_them(tm
 def test_tabular_suite_plan_and_its_guards(tmp_path):
     plan = load_plan("gantsc_tabular", "paper", only=["gantsc_single_tree"])
     by_n = {(s.dataset, s.n_train) for s in plan.specs}
-    assert by_n == {("higgs", 1000), ("higgs", 100000), ("evergreen", 5000), ("magic", 10000)}
+    assert by_n == {("higgs", 1000), ("higgs", 100000), ("evergreen", 5000), ("magic_npz", 13312), ("magic_npz", None)}
     gan_tsc = next(s for s in plan.specs if s.method == "gan_tsc")
     assert gan_tsc.teacher.n_train == gan_tsc.n_train and gan_tsc.teacher.seed == gan_tsc.seed
     (role, sampler), = gan_tsc.pretrained
