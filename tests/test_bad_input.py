@@ -283,6 +283,16 @@ def test_an_experiment_asked_for_with_no_runs_says_why(finished, capsys, tmp_pat
     assert snapshot(finished["results"]) == finished["bytes"]
 
 
+def test_a_value_set_on_the_command_line_is_named_in_the_report(finished, capsys, tmp_path):
+    """--set changes what a run is: the report names it even where the profile is not a paper's."""
+    tables = tmp_path / "tables"
+    code, text = cli(capsys, "--suite", str(finished["suite"]), "--profile", "smoke", "--results-dir",
+                     str(finished["results"]), "--tables-dir", str(tables), "--set", "kd.epochs=1", "--aggregate-only")
+    assert code == 0, text
+    assert "- Set on the command line: `--set kd.epochs=1`" in (tables / "report.md").read_text()
+    assert snapshot(finished["results"]) == finished["bytes"]
+
+
 @pytest.mark.parametrize("name,mutate,message", SUITE_CASES, ids=[c[0] for c in SUITE_CASES])
 def test_bad_suite_file(finished, capsys, tmp_path, name, mutate, message):
     doc = copy.deepcopy(SUITE)

@@ -177,6 +177,8 @@ def render_report(plan: Plan, results: list[TableResult], frame: pd.DataFrame, f
         "",
     ]
     lines += [f"- **Note**: {note}" for note in plan.notes] + ([""] if plan.notes else [])
+    if plan.overrides and not plan.matches_paper:  # a paper profile lists them with its departures
+        lines += [f"- Set on the command line: `--set {item}`" for item in plan.overrides] + [""]
     if plan.matches_paper:
         lines += departure_lines(collect_departures(plan, frame))
     for result in results:
