@@ -8,7 +8,7 @@ import pytest
 
 from bench.report.tables import claim_columns, reference_samples
 from bench.plan.claims import (CONTRADICTED, HOLDS, MEANS_ONLY, NOISE, UNCHECKED, Sample, check_claim, claim_from,
-                               parse_claim)
+                               parse_claim, side)
 from bench.errors import UserError
 from bench.plan.grid import load_plan, suite_names
 
@@ -46,6 +46,23 @@ def test_a_gain_claim_compares_the_difference_between_two_columns():
     assert check_claim(claim, data, ["m n=100", "m n=1000"]).verdict == CONTRADICTED
     with pytest.raises(UserError, match="gain_larger_in: expected two column endings"):
         claim_from({"claim": "K > N", "gain_larger_in": "n=100"})
+
+
+def test_sides_naming_metric_headers_compare_two_metrics_in_each_column():
+    """KDGAN Fig. 7: one run's two gradient variances; Table 3: the teacher's lead over the
+    classifier, smaller at the larger n."""
+    data = {("K", "m n=100 adv"): Sample(5.0, 0.5, 3), ("K", "m n=100 ds"): Sample(1.0, 0.5, 3),
+            ("K", "m n=1000 adv"): Sample(4.0, 0.5, 3), ("K", "m n=1000 ds"): Sample(6.0, 0.5, 3),
+            ("N", "m n=100 adv"): Sample(0.0, 0.5, 3)}
+    cols = ["m n=100 adv", "m n=100 ds", "m n=1000 adv", "m n=1000 ds"]
+    v = check_claim(parse_claim("K:ds < K:adv"), data, cols)
+    assert [c.column for c in v.columns] == ["m n=100", "m n=1000"]
+    assert [c.verdict for c in v.columns] == [HOLDS, CONTRADICTED] and v.verdict == CONTRADICTED
+    assert v.columns[0].diff == pytest.approx(4.0)
+    gain = claim_from({"claim": "K:adv > K:ds", "gain_larger_in": ["n=100", "n=1000"]})
+    v = check_claim(gain, data, cols)
+    assert v.verdict == HOLDS and v.columns[0].diff == pytest.approx(4.0 - (-2.0))
+    assert check_claim(parse_claim("K:adv > N:adv"), data, cols).columns[0].diff == pytest.approx(5.0)
 
 
 def test_a_difference_beyond_noise_holds():
@@ -110,7 +127,7 @@ def test_every_claim_holds_on_the_papers_own_numbers(plan, table, claim):
     prints no std, e.g. MAD, it can only hold on the means)."""
     samples, columns = reference_samples(table)
     parsed = claim_from(claim)
-    absent = {parsed.lhs} | ({parsed.rhs} if parsed.bound is None else set())
+    absent = {side(parsed.lhs)[0]} | ({side(parsed.rhs)[0]} if parsed.bound is None else set())
     absent -= {label for label, _ in samples}
     if absent:  # e.g. AFD's Adv-only against Vanilla: Table 2 prints no Vanilla row, §4.2's text the gain
         pytest.skip(f"the paper's {table.reference['table']} prints no {', '.join(sorted(absent))} row; "

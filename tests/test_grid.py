@@ -99,6 +99,8 @@ def broken_suite(tmp_path: Path, edit) -> Path:
      r"cannot read claim"),
     (lambda d: d["claims"].append({"claim": "DFAD > ADI", "table": "dfad_table2"}),
      r"claim 'DFAD > ADI' names 'ADI', which is not a row"),
+    (lambda d: d["claims"].append({"claim": "DFAD:top5 > KD-ORI:top5", "table": "dfad_table2"}),
+     r"names the metric 'top5', which is not a metric header of table 'dfad_table2'; headers: none"),
 ])
 def test_validation_errors_name_file_key_and_choices(tmp_path, edit, message):
     path = broken_suite(tmp_path, edit)

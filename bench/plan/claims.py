@@ -2,7 +2,9 @@
 
 A claim reads ``A op B`` or ``A op B ± c`` where A and B are row labels of a table (B
 may be a number instead: ``GAN-TSC > 25``), op is one of > >= < <=, and c a constant on
-the metric's scale, e.g. ``DFAD > KD-UNR``. In each column where both rows have results, the difference
+the metric's scale, e.g. ``DFAD > KD-UNR``. In a table of several metrics a side may name
+one by its header, ``ROW:HEADER``, to compare two metrics (``KDGAN:distillation <
+KDGAN:adversarial``: two gradient variances of one run) in each column of the table. In each column where both rows have results, the difference
 d = A - (B + c) (sign flipped for < and <=) is tested with Welch's one-sided t-test:
 
 - ``holds``: d > 0 beyond seed noise (p < 0.05 that d <= 0);
@@ -129,6 +131,31 @@ def claim_from(doc: dict, where: str = "claim") -> Claim:
     return dataclasses.replace(claim, larger_in=tuple(pair))
 
 
+def side(name: str) -> tuple[str, str | None]:
+    """A claim side as (row label, metric header or None): ``KDGAN:adversarial``."""
+    row, _, header = name.partition(":")
+    return row, header or None
+
+
+def by_header(claim: Claim, cells: dict[tuple[str, str], object], columns: list[str]
+              ) -> tuple[dict[tuple[str, str], object], list[str]]:
+    """``cells`` keyed by (claim side, column without its header) where the claim's sides
+    name metric headers, and those columns, so that the tests below compare the two
+    metrics as if they were two rows; unchanged for a claim of plain rows."""
+    sides = [claim.lhs] + ([] if claim.bound is not None else [claim.rhs])
+    if not any(side(s)[1] for s in sides):
+        return cells, columns
+    out, bases = {}, {}
+    for name in sides:
+        row, header = side(name)
+        for col in columns:
+            if col.endswith(" " + header) and (row, col) in cells:
+                base = col[: -len(header) - 1]
+                out[(name, base)] = cells[(row, col)]
+                bases[base] = None
+    return out, list(bases)
+
+
 def welch(column: str, a: Sample | None, b: Sample | None, d: float, parts: list[Sample]) -> ColumnCheck:
     """The verdict on d, a signed sum of the means of ``parts`` (independent cells):
     Welch's one-sided t-test when every part has a spread, else read on the means."""
@@ -176,6 +203,7 @@ def compare_gains(claim: Claim, cells: dict[tuple[str, str], Sample], cx: str, c
 
 def check_claim(claim: Claim, cells: dict[tuple[str, str], Sample], columns: list[str]) -> Verdict:
     """``cells[(row label, column)]``: the samples of a table; ``columns`` in display order."""
+    cells, columns = by_header(claim, cells, columns)
     labels = {label for label, _ in cells}
     if claim.lhs not in labels or (claim.bound is None and claim.rhs not in labels):
         return Verdict(claim, UNCHECKED, [])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.errors import UserError
-from bench.plan.claims import claim_from
+from bench.plan.claims import claim_from, side
 from bench.plan.expand import row_labels
 from bench.plan.schema import REFERENCE_KEYS, TABLE_KEYS, as_list, check_keys
 from bench.registry import METHODS, reports
@@ -119,9 +119,13 @@ def read_claims(docs: list, tables: list[Table], experiments: dict[str, dict], p
         if "metric" in c and c["metric"] not in headers:
             raise UserError(f"{where}.metric: {c['metric']!r} is not a metric header of table {table.id!r}; "
                             f"headers: {', '.join(headers) or 'none (the table shows one metric)'}")
-        for side in (claim.lhs,) if claim.bound is not None else (claim.lhs, claim.rhs):
-            if side not in rows:
-                raise UserError(f"{where}: claim {c['claim']!r} names {side!r}, which is not a row "
+        for name in (claim.lhs,) if claim.bound is not None else (claim.lhs, claim.rhs):
+            row, header = side(name)
+            if row not in rows:
+                raise UserError(f"{where}: claim {c['claim']!r} names {row!r}, which is not a row "
                                 f"of table {table.id!r}; rows: {', '.join(sorted(rows))}")
+            if header is not None and header not in headers:
+                raise UserError(f"{where}: claim {c['claim']!r} names the metric {header!r}, which is not a "
+                                f"metric header of table {table.id!r}; headers: {', '.join(headers) or 'none'}")
         claims.append(c)
     return claims

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.tables import TableResult, cell_texts, reference_lookup, to_markdown
-from bench.plan.claims import TEST, Sample, Verdict
+from bench.plan.claims import TEST, Sample, Verdict, by_header
 from bench.report.departures import Departures, collect_departures
 from bench.plan.grid import Plan
 from bench.results.provenance import code_version
@@ -62,6 +62,7 @@ def claim_lines(v: Verdict, result: TableResult) -> list[str]:
     if not v.columns:
         return lines[:1] + ["  (a row of this claim did not run in this profile)", ""]
     paper = {(c["label"], c["column"]): c["paper"] for c in result.cells.to_dict("records")} if "paper" in result.cells else {}
+    paper = by_header(v.claim, paper, result.cols)[0]
     sign = 1.0 if v.claim.op in (">", ">=") else -1.0
     lines += [f"  | column | {v.claim.lhs} | {v.claim.rhs} | d | p | verdict | paper d |",
               "  |---|---|---|---|---|---|---|"]
