@@ -117,7 +117,7 @@ def test_report_lists_the_papers_rows_we_do_not_reproduce(tmp_path):
 
 def test_a_subset_of_cifar10_is_flagged_and_never_shown_beside_the_paper(tmp_path):
     """cifar10_head (4,660 / 932 images) read by the cifar10 loader in the paper profile."""
-    from bench.report.markdown import claim_lines, render_report
+    from bench.report.markdown import render_report
 
     plan = load_plan("dfkd_small", "paper")
     store = Store(tmp_path)
@@ -135,6 +135,26 @@ def test_a_subset_of_cifar10_is_flagged_and_never_shown_beside_the_paper(tmp_pat
     assert "cifar10: 4,660 train / 932 test — **not the official 50,000 / 10,000" in report
     assert "mnist: 60,000 train / 10,000 test (official sizes)" in report
     assert "## Known departures from the papers" in report and "Caltech101: training images" in report
+
+
+def test_magic_as_the_code_splits_it_shows_the_teacher_and_the_papers_number_in_the_students_column(tmp_path):
+    """The teacher trains on every row (n_train unset) and sits in the column of the students
+    sized to all 13,312 rows; the paper's MAGIC number, printed for the 10k setting that
+    magic_npz's 13,312 rows also stand for, is shown beside both."""
+    plan = load_plan("gantsc_tabular", "paper", datasets=["magic_npz"], seeds=[0, 1],
+                     only=["gantsc_single_tree"])
+    store = Store(tmp_path)
+    assert any(job.spec.n_train is None for job in plan.runs)   # the teacher
+    for job in plan.runs:
+        store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc": 0.9, "accuracy": 0.8,
+                                              "status": "done", "error": "", "train_size": 13_312,
+                                              "test_size": 5_707})
+    results, _ = write_tables(plan, store, tmp_path / "t")
+    single = next(r for r in results if r.table.id == "gantsc_single_tree")
+    assert single.cols == ["magic_npz n=13312"]
+    cells = single.cells.set_index("label")
+    assert cells.loc["Teacher", "column"] == "magic_npz n=13312"
+    assert cells.loc["GAN-TSC", "paper"] == pytest.approx(0.918) and cells.loc["MUNGE", "paper"] == pytest.approx(0.909)
 
 
 def test_departures_come_from_the_profile_the_datasets_and_the_config_docstrings():
