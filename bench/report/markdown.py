@@ -22,9 +22,9 @@ def comparability(plan: Plan, results: list[TableResult]) -> str:
         return (f"no — profile `{plan.profile}` changes data, nets or budgets; paper numbers, where a table "
                 "shows them, are context")
     off = sorted({d for r in results for d, size in r.sizes.items() if size.train is not None and not size.matches})
-    text = ("yes, with the known departures listed below" if all(line.startswith("yes") for line in lines.values())
-            else "no: " + ", ".join(t for t, line in lines.items() if line.startswith("no,")) + " differ from the "
-                 "paper's setting or runs (each table's Comparable line says how)")
+    differing = [t for t, line in lines.items() if line.startswith("no,")]
+    text = ("no: " + ", ".join(differing) + " differ from the paper's setting or runs (each table's Comparable "
+            "line says how)" if differing else "yes, with the known departures listed below")
     if not any(line.startswith(("yes", "no,")) for line in lines.values()):
         text = "no table has a paper number for what ran"
     if off:
