@@ -160,6 +160,20 @@ def test_magic_as_the_code_splits_it_shows_the_teacher_and_the_papers_number_in_
     assert "- Comparable to the papers' numbers: yes, with the known departures listed below" in report
 
 
+def test_a_teacher_on_every_row_joins_its_students_figure_instead_of_overwriting_it(tmp_path):
+    from bench.report.figures import plot_curves
+
+    plan = load_plan("gantsc_tabular", "paper", datasets=["magic_npz"], seeds=[0], only=["gantsc_fig1"])
+    store = Store(tmp_path)
+    for job in plan.runs:
+        store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc": 0.9, "status": "done", "error": "",
+                                              "train_size": 13_312, "test_size": 5_707})
+    _, frame = write_tables(plan, store, tmp_path / "t")
+    figures = plot_curves(plan, store, frame, tmp_path / "t")
+    # one figure, drawn from the swept students with the teacher as its reference line
+    assert [p.name for p in figures] == ["gantsc_fig1_magic_npz.png"]
+
+
 def test_departures_come_from_the_profile_the_datasets_and_the_config_docstrings():
     from bench.report.departures import collect_departures
 

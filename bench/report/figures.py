@@ -27,6 +27,7 @@ from bench.plan.grid import Plan  # noqa: E402
 from bench.plan.schema import file_name  # noqa: E402
 from bench.results.store import WALL_COLUMN, Store  # noqa: E402
 from bench.results.values import in_unit_range  # noqa: E402
+from bench.report.tables import sized  # noqa: E402
 
 
 def figure_spec(figure) -> dict | None:
@@ -49,6 +50,7 @@ def plot_curves(plan: Plan, store: Store, frame: pd.DataFrame, out_dir: Path) ->
         if spec is None:
             continue
         exp_runs = done[done["experiment"] == exp_id]
+        exp_runs = exp_runs.assign(n_train=sized(exp_runs))   # a teacher on every row joins its students
         several_pairs = exp_runs.groupby("dataset")["pair"].nunique().max() > 1 if len(exp_runs) else False
         several_n = exp_runs["n_train"].nunique() > 1
         for (dataset, pair, n), runs in exp_runs.groupby(["dataset", "pair", "n_train"], dropna=False):

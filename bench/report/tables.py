@@ -125,18 +125,20 @@ def collect(plan: Plan, store: Store, known: dict | None = None) -> pd.DataFrame
     return frame
 
 
+def sized(frame: pd.DataFrame) -> pd.Series:
+    """``n_train`` per row; a run on every training row (n_train unset, e.g. a teacher) counts
+    as the training size it recorded, so it sits beside the runs sized to all rows."""
+    if "train_size" not in frame:
+        return frame["n_train"]
+    recorded = pd.to_numeric(frame["train_size"], errors="coerce").round().astype("Int64")
+    return frame["n_train"].astype("Int64").fillna(recorded)
+
+
 def column_key(frame: pd.DataFrame, cols: str) -> pd.Series:
     """The table's column label per row: a frame column, or ``a+b`` joining two
-    (``n_train`` shows as ``n=100``, as KDGAN's tables head their columns; a run on every
-    training row, n_train unset, under the training size it recorded, beside the students
-    sized to all rows)."""
-    def n_text(row: pd.Series) -> str:
-        n = row["n_train"]
-        if pd.isna(n) and not pd.isna(row.get("train_size", np.nan)):
-            n = int(row["train_size"])
-        return f"n={n}"
-
-    parts = [frame.apply(n_text, axis=1) if p == "n_train" else frame[p].astype(str) for p in cols.split("+")]
+    (``n_train`` shows as ``n=100``, as KDGAN's tables head their columns; see ``sized``)."""
+    parts = [sized(frame).map(lambda n: f"n={n}") if p == "n_train" else frame[p].astype(str)
+             for p in cols.split("+")]
     return pd.concat(parts, axis=1).agg(" ".join, axis=1)
 
 
