@@ -159,3 +159,50 @@ def test_sigterm_to_the_local_launcher_checkpoints_its_workers_and_leaves_none_b
     from tests.test_e2e import n_runs  # depend on the executor
 
     assert len(list(runs.glob("*/summary.csv"))) == n_runs((0,))
+
+
+@pytest.mark.parametrize("executor", ["inline", "local"])
+def test_a_stop_while_another_process_holds_the_next_run_ends_the_wait_at_once(tmp_path, executor, capsys):
+    """A run blocked in its lock would not hear the stop: the scheduler waits for it instead."""
+    import threading
+    import time
+
+    from bench import context
+    from bench.errors import Preempted
+    from bench.results.lock import RunLock
+
+    teacher = make_spec("teacher", "cnn8", {"epochs": 1})
+    store = Store(tmp_path)
+    other = RunLock(store.lock_path(teacher.run_id))  # another sweep working on the same run
+    assert other.acquire()
+    stop = threading.Timer(0.5, context.STOP.set)
+    let_go = threading.Timer(3.0, other.release)  # a waiter that missed the stop would train after it
+    started = time.monotonic()
+    stop.start()
+    let_go.start()
+    try:
+        with pytest.raises(Preempted, match=f"waiting for run {teacher.run_id}|workers checkpointed"):
+            run_specs([teacher], Execution(executor=executor, results=str(tmp_path), data_root="."))
+    finally:
+        stop.cancel()
+        let_go.cancel()
+        other.release()
+        context.STOP.clear()
+    assert time.monotonic() - started < 5
+    assert f"run {teacher.run_id} is held by pid" in capsys.readouterr().err
+    assert store.attempts(teacher.run_id) == [] and not list(tmp_path.glob("submitit/*"))  # never handed on
+
+
+def test_a_run_another_process_held_runs_here_once_it_is_let_go(tmp_path):
+    import threading
+
+    from bench.results.lock import RunLock
+
+    teacher = make_spec("teacher", "cnn8", {"epochs": 1})
+    other = RunLock(Store(tmp_path).lock_path(teacher.run_id))
+    assert other.acquire()
+    threading.Timer(0.5, other.release).start()
+    seen = []
+    run_specs([teacher], Execution(executor="debug", results=str(tmp_path), data_root="."),
+              on_finish=lambda s, st: seen.append(st))
+    assert seen == ["done"] and Store(tmp_path).attempts(teacher.run_id) == [1]

@@ -21,7 +21,7 @@ from bench import context
 from bench.results.validity import run_state
 from bench.results.states import QUEUED, RUNNING, RunState, STALE
 from bench.errors import Preempted, UserError
-from bench.results.lock import holder
+from bench.results.lock import describe, holder
 from bench.run.execution import Execution
 from bench.run.runner import execute, install_stop_handlers
 from bench.run.slurm import Jobs, arrays_by_resources, check_resources, record_job, signal_lead_s
@@ -155,12 +155,42 @@ def held_last(specs: list[RunSpec], opts: Execution) -> list[RunSpec]:
     return [s for s in specs if s.run_id not in busy] + [s for s in specs if s.run_id in busy]
 
 
+class HeldRuns:
+    """Which runs another process works on now, each announced once.
+
+    The scheduler waits for those itself instead of handing them to ``execute``: a run blocked
+    in its lock does not hear a stop (a worker under submitit ignores SIGTERM until its run
+    starts training), so a Ctrl-C or a SIGTERM would wait for the other process's whole run.
+    """
+
+    def __init__(self, opts: Execution):
+        self.store = Store(opts.results)
+        self.told: set[str] = set()
+
+    def held(self, spec: RunSpec) -> bool:
+        who = holder(self.store.lock_path(spec.run_id))
+        if who is not None and spec.run_id not in self.told:
+            self.told.add(spec.run_id)
+            print(f"run {spec.run_id} is held by {describe(who)}; waiting", file=sys.stderr, flush=True)
+        return who is not None
+
+    def wait(self, spec: RunSpec, poll_s: float = 0.5) -> None:
+        """Return once no other process holds ``spec``; raise Preempted on a stop signal."""
+        while self.held(spec):
+            if context.STOP.is_set():
+                raise Preempted(f"stopped while waiting for run {spec.run_id}")
+            time.sleep(poll_s)
+
+
 def run_in_process(specs: list[RunSpec], opts: Execution, finished) -> None:
-    """inline / debug: one run after another in this process; a signal between runs stops too."""
+    """inline / debug: one run after another in this process; a signal between runs, or while
+    another process holds the next run, stops too."""
     executor = None
+    held = HeldRuns(opts)
     for spec in held_last(specs, opts):
         if context.STOP.is_set():
             raise Preempted("stopped between runs")
+        held.wait(spec)
         if opts.executor == "inline":
             status = execute(spec, opts)
         else:
@@ -174,7 +204,8 @@ def run_in_process(specs: list[RunSpec], opts: Execution, finished) -> None:
 
 
 def run_local(specs: list[RunSpec], opts: Execution, finished) -> None:
-    """At most ``opts.workers`` subprocesses at a time (submitit would start all at once)."""
+    """At most ``opts.workers`` subprocesses at a time (submitit would start all at once); a run
+    another process holds is submitted once that process lets it go."""
     import submitit
 
     from bench.run.task import RunTask
@@ -182,10 +213,14 @@ def run_local(specs: list[RunSpec], opts: Execution, finished) -> None:
     executor = submitit.LocalExecutor(folder=Path(opts.results) / "submitit" / "%j")
     executor.update_parameters(timeout_min=int(opts.slurm.get("time_min") or 24 * 60))
     pending = held_last(specs, opts)
+    held = HeldRuns(opts)
     running: list[tuple[RunSpec, Any]] = []
     while pending or running:
-        while pending and len(running) < opts.workers:
-            spec = pending.pop(0)
+        while len(running) < opts.workers:
+            spec = next((s for s in pending if not held.held(s)), None)
+            if spec is None:  # the rest are held by other processes: submitted once free
+                break
+            pending.remove(spec)
             running.append((spec, executor.submit(RunTask(), spec, opts)))
         time.sleep(0.2)
         for item in [r for r in running if r[1].done()]:
