@@ -65,6 +65,9 @@ def test_smoke_suite_through_slurm_arrays_matches_inline_and_is_not_submitted_tw
     common = ["--suite", "dfkd_small", "--profile", "smoke", "--experiment", "dfad_table2"]  # 2 levels, 6 jobs
     specs = with_teachers(load_plan("dfkd_small", "smoke", only=["dfad_table2"]).specs)
     n, teachers = len(specs), len(levels(specs)[0])
+    # one thread per run, as the inline sweep it is compared with: `auto` would read the load of
+    # the moment, and the node does not bind a job to the one CPU it asks for
+    common += ["--threads", "1"]
     started = time.time()
     out = run_cli(*common, *SLURM_FLAGS, "--results-dir", str(dirs["results"]))
     assert out.returncode == 0 and f"submitted {n} jobs, by dependency level {teachers} + {n - teachers}" in out.stdout, \
