@@ -236,3 +236,36 @@ def test_every_logged_curve_row_records_the_wall_time_so_far(tmp_path):
     ctx.log(2, acc=0.6, wall_s=99.0)   # a method's own value is kept
     curve = pd.read_csv(ctx.dir / "curve.csv")
     assert 100.0 <= curve["wall_s"].iloc[0] < 110.0 and curve["wall_s"].iloc[1] == 99.0
+
+
+def test_a_table_over_two_training_sizes_names_both_and_says_why_a_claim_has_no_column(tmp_path):
+    """KDGAN Table 1 at n = 100 and 1,000 without KDGAN: the data line names both sizes (it
+    printed the larger alone); a claim about n = 50,000 is not in the report, one naming KDGAN
+    lacks its row."""
+    from bench.report.markdown import render_report
+
+    plan = load_plan("kdgan_compression", "paper", datasets=["mnist"], seeds=[0, 1], n_train=[100, 1000],
+                     only=["kdgan_table1"])
+    store = Store(tmp_path)
+    for job in plan.runs:
+        if job.label != "KDGAN":
+            store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": 0.9, "status": "done",
+                                                  "error": "", "train_size": job.spec.n_train,
+                                                  "test_size": 10_000})
+    results, frame = write_tables(plan, store, tmp_path / "t")
+    report = render_report(plan, results, frame, [], "cmd", tmp_path / "t")
+    assert "Data: mnist: 100 and 1,000 train / 10,000 test (official sizes, training subset)" in report
+    assert "- `NaGAN > DISTN`: **not checked**\n  (the columns it is about are not in this report)" in report
+    assert ("- `KDGAN > NaGAN, the gain larger in n=1000 than in n=10000`: **not checked**\n"
+            "  (the columns it is about are not in this report)") in report
+
+
+def test_a_claim_whose_row_did_not_run_names_that_row():
+    from types import SimpleNamespace
+
+    from bench.plan.claims import Verdict, claim_from
+    from bench.report.markdown import unchecked_reason
+
+    claim = claim_from({"claim": "KDGAN > NaGAN", "table": "t"})
+    assert unchecked_reason(Verdict(claim, "not checked", []), SimpleNamespace(rows=["NaGAN"])) == \
+        "KDGAN did not run in this profile"

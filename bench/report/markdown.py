@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.tables import TableResult, cell_texts, reference_lookup, to_markdown
-from bench.plan.claims import TEST, Sample, Verdict, by_header
+from bench.plan.claims import TEST, Sample, Verdict, by_header, side
 from bench.report.departures import Departures, collect_departures
 from bench.plan.grid import Plan
 from bench.results.provenance import code_version
@@ -21,7 +21,7 @@ def comparability(plan: Plan, results: list[TableResult]) -> str:
     if not plan.matches_paper:
         return (f"no — profile `{plan.profile}` changes data, nets or budgets; paper numbers, where a table "
                 "shows them, are context")
-    off = sorted({d for r in results for d, size in r.sizes.items() if size.train is not None and not size.matches})
+    off = sorted({d for r in results for d, size in r.sizes.items() if size.train and not size.matches})
     differing = [t for t, line in lines.items() if line.startswith("no,")]
     text = ("no: " + ", ".join(differing) + " differ from the paper's setting or runs (each table's Comparable "
             "line says how)" if differing else "yes, with the known departures listed below")
@@ -55,12 +55,22 @@ def sample_text(s: Sample | None) -> str:
     return f"{s.mean:.4f}{spread} (n={s.n})"
 
 
+def unchecked_reason(v: Verdict, result: TableResult) -> str:
+    """Why a claim has no column to check: a row it names did not run, or the columns it is
+    about (its sizes, or the pair of columns of a gain) are not in this report."""
+    sides = [v.claim.lhs] + ([] if v.claim.bound is not None else [v.claim.rhs])
+    missing = [side(s)[0] for s in sides if side(s)[0] not in result.rows]
+    if missing:
+        return f"{' and '.join(missing)} did not run in this profile"
+    return "the columns it is about are not in this report"
+
+
 def claim_lines(v: Verdict, result: TableResult) -> list[str]:
     """A claim's verdict and, per column, both rows' mean ± sd (ddof=1), n, d and p, and d on
     the paper's own numbers where it prints both rows (the paper's margin beside ours)."""
     lines = [f"- `{v.claim.described}`: **{v.verdict}**", ""]
     if not v.columns:
-        return lines[:1] + ["  (a row of this claim did not run in this profile)", ""]
+        return lines[:1] + [f"  ({unchecked_reason(v, result)})", ""]
     paper = {(c["label"], c["column"]): c["paper"] for c in result.cells.to_dict("records")} if "paper" in result.cells else {}
     paper = by_header(v.claim, paper, result.cols)[0]
     sign = 1.0 if v.claim.op in (">", ">=") else -1.0

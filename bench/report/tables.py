@@ -26,7 +26,8 @@ class DataSize:
     """The train/test sizes a column was run on, against the dataset's official sizes."""
 
     dataset: str
-    train: int | None
+    train: tuple[int, ...]
+    """Every training size its runs recorded (several where the grid sweeps n_train); empty: none."""
     test: int | None
     official: tuple[int, int] | None
     subset: bool = False   # a deliberate training subset (n_train in the grid)
@@ -36,12 +37,14 @@ class DataSize:
         """Whether these are the official sizes (a deliberate training subset counts)."""
         if self.official is None or self.test is None:
             return self.official is None
-        return self.test == self.official[1] and (self.subset or self.train == self.official[0])
+        return self.test == self.official[1] and (self.subset or max(self.train) == self.official[0])
 
     def text(self) -> str:
-        if self.train is None:
+        if not self.train:
             return f"{self.dataset}: not run yet"
-        text = f"{self.dataset}: {self.train:,} train / {self.test:,} test"
+        trains = [f"{t:,}" for t in self.train]
+        trains = trains[0] if len(trains) == 1 else ", ".join(trains[:-1]) + " and " + trains[-1]
+        text = f"{self.dataset}: {trains} train / {self.test:,} test"
         if self.official is None:
             return text + " (no official split)"
         if self.matches:
@@ -57,7 +60,7 @@ def data_sizes(sub: pd.DataFrame) -> dict[str, DataSize]:
         done = group[group["status"] == "done"]
         sizes = [(int(r["train_size"]), int(r["test_size"])) for _, r in done.iterrows()
                  if "train_size" in r and not pd.isna(r["train_size"])]
-        train, test = (max(t for t, _ in sizes), max(t for _, t in sizes)) if sizes else (None, None)
+        train, test = (tuple(sorted({t for t, _ in sizes})), max(t for _, t in sizes)) if sizes else ((), None)
         official = DATASETS.get(dataset).meta.get("official_sizes")
         out[dataset] = DataSize(dataset, train, test, tuple(official) if official else None,
                                 bool(group["n_train"].notna().any()))
