@@ -269,3 +269,6 @@ def test_a_claim_whose_row_did_not_run_names_that_row():
     claim = claim_from({"claim": "KDGAN > NaGAN", "table": "t"})
     assert unchecked_reason(Verdict(claim, "not checked", []), SimpleNamespace(rows=["NaGAN"])) == \
         "KDGAN did not run in this profile"
+    both_metrics = claim_from({"claim": "mlp100:teacher > mlp100:classifier", "table": "t"})
+    assert unchecked_reason(Verdict(both_metrics, "not checked", []), SimpleNamespace(rows=["kdgan"])) == \
+        "mlp100 did not run in this profile"  # named once, though both sides read it

@@ -59,7 +59,7 @@ def unchecked_reason(v: Verdict, result: TableResult) -> str:
     """Why a claim has no column to check: a row it names did not run, or the columns it is
     about (its sizes, or the pair of columns of a gain) are not in this report."""
     sides = [v.claim.lhs] + ([] if v.claim.bound is not None else [v.claim.rhs])
-    missing = [side(s)[0] for s in sides if side(s)[0] not in result.rows]
+    missing = list(dict.fromkeys(side(s)[0] for s in sides if side(s)[0] not in result.rows))  # a row once
     if missing:
         return f"{' and '.join(missing)} did not run in this profile"
     return "the columns it is about are not in this report"
