@@ -241,7 +241,7 @@ def test_every_logged_curve_row_records_the_wall_time_so_far(tmp_path):
 def test_a_table_over_two_training_sizes_names_both_and_says_why_a_claim_has_no_column(tmp_path):
     """KDGAN Table 1 at n = 100 and 1,000 without KDGAN: the data line names both sizes (it
     printed the larger alone); a claim about n = 50,000 is not in the report, one naming KDGAN
-    lacks its row."""
+    lacks its row; each claim says where the paper makes it."""
     from bench.report.markdown import render_report
 
     plan = load_plan("kdgan_compression", "paper", datasets=["mnist"], seeds=[0, 1], n_train=[100, 1000],
@@ -255,9 +255,11 @@ def test_a_table_over_two_training_sizes_names_both_and_says_why_a_claim_has_no_
     results, frame = write_tables(plan, store, tmp_path / "t")
     report = render_report(plan, results, frame, [], "cmd", tmp_path / "t")
     assert "Data: mnist: 100 and 1,000 train / 10,000 test (official sizes, training subset)" in report
-    assert "- `NaGAN > DISTN`: **not checked**\n  (the columns it is about are not in this report)" in report
-    assert ("- `KDGAN > NaGAN, the gain larger in n=1000 than in n=10000`: **not checked**\n"
+    assert ("- `NaGAN > DISTN`: **not checked**\n\n"
+            "  Paper: P:kdgan §4.1: NaGAN performs better with 50,000 CIFAR-10 images\n\n"
             "  (the columns it is about are not in this report)") in report
+    assert ("- `KDGAN > NaGAN, the gain larger in n=1000 than in n=10000`: **not checked**\n\n"
+            "  Paper: P:kdgan §4.1\n\n  (the columns it is about are not in this report)") in report
 
 
 def test_a_claim_whose_row_did_not_run_names_that_row():

@@ -49,6 +49,9 @@ class Claim:
     larger_in: tuple[str, str] | None = None
     """(X, Y): the claim is that A's gain over B is larger in the columns ending in X than in
     their neighbours ending in Y (KDGAN §4.1: larger at n = 100 than at n = 1,000)."""
+    source: str = ""
+    """Where the paper makes the claim, in its words and with its own margin where it gives
+    one (the suite's ``source:``); the report prints it under the verdict."""
 
     @property
     def described(self) -> str:
@@ -119,7 +122,7 @@ def parse_claim(text: str, where: str = "claim") -> Claim:
 def claim_from(doc: dict, where: str = "claim") -> Claim:
     """A suite's claim entry: its text, and ``gain_larger_in: [X, Y]`` when it compares A's
     gain over B between two columns rather than A with B in each."""
-    claim = parse_claim(doc["claim"], where)
+    claim = dataclasses.replace(parse_claim(doc["claim"], where), source=str(doc.get("source", "")))
     pair = doc.get("gain_larger_in")
     if pair is None:
         return claim
