@@ -17,7 +17,7 @@ from bench.plan.schema import file_name
 from bench.registry import DATASETS, METHODS, load_plugins
 from bench.results.states import QUEUED, RUNNING, STALE, STATES
 from bench.context import checkpoint_seconds_from_env
-from bench.report.terminal import outcome_line, state_lines, sweep_summary, text_table
+from bench.report.terminal import outcome_line, progress_text, state_lines, sweep_summary, text_table
 from bench.run.checks import check_data, data_names
 from bench.run.estimate import estimate, threads_text
 from bench.run.execution import Execution
@@ -122,7 +122,12 @@ def status_text(plan: Plan, opts: Execution) -> str:
     counts = Counter(st.status for st in known.values())
     lines = [f"suite {plan.suite}, profile {plan.profile}: "
              + ", ".join(f"{k}: {counts[k]}" for k in STATES if counts.get(k))]
-    lines += state_lines(specs, known, (FAILED, STALE, CORRUPT, RUNNING, QUEUED, PARTIAL))[1:]
+    store = Store(opts.results)
+
+    def progress(spec: RunSpec, status: str) -> str:
+        return progress_text(store, spec.run_id) if status in (RUNNING, PARTIAL) else ""
+
+    lines += state_lines(specs, known, (FAILED, STALE, CORRUPT, RUNNING, QUEUED, PARTIAL), progress)[1:]
     return "\n".join(lines)
 
 

@@ -26,6 +26,30 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path: Path):
     assert [p.name for p in tmp_path.iterdir()] == ["summary.csv"]  # no temp file left
 
 
+def test_status_says_how_far_an_unfinished_run_got_and_when_it_last_moved(tmp_path: Path):
+    """--status under a running or interrupted run: its newest attempt's last step, epoch, accuracy
+    and best so far, and how long ago it logged and checkpointed (a run that stopped moving shows)."""
+    import os
+
+    from bench.report.terminal import progress_text
+
+    store = Store(tmp_path)
+    assert progress_text(store, "abc") == ""  # nothing started
+    folder = store.attempt_dir("abc", store.new_attempt("abc"))
+    assert progress_text(store, "abc") == ""  # started, nothing logged yet
+    (folder / "curve.csv").write_text("step,epoch,loss,acc\n100,1.0,2.0,0.5\n200,2.0,1.5,0.7\n300,3.0,nan,0.6\n")
+    (folder / "checkpoint.pt").write_bytes(b"state")
+    now = 1_000_000.0
+    os.utime(folder / "curve.csv", (now - 30, now - 30))
+    os.utime(folder / "checkpoint.pt", (now - 2 * 3600 - 5 * 60, now - 2 * 3600 - 5 * 60))
+    assert progress_text(store, "abc", now) == ("at step 300 (epoch 3), acc 0.6000 (best so far 0.7000); "
+                                                "logged just now, checkpointed 2 h 05 min ago")
+    later = store.attempt_dir("abc", store.new_attempt("abc"))  # a retry: its own attempt counts
+    (later / "curve.csv").write_text("step,loss_g\n12345,0.1\n")
+    os.utime(later / "curve.csv", (now - 7 * 60, now - 7 * 60))
+    assert progress_text(store, "abc", now) == "at step 12,345; logged 7 min ago, no checkpoint yet"
+
+
 def test_status_transitions(tmp_path: Path):
     store = Store(tmp_path)
     assert store.status("abc") == "todo"
