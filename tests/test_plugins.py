@@ -78,3 +78,38 @@ def test_a_plugin_with_a_bad_registration_is_a_one_line_error(tmp_path, case):
     out = run_cli("--plugin", str(plugin), "--list")
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
     assert set(METHODS.names()) == before
+
+
+KILLED_METHOD = '''
+import os
+import signal
+
+
+@METHODS.register("killed", config=MyKDConfig, family="offline_kd", paper="-", needs_teacher=True)
+def killed(ctx: RunContext, cfg: MyKDConfig) -> dict[str, float]:
+    os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer takes a worker
+'''
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_fails_that_run_in_one_line_and_the_sweep_goes_on(tmp_path):
+    """A worker process that dies without a result (SIGKILL) fails its run with one line that
+    names the worker's output (submitit's message is several lines of its log); the teacher,
+    trained in another worker first, stays done and the sweep ends with exit 1."""
+    plugin, suite = tmp_path / "my_kd.py", tmp_path / "my_suite.yaml"
+    plugin.write_text(readme_blocks("python")[0] + KILLED_METHOD)
+    rows = "      - {label: KD-ORI, method: kd}\n      - {label: My-KD, method: my_kd}"
+    assert rows in readme_blocks("yaml")[0]
+    suite.write_text(readme_blocks("yaml")[0].replace(rows, "      - {label: Killed, method: killed}"))
+    out = run_cli_process("--plugin", "my_kd.py", "--suite", "my_suite.yaml", "--profile", "smoke",
+                          "--executor", "local", "--workers", "2", cwd=tmp_path)
+    assert out.returncode == 1, out.stderr[-3000:]
+    summaries = pd.concat([pd.read_csv(f) for f in (tmp_path / "results" / "runs").glob("*/summary.csv")])
+    assert sorted(summaries.groupby("method")["status"].apply(set).items()) == [
+        ("killed", {"failed"}), ("teacher", {"done"})]
+    for error in summaries.loc[summaries["method"] == "killed", "error"]:
+        assert "\n" not in error and error.startswith("the worker process ended without a result (killed")
+        assert (tmp_path / error.rsplit("its output: ", 1)[1]).exists()
+    status = run_cli_process("--plugin", "my_kd.py", "--suite", "my_suite.yaml", "--profile", "smoke",
+                             "--status", cwd=tmp_path)
+    assert status.stdout.count("failed ") == 2 and "its output: " in status.stdout

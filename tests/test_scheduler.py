@@ -206,3 +206,22 @@ def test_a_run_another_process_held_runs_here_once_it_is_let_go(tmp_path):
     run_specs([teacher], Execution(executor="debug", results=str(tmp_path), data_root="."),
               on_finish=lambda s, st: seen.append(st))
     assert seen == ["done"] and Store(tmp_path).attempts(teacher.run_id) == [1]
+
+
+def test_a_worker_without_a_status_fails_its_run_with_one_line(tmp_path):
+    """submitit's messages run over several lines: a worker that raised gives its last line and
+    its log, one that left no result (killed) says so and names its output."""
+    from types import SimpleNamespace
+
+    from bench.run.scheduler import worker_failure
+
+    paths = SimpleNamespace(result_pickle=tmp_path / "0_result.pkl", stdout=tmp_path / "0_log.out",
+                            stderr=tmp_path / "0_log.err")
+    job = SimpleNamespace(paths=paths)
+    remote = RuntimeError("Job (task=0) failed during processing with trace:\n----\nTraceback ...\n"
+                          "OSError: [Errno 28] No space left on device\n")
+    assert worker_failure(job, remote) == (f"the worker process ended without a result (killed, e.g. out of "
+                                           f"memory, or crashed); its output: {paths.stdout}")
+    paths.result_pickle.write_bytes(b"pickled exception")
+    assert worker_failure(job, remote) == ("the worker failed: OSError: [Errno 28] No space left on device; "
+                                           f"its log: {paths.stderr}")

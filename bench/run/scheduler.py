@@ -231,12 +231,23 @@ def run_local(specs: list[RunSpec], opts: Execution, finished) -> None:
             except Exception as exc:  # the subprocess died (OOM, kill): record it, go on
                 if context.STOP.is_set():
                     continue  # stopped by our signal: it checkpointed and resumes next time
-                fail_without_running(Store(opts.results), spec, f"worker died: {exc}")
+                fail_without_running(Store(opts.results), spec, worker_failure(job, exc))
                 status = FAILED
             finished(spec, status)
         if context.STOP.is_set():
             stop_workers(running)
             raise Preempted("stopped: the workers checkpointed their runs")
+
+
+def worker_failure(job: Any, exc: Exception) -> str:
+    """One line for a worker that returned no status: submitit's messages run over several
+    lines of its log. Without a result file the worker died, and the wrapper's exit code does
+    not say how (a SIGKILL from the out-of-memory killer looks like any other death)."""
+    if job.paths.result_pickle.exists():  # the task raised: its last line says what
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        return f"the worker failed: {lines[-1] if lines else type(exc).__name__}; its log: {job.paths.stderr}"
+    return (f"the worker process ended without a result (killed, e.g. out of memory, or crashed); "
+            f"its output: {job.paths.stdout}")
 
 
 def stop_workers(running: list[tuple[RunSpec, Any]], grace_s: float = 120.0) -> None:
