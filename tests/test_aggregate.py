@@ -256,10 +256,10 @@ def test_a_table_over_two_training_sizes_names_both_and_says_why_a_claim_has_no_
     report = render_report(plan, results, frame, [], "cmd", tmp_path / "t")
     assert "Data: mnist: 100 and 1,000 train / 10,000 test (official sizes, training subset)" in report
     assert ("- `NaGAN > DISTN`: **not checked**\n\n"
-            "  Paper: P:kdgan §4.1: NaGAN performs better with 50,000 CIFAR-10 images\n\n"
+            "  Source: P:kdgan §4.1: NaGAN performs better with 50,000 CIFAR-10 images\n\n"
             "  (the columns it is about are not in this report)") in report
     assert ("- `KDGAN > NaGAN, the gain larger in n=1000 than in n=10000`: **not checked**\n\n"
-            "  Paper: P:kdgan §4.1\n\n  (the columns it is about are not in this report)") in report
+            "  Source: P:kdgan §4.1\n\n  (the columns it is about are not in this report)") in report
 
 
 def test_a_claim_whose_row_did_not_run_names_that_row():

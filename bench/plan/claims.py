@@ -50,8 +50,8 @@ class Claim:
     """(X, Y): the claim is that A's gain over B is larger in the columns ending in X than in
     their neighbours ending in Y (KDGAN §4.1: larger at n = 100 than at n = 1,000)."""
     source: str = ""
-    """Where the paper makes the claim, in its words and with its own margin where it gives
-    one (the suite's ``source:``); the report prints it under the verdict."""
+    """The suite's ``source:``: for the papers' claims, where the paper makes it, in its words
+    and with its own margin where it gives one; the report prints it under the verdict."""
 
     @property
     def described(self) -> str:

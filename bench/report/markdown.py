@@ -66,12 +66,12 @@ def unchecked_reason(v: Verdict, result: TableResult) -> str:
 
 
 def claim_lines(v: Verdict, result: TableResult) -> list[str]:
-    """A claim's verdict, where the paper makes it (its words, with its margin where it gives
-    one), and, per column, both rows' mean ± sd (ddof=1), n, d and p, and d on the paper's own
+    """A claim's verdict, its source (for the papers' claims: where the paper makes it, in its
+    words and with its margin where it gives one), and, per column, both rows' mean ± sd (ddof=1), n, d and p, and d on the paper's own
     numbers where it prints both rows (the paper's margin beside ours)."""
     lines = [f"- `{v.claim.described}`: **{v.verdict}**", ""]
     if v.claim.source:
-        lines += [f"  Paper: {v.claim.source}", ""]
+        lines += [f"  Source: {v.claim.source}", ""]
     if not v.columns:
         return lines + [f"  ({unchecked_reason(v, result)})", ""]
     paper = {(c["label"], c["column"]): c["paper"] for c in result.cells.to_dict("records")} if "paper" in result.cells else {}
