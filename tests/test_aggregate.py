@@ -274,3 +274,39 @@ def test_a_claim_whose_row_did_not_run_names_that_row():
     both_metrics = claim_from({"claim": "mlp100:teacher > mlp100:classifier", "table": "t"})
     assert unchecked_reason(Verdict(both_metrics, "not checked", []), SimpleNamespace(rows=["kdgan"])) == \
         "mlp100 did not run in this profile"  # named once, though both sides read it
+
+
+def test_the_runs_table_gives_each_cell_its_own_row_never_a_mean_over_sizes_or_variants(tmp_path):
+    """KDGAN at n = 100 and 1,000, and Fig. 3a's KDGAN (with the Gumbel-Max trick) beside Table 1's
+    under the same label: three rows with their own means; one row over all of them read 0.820,
+    between two numbers that no table shows. The same runs in two tables under one label: one row."""
+    plan = load_plan("kdgan_compression", "paper", datasets=["mnist"], seeds=[0, 1], n_train=[100, 1000],
+                     only=["kdgan_table1", "kdgan_fig3a"])
+    store = Store(tmp_path)
+    for job in plan.runs:
+        if job.spec.method in ("kdgan", "distn"):
+            gumbel = job.experiment == "kdgan_fig3a" and job.label == "KDGAN"
+            acc = 0.8 if gumbel else {100: 0.7, 1000: 0.9}[job.spec.n_train]
+            store.write_summary(job.spec.run_id, {**spec_columns(job.spec), "acc_best": acc + job.spec.seed / 100,
+                                                  "status": "done", "error": "", "train_size": job.spec.n_train,
+                                                  "test_size": 10_000})
+    results, frame = write_tables(plan, store, tmp_path / "t")
+    runs = render_report(plan, results, frame, [], "cmd", tmp_path / "t").split("## Runs")[1]
+    rows = [line.split(" | ")[:5] + [line.split(" | ")[7]] for line in runs.splitlines() if "| kdgan |" in line]
+    assert rows == [["| KDGAN", "kdgan_table1", "kdgan", "mnist", "100", "0.705"],
+                    ["| KDGAN", "kdgan_table1", "kdgan", "mnist", "1,000", "0.905"],
+                    ["| KDGAN-WO-GM", "kdgan_fig3a", "kdgan", "mnist", "100", "0.705"],
+                    ["| KDGAN", "kdgan_fig3a", "kdgan", "mnist", "100", "0.805"]]
+    assert "| DISTN | kdgan_table1, kdgan_fig3a | distn | mnist | 100 |" in runs  # one cell of two tables: one row
+
+
+def test_an_unfinished_run_reads_as_its_state_in_the_report_not_todo(tmp_path):
+    from bench.report.tables import collect
+    from bench.results.states import PARTIAL, RUNNING, RunState
+
+    plan = load_plan("kdgan_compression", "paper", datasets=["mnist"], seeds=[0], n_train=[100],
+                     only=["kdgan_table1"])
+    kdgan, nagan = (next(j.spec.run_id for j in plan.runs if j.label == label) for label in ("KDGAN", "NaGAN"))
+    frame = collect(plan, Store(tmp_path), {kdgan: RunState(PARTIAL), nagan: RunState(RUNNING)})
+    assert frame.set_index("run_id")["status"][[kdgan, nagan]].tolist() == ["partial", "running"]
+    assert (frame[~frame["run_id"].isin([kdgan, nagan])]["status"] == "todo").all()

@@ -147,25 +147,37 @@ def budget_text(runs: pd.DataFrame) -> str:
 
 
 def runs_lines(frame: pd.DataFrame) -> list[str]:
-    """Per row label, method and dataset (two tables may give one label to two methods: DAFL and
-    DAFL as CMI ran it): the nets, the budget, best and last accuracy and the compute
-    spent; then the commits the runs were trained with and whether the tree was dirty."""
-    done = frame[frame["status"] == "done"].drop_duplicates(["run_id", "label"])
+    """One row per cell of the report's tables (table, row label, dataset, pair, training size):
+    the method, the nets, the budget, best and last accuracy over the cell's runs and the compute
+    spent; then the commits the runs were trained with and whether the tree was dirty. A row never
+    mixes runs of two cells: a mean over two training sizes or two variants under one label (Fig.
+    3a's KDGAN adds the Gumbel-Max trick to Table 1's) is a number no table has."""
+    done = frame[frame["status"] == "done"].drop_duplicates(["experiment", "run_id", "label"])
     if done.empty:
         return []
     mean = lambda g, c: f"{pd.to_numeric(g[c], errors='coerce').mean():.3f}" if c in g and g[c].notna().any() else "–"  # noqa: E731
+    cells: dict[tuple, list] = {}  # a cell that two tables share (the same label and runs) is one row
+    cell = ["experiment", "label", "method", "dataset", "pair", "n_train"]  # n_train: the grid's training size
+    for key, g in done.groupby(cell, sort=False, dropna=False):
+        cells.setdefault((key[1], tuple(sorted(g["run_id"].unique()))), []).append((key, g))
     rows = []
-    for (label, method, dataset), g in done.groupby(["label", "method", "dataset"], sort=False):
+    for members in cells.values():
+        (_, label, method, dataset, _, n), g = members[0]
         teachers = g.get("teacher_arch", pd.Series([None] * len(g), index=g.index))
         nets = sorted({f"{t} → {a}" if isinstance(t, str) and t else str(a) for t, a in zip(teachers, g["arch"])})
-        rows.append({"label": label, "method": method, "dataset": dataset, "nets": ", ".join(nets), "budget": budget_text(g),
-                     "acc_best": mean(g, "acc_best"), "acc_last": mean(g, "acc_last"), "runs": g["run_id"].nunique(),
+        rows.append({"label": label, "tables": ", ".join(dict.fromkeys(key[0] for key, _ in members)),
+                     "method": method, "dataset": dataset, "n": "–" if pd.isna(n) else f"{int(n):,}",
+                     "nets": ", ".join(nets), "budget": budget_text(g), "acc_best": mean(g, "acc_best"),
+                     "acc_last": mean(g, "acc_last"), "runs": g["run_id"].nunique(),
                      "compute": duration_text(pd.to_numeric(g.get("wall_time_s", pd.Series(dtype=float)),
                                                             errors="coerce").sum())})
+    table = pd.DataFrame(rows).set_index("label")
+    if (table["n"] == "–").all():
+        table = table.drop(columns="n")
     lines = ["## Runs", "",
-             "What each row trained (teacher → student), its budget, the mean best and last test accuracy "
-             "over its runs (a method's curve may peak before its end) and the wall time its runs took:", "",
-             to_markdown(pd.DataFrame(rows).set_index("label")), ""]
+             "What each cell of the tables above trained (teacher → student), its budget, the mean best and "
+             "last test accuracy over its runs (a method's curve may peak before its end) and the wall time its "
+             "runs took:", "", to_markdown(table), ""]
     runs = frame[frame["status"] == "done"].drop_duplicates("run_id")
     column = lambda name: runs[name] if name in runs else pd.Series(None, index=runs.index, dtype=object)  # noqa: E731
     versions = "`" + column("code_version").fillna("not recorded").astype(str).str[:12] + "`"

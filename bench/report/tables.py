@@ -109,7 +109,8 @@ def collect(plan: Plan, store: Store, known: dict | None = None) -> pd.DataFrame
     """One row per job of the plan: experiment, label and the run's summary columns.
 
     ``known`` (run_id -> bench.results.validity.RunState) overrides the summaries' status, so a stale
-    or damaged result is not counted as done; its reason goes into ``error``.
+    or damaged result is not counted as done (its reason goes into ``error``) and an unfinished run
+    reads running, queued or partial, not todo.
     """
     jobs = pd.DataFrame([{"experiment": j.experiment, "label": j.label, "run_id": j.spec.run_id,
                           "dataset": j.spec.dataset, "pair": j.pair, "seed": j.spec.seed, "arch": j.spec.student,
@@ -117,14 +118,17 @@ def collect(plan: Plan, store: Store, known: dict | None = None) -> pd.DataFrame
     jobs["n_train"] = jobs["n_train"].astype("Int64")  # 100, not 100.0, in column labels
     summaries = store.summaries(jobs["run_id"].unique())
     if summaries.empty:
-        return jobs.assign(status="todo", error="")
-    keep = [c for c in summaries.columns if c not in ("dataset", "seed", "n_train", "arch")]
-    frame = jobs.merge(summaries[keep], on="run_id", how="left")
-    frame["status"] = frame["status"].fillna("todo")
-    frame["error"] = frame["error"].fillna("") if "error" in frame else ""
+        frame = jobs.assign(status="todo", error="")
+    else:
+        keep = [c for c in summaries.columns if c not in ("dataset", "seed", "n_train", "arch")]
+        frame = jobs.merge(summaries[keep], on="run_id", how="left")
+        frame["status"] = frame["status"].fillna("todo")
+        frame["error"] = frame["error"].fillna("") if "error" in frame else ""
     for run_id, state in (known or {}).items():
         if state.status in ("stale", "corrupt"):
             frame.loc[frame["run_id"] == run_id, ["status", "error"]] = (state.status, state.reason)
+        elif state.status in ("running", "queued", "partial"):  # the header says what --status says
+            frame.loc[frame["run_id"] == run_id, "status"] = state.status
     return frame
 
 
